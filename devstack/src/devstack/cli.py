@@ -1,0 +1,121 @@
+"""devstack's command line: install, up, check.
+
+    devstack install [--profile two-site]   fetch and build everything, cached
+    devstack up [--profile single]          start the stack, print where it is, run
+                                            until Ctrl-C (or --for N seconds)
+    devstack check                          health of the servers named in the env
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+
+from devstack import artifacts
+from devstack.process import ServerError
+from devstack.settings import ENV_OVERRIDES, ExternalEndpoints
+from devstack.stack import PROFILES, Stack, install
+
+log = logging.getLogger("devstack")
+
+
+def _install(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    artifacts.debian_packages()
+    install(PROFILES[args.profile])
+    print(f"devstack: {args.profile} profile installed in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("got signal %d; stopping the stack", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    artifacts.debian_packages()
+    stack = Stack()
+    started = time.monotonic()
+    try:
+        stack.up(args.profile)
+        stack.check()
+    except ServerError as exc:
+        print(f"devstack: the {args.profile} stack did not come up:\n{exc}", file=sys.stderr)
+        stack.down()
+        return 1
+    env_file = stack.write_env_file()
+    print(f"devstack: {args.profile} stack healthy in {time.monotonic() - started:.1f}s")
+    print(stack.describe())
+    print("\nClients find it through these variables (tests too: they then reuse it):")
+    print(env_file.read_text().rstrip())
+    print(f"\n  source {env_file}\n")
+    sys.stdout.flush()
+    deadline = None if args.seconds is None else time.monotonic() + args.seconds
+    try:
+        while not stop.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            stop.wait(args.check_every)
+            if stop.is_set():
+                break
+            problems = {name: p for name, p in stack.health().items() if p}
+            for problem in problems.values():
+                log.error("health check failed: %s", problem)
+            if problems and args.exit_on_failure:
+                return 1
+    finally:
+        stack.down()
+        print("devstack: stopped")
+    return 0
+
+
+def _check(_args: argparse.Namespace) -> int:
+    stack = Stack(external=ExternalEndpoints.from_environ())
+    if not stack.attach_external():
+        print("devstack check: no server is named in the environment; set one of:\n"
+              + "\n".join(f"  {k}: {v}" for k, v in ENV_OVERRIDES.items()), file=sys.stderr)
+        return 2
+    report = stack.health()
+    for name, problem in report.items():
+        status = "ok  " if problem is None else "FAIL"
+        print(f"{status} {name}" + (f"\n{problem}" if problem else ""))
+    return 0 if all(p is None for p in report.values()) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_install = sub.add_parser("install", help="fetch and build the servers (cached)")
+    p_install.add_argument("--profile", choices=sorted(PROFILES), default="two-site")
+    p_install.set_defaults(func=_install)
+    p_up = sub.add_parser("up", help="start a profile and keep it running")
+    p_up.add_argument("--profile", choices=sorted(PROFILES), default="single")
+    p_up.add_argument("--for", dest="seconds", type=float, default=None,
+                      help="stop after this many seconds (default: until Ctrl-C)")
+    p_up.add_argument("--check-every", type=float, default=10.0,
+                      help="seconds between health checks while running")
+    p_up.add_argument("--exit-on-failure", action="store_true",
+                      help="stop everything when a health check fails")
+    p_up.set_defaults(func=_up)
+    p_check = sub.add_parser("check", help="health-check the servers named in the environment")
+    p_check.set_defaults(func=_check)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except artifacts.InstallError as exc:
+        print(f"devstack: install failed:\n{exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""kube-apiserver on etcd, envtest style (no kubelet, no controller-manager).
+
+Both are built from the Go module proxy through wrapper modules in devstack/go/;
+helm and kubectl come the same way. Clients get a kubeconfig with an admin token.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+import yaml
+
+from devstack import artifacts
+from devstack.network import PortAllocator, tcp_open
+from devstack.process import ManagedProcess, ServerError, wait_until
+from devstack.settings import ETCD_VERSION, HELM_VERSION, KUBERNETES_VERSION
+
+
+@dataclass(frozen=True)
+class Binaries:
+    etcd: Path
+    kube_apiserver: Path
+    kubectl: Path
+    helm: Path
+
+
+def install() -> Binaries:
+    return Binaries(
+        etcd=artifacts.go_binary("etcd", "go.etcd.io/etcd/server/v3", "etcd", ETCD_VERSION),
+        kube_apiserver=artifacts.go_binary(
+            "kubernetes", "k8s.io/kubernetes/cmd/kube-apiserver", "kube-apiserver",
+            KUBERNETES_VERSION),
+        kubectl=artifacts.go_binary(
+            "kubernetes", "k8s.io/kubernetes/cmd/kubectl", "kubectl", KUBERNETES_VERSION),
+        helm=artifacts.go_binary("helm", "helm.sh/helm/v3/cmd/helm", "helm", HELM_VERSION),
+    )
+
+
+def kubeconfig(*, server: str, token: str, ca_file: Path | None) -> dict[str, object]:
+    cluster: dict[str, object] = {"server": server}
+    if ca_file is not None:
+        cluster["certificate-authority"] = str(ca_file)
+    else:
+        cluster["insecure-skip-tls-verify"] = True
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "devstack", "cluster": cluster}],
+        "users": [{"name": "devstack-admin", "user": {"token": token}}],
+        "contexts": [{"name": "devstack",
+                      "context": {"cluster": "devstack", "user": "devstack-admin"}}],
+        "current-context": "devstack",
+    }
+
+
+def _generate_service_account_key(directory: Path) -> tuple[Path, Path]:
+    key, pub = directory / "sa.key", directory / "sa.pub"
+    if not key.exists():
+        subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
+                       capture_output=True)
+        subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(pub)],
+                       check=True, capture_output=True)
+    return key, pub
+
+
+@dataclass
+class ApiServer:
+    """The API server with its etcd; ``kubeconfig_path`` is what clients use."""
+
+    server: str
+    kubeconfig_path: Path
+    token: str | None = None
+    ca_file: Path | None = None
+    etcd_url: str | None = None
+    etcd: ManagedProcess | None = None
+    apiserver: ManagedProcess | None = None  # both None: an external API server
+
+    @property
+    def name(self) -> str:
+        return f"kube-apiserver ({self.server})"
+
+    def _get(self, path: str) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        verify: str | bool = str(self.ca_file) if self.ca_file else True
+        return requests.get(self.server + path, headers=headers, verify=verify, timeout=5)
+
+    def etcd_healthy(self) -> bool:
+        if self.etcd_url is None:
+            return True
+        answer = requests.get(self.etcd_url + "/health", timeout=3).json()
+        return bool(answer.get("health") == "true")
+
+    def apiserver_ready(self) -> bool:
+        if self.token is None:  # external: let the kubeconfig's own auth speak
+            from kubernetes import client, config
+
+            api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+                config_file=str(self.kubeconfig_path))
+            client.VersionApi(api).get_code(_request_timeout=5)
+            return True
+        return self._get("/readyz").status_code == 200
+
+    def check(self) -> None:
+        for proc in (self.etcd, self.apiserver):
+            if proc is not None and not proc.alive():
+                raise proc.failure("is not running")
+        try:
+            if not self.etcd_healthy():
+                raise ServerError(f"etcd ({self.etcd_url}) reports itself unhealthy")
+        except requests.RequestException as exc:
+            raise ServerError(f"etcd ({self.etcd_url}) is not answering: {exc}") from exc
+        try:
+            if self.token is None:
+                self.apiserver_ready()
+                return
+            response = self._get("/readyz?verbose")
+        except Exception as exc:
+            raise ServerError(f"{self.name} is not answering: {exc}") from exc
+        if response.status_code != 200:
+            raise ServerError(f"{self.name} is not ready:\n{response.text[-2000:]}")
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        if self.etcd is not None:
+            wait_until(self.etcd_healthy, timeout=timeout, proc=self.etcd, what="healthy")
+        if self.apiserver is not None:
+            wait_until(self.apiserver_ready, timeout=timeout, proc=self.apiserver,
+                       what="ready (/readyz)")
+
+    def processes(self) -> list[ManagedProcess]:
+        return [p for p in (self.etcd, self.apiserver) if p is not None]
+
+
+def start(run_dir: Path, ports: PortAllocator) -> ApiServer:
+    """Spawn etcd and the API server; call wait_ready() afterwards."""
+    binaries = install()
+    home = run_dir / "kubernetes"
+    certs = home / "certs"
+    certs.mkdir(parents=True, exist_ok=True)
+    client_port, peer_port, secure_port = ports.take(), ports.take(), ports.take()
+    etcd_url = f"http://127.0.0.1:{client_port}"
+    etcd = ManagedProcess(
+        name="etcd",
+        argv=[
+            str(binaries.etcd), "--name=devstack", f"--data-dir={home / 'etcd'}",
+            f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
+            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-cluster=devstack=http://127.0.0.1:{peer_port}",
+            "--unsafe-no-fsync=true", "--log-level=warn",
+        ],
+        log_path=home / "etcd.log",
+    )
+    etcd.start()
+    token = secrets.token_hex(16)
+    tokens = home / "tokens.csv"
+    tokens.write_text(f'{token},devstack-admin,devstack-admin,"system:masters"\n')
+    sa_key, sa_pub = _generate_service_account_key(certs)
+    apiserver = ManagedProcess(
+        name="kube-apiserver",
+        argv=[
+            str(binaries.kube_apiserver),
+            f"--etcd-servers={etcd_url}",
+            f"--cert-dir={certs}",
+            f"--secure-port={secure_port}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--allow-privileged=true",
+            "--disable-admission-plugins=ServiceAccount",
+            "--authorization-mode=RBAC",
+            f"--token-auth-file={tokens}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={sa_pub}",
+            f"--service-account-signing-key-file={sa_key}",
+            "--v=1",
+        ],
+        log_path=home / "kube-apiserver.log",
+    )
+    server = f"https://127.0.0.1:{secure_port}"
+    kubeconfig_path = home / "kubeconfig"
+    # The API server writes its self-signed serving chain (incl. its CA) here.
+    ca_file = certs / "apiserver.crt"
+    kubeconfig_path.write_text(yaml.safe_dump(kubeconfig(server=server, token=token,
+                                                         ca_file=ca_file)))
+    api = ApiServer(server=server, kubeconfig_path=kubeconfig_path, token=token,
+                    ca_file=ca_file, etcd_url=etcd_url, etcd=etcd, apiserver=apiserver)
+    # etcd must answer before the API server starts, or it exits after retries.
+    wait_until(lambda: tcp_open("127.0.0.1", client_port), timeout=30, proc=etcd,
+               what=f"listening on {etcd_url}")
+    apiserver.start()
+    return api
+
+
+def external(kubeconfig_path: str) -> ApiServer:
+    """An existing API server, reached through an admin kubeconfig."""
+    config = yaml.safe_load(Path(kubeconfig_path).read_text())
+    context_name = config["current-context"]
+    context = next(c["context"] for c in config["contexts"] if c["name"] == context_name)
+    cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
+    user = next(u["user"] for u in config["users"] if u["name"] == context["user"])
+    return ApiServer(server=cluster["server"], kubeconfig_path=Path(kubeconfig_path),
+                     token=user.get("token"))

@@ -1,0 +1,1 @@
+"""Hotline's Locust load tests: SIP callers, agents and an event firehose."""

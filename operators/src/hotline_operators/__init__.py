@@ -1,0 +1,1 @@
+"""Hotline's kopf operator: ContactCenterSite resources and split-brain-safe failover."""

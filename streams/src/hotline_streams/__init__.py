@@ -1,0 +1,1 @@
+"""Hotline's Faust stream processors: agent state, skills routing, callbacks, service levels."""
