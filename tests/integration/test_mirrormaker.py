@@ -59,6 +59,7 @@ def test_a_consumer_group_offset_is_translated_to_the_other_site(
             break
         time.sleep(0.5)  # MM2 syncs offsets on its own clock; poll the result
     assert translated == [10], f"site-b offset for {group} on {mirrored}: {translated}"
+    assert "site-a.checkpoints.internal" in kafka_topics(kafka_site_b)
 
     # The group, moved to site-b, resumes after what it read on site-a.
     later = [(b"k", f"after-{i}".encode()) for i in range(3)]

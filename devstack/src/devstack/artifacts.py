@@ -88,7 +88,7 @@ def go_binary(module_dir: str, package: str, name: str, version: str) -> Path:
             return target
         if shutil.which("go") is None:
             raise InstallError(f"go is not on PATH; it is needed to build {name} {version}")
-        partial = target.with_suffix(".partial")
+        partial = target.parent / f"{target.name}.partial"
         env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-buildvcs=false -mod=readonly")
         _run(
             ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), package],

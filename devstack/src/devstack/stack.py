@@ -20,7 +20,7 @@ from pathlib import Path
 from devstack import cassandra, kafka, kubernetes, mirrormaker
 from devstack.network import PortAllocator, cassandra_addresses
 from devstack.process import ServerError
-from devstack.settings import ExternalEndpoints, runs_dir
+from devstack.settings import ExternalEndpoints, cache_dir, runs_dir
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,7 @@ def tools_dir() -> Path | None:
         binaries = kubernetes.install()
     except Exception:
         return None
-    link_dir = runs_dir() / "bin"
+    link_dir = cache_dir() / "tools"
     link_dir.mkdir(parents=True, exist_ok=True)
     for name, target in (("helm", binaries.helm), ("kubectl", binaries.kubectl)):
         link = link_dir / name
