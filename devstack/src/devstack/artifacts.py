@@ -89,7 +89,10 @@ def go_binary(module_dir: str, package: str, name: str, version: str) -> Path:
         if shutil.which("go") is None:
             raise InstallError(f"go is not on PATH; it is needed to build {name} {version}")
         partial = target.parent / f"{target.name}.partial"
-        env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-buildvcs=false -mod=readonly")
+        # GOTOOLCHAIN=auto: an older local Go fetches the toolchain a wrapper module
+        # asks for through the Go module proxy instead of failing.
+        env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-buildvcs=false -mod=readonly",
+                   GOTOOLCHAIN="auto")
         _run(
             ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), package],
             cwd=PROJECT_DIR / "go" / module_dir,
