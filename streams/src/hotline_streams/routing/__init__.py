@@ -1,0 +1,1 @@
+"""Skills routing: which waiting contact goes to which ready agent."""

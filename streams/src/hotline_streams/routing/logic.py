@@ -1,0 +1,121 @@
+"""Routing decisions as plain functions.
+
+Order of waiting contacts: caller tier (VIP first), then priority, then a contact
+returned after ring-no-answer, then the longest wait (original enqueue time, so a
+callback keeps its place instead of jumping the line). Among qualifying ready
+agents: best proficiency on the required skills, then the longest idle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from hotline_streams.routing.models import (
+    TIER_RANK,
+    Agent,
+    AgentState,
+    Assignment,
+    Contact,
+    QueueRouting,
+    RoutingState,
+)
+
+RONA_REASON = "ring-no-answer"
+
+
+def queue_order(contact: Contact) -> tuple[int, int, int, float, str]:
+    return (TIER_RANK[contact.tier], -contact.priority, 0 if contact.returned_to_head else 1,
+            contact.enqueued_at, contact.call_id)
+
+
+def acceptable_skills(contact: Contact, rules: QueueRouting | None,
+                      now: float) -> list[tuple[frozenset[str], str | None]]:
+    """Skill sets the contact accepts now: its own, then any overflow now due."""
+    sets: list[tuple[frozenset[str], str | None]] = [(contact.required_skills, None)]
+    if rules is not None:
+        waited = now - contact.enqueued_at
+        for rule in rules.overflow:
+            if waited >= rule.after_s:
+                sets.append((rule.required_skills, rule.to_queue or rules.queue))
+    return sets
+
+
+def qualifies(agent: Agent, skills: frozenset[str], language: str | None) -> bool:
+    return (agent.state is AgentState.READY and agent.contact is None
+            and skills <= agent.skills.keys()
+            and (language is None or language in agent.languages))
+
+
+def best_agent(agents: Iterable[Agent], skills: frozenset[str],
+               language: str | None) -> Agent | None:
+    candidates = [a for a in agents if qualifies(a, skills, language)]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda a: (-sum(a.skills[s] for s in skills),
+                                          a.idle_since, a.agent_id))
+
+
+def decide(state: RoutingState, rules: dict[str, QueueRouting],
+           now: float) -> list[Assignment]:
+    """Match waiting contacts to ready agents; each at most once per decision round."""
+    free = {a.agent_id: a for a in state.agents.values()
+            if a.state is AgentState.READY and a.contact is None}
+    decisions: list[Assignment] = []
+    waiting = sorted((c for c in state.contacts.values() if c.offered_to is None),
+                     key=queue_order)
+    for contact in waiting:
+        for skills, via in acceptable_skills(contact, rules.get(contact.queue), now):
+            agent = best_agent(free.values(), skills, contact.language)
+            if agent is not None:
+                del free[agent.agent_id]
+                decisions.append(Assignment(contact.call_id, agent.agent_id, contact.queue,
+                                            via_overflow=via, waited_s=now - contact.enqueued_at))
+                break
+    return decisions
+
+
+def apply(state: RoutingState, assignment: Assignment) -> RoutingState:
+    """Record an offer: the contact rings the agent, the agent is reserved.
+
+    Refuses an assignment that would offer a contact twice or give an agent two
+    contacts: replays after a crash hit this, and must change nothing.
+    """
+    contact = state.contacts.get(assignment.call_id)
+    agent = state.agents.get(assignment.agent_id)
+    if contact is None or agent is None or contact.offered_to is not None \
+            or agent.state is not AgentState.READY or agent.contact is not None:
+        return state
+    contacts = dict(state.contacts)
+    agents = dict(state.agents)
+    contacts[contact.call_id] = replace(contact, offered_to=agent.agent_id)
+    agents[agent.agent_id] = replace(agent, state=AgentState.RESERVED, contact=contact.call_id)
+    return RoutingState(state.tenant, contacts, agents)
+
+
+def ring_no_answer(state: RoutingState, call_id: str) -> RoutingState:
+    """The offered agent did not answer: agent not ready, contact back at the head."""
+    contact = state.contacts.get(call_id)
+    if contact is None or contact.offered_to is None:
+        return state
+    contacts = dict(state.contacts)
+    agents = dict(state.agents)
+    agent = agents.get(contact.offered_to)
+    if agent is not None and agent.contact == call_id:
+        agents[agent.agent_id] = replace(agent, state=AgentState.NOT_READY,
+                                         not_ready_reason=RONA_REASON, contact=None)
+    contacts[call_id] = replace(contact, offered_to=None, returned_to_head=True)
+    return RoutingState(state.tenant, contacts, agents)
+
+
+def answered(state: RoutingState, call_id: str) -> RoutingState:
+    """The agent answered: the contact leaves the queue, the agent is busy."""
+    contact = state.contacts.get(call_id)
+    if contact is None:
+        return state
+    contacts = dict(state.contacts)
+    agents = dict(state.agents)
+    del contacts[call_id]
+    if contact.offered_to and contact.offered_to in agents:
+        agents[contact.offered_to] = replace(agents[contact.offered_to], state=AgentState.BUSY)
+    return RoutingState(state.tenant, contacts, agents)

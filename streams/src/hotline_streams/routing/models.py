@@ -1,0 +1,88 @@
+"""Plain data for routing decisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class AgentState(StrEnum):
+    LOGGED_OUT = "logged-out"
+    READY = "ready"
+    RESERVED = "reserved"  # offered a contact, ringing
+    BUSY = "busy"
+    WRAP_UP = "wrap-up"
+    NOT_READY = "not-ready"
+
+
+class CallerTier(StrEnum):
+    VIP = "vip"
+    STANDARD = "standard"
+
+
+TIER_RANK = {CallerTier.VIP: 0, CallerTier.STANDARD: 1}
+
+
+@dataclass(frozen=True)
+class Agent:
+    agent_id: str
+    tenant: str
+    state: AgentState
+    skills: dict[str, int]  # skill → proficiency 1 (basic) … 5 (expert)
+    languages: frozenset[str] = frozenset()
+    idle_since: float = 0.0  # when the agent last became ready
+    not_ready_reason: str | None = None
+    contact: str | None = None  # the call the agent holds (one voice contact at a time)
+
+
+@dataclass(frozen=True)
+class OverflowRule:
+    """After ``after_s`` of waiting, a contact also accepts agents with these skills."""
+
+    after_s: float
+    required_skills: frozenset[str]
+    to_queue: str | None = None  # reported in the decision when the rule is another queue's
+
+
+@dataclass(frozen=True)
+class QueueRouting:
+    queue: str
+    overflow: tuple[OverflowRule, ...] = ()
+    ring_timeout_s: float = 15.0
+
+    def __post_init__(self) -> None:
+        afters = [r.after_s for r in self.overflow]
+        if afters != sorted(afters) or any(a <= 0 for a in afters):
+            raise ValueError(f"queue {self.queue}: overflow rules need increasing after_s > 0")
+
+
+@dataclass(frozen=True)
+class Contact:
+    call_id: str
+    tenant: str
+    queue: str
+    required_skills: frozenset[str]
+    enqueued_at: float  # a callback keeps its original time: it keeps its place in line
+    tier: CallerTier = CallerTier.STANDARD
+    priority: int = 0  # higher first, within a tier
+    language: str | None = None
+    returned_to_head: bool = False  # after a ring-no-answer
+    offered_to: str | None = None  # the agent it is ringing, if any
+
+
+@dataclass(frozen=True)
+class Assignment:
+    call_id: str
+    agent_id: str
+    queue: str
+    via_overflow: str | None = None  # the queue whose rule made the match, if any
+    waited_s: float = 0.0
+
+
+@dataclass
+class RoutingState:
+    """One routing domain (tenant): its waiting contacts and its agents."""
+
+    tenant: str
+    contacts: dict[str, Contact] = field(default_factory=dict)
+    agents: dict[str, Agent] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Service levels: per-queue interval figures with DESIGN.md's definitions."""

@@ -1,0 +1,1 @@
+"""Staffing: Erlang C agents needed, and the surge level for backup staff."""
