@@ -196,11 +196,13 @@ def start(run_dir: Path, ports: PortAllocator) -> ApiServer:
 
 
 def external(kubeconfig_path: str) -> ApiServer:
-    """An existing API server, reached through an admin kubeconfig."""
+    """An existing API server, reached through an admin kubeconfig.
+
+    Its health is checked through the kubernetes client, which understands every
+    kind of credential and CA a kubeconfig can carry.
+    """
     config = yaml.safe_load(Path(kubeconfig_path).read_text())
     context_name = config["current-context"]
     context = next(c["context"] for c in config["contexts"] if c["name"] == context_name)
     cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
-    user = next(u["user"] for u in config["users"] if u["name"] == context["user"])
-    return ApiServer(server=cluster["server"], kubeconfig_path=Path(kubeconfig_path),
-                     token=user.get("token"))
+    return ApiServer(server=cluster["server"], kubeconfig_path=Path(kubeconfig_path))
