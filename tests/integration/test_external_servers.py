@@ -43,7 +43,8 @@ def test_devstack_check_reports_each_named_server(kafka_site_a: KafkaCluster) ->
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"ok   kafka site-a ({kafka_site_a.bootstrap})" in result.stdout
-    assert "FAIL kafka site-b (127.0.0.1:9)\nkafka site-b (127.0.0.1:9) is not answering" in result.stdout
+    assert ("FAIL kafka site-b (127.0.0.1:9)\n"
+            "kafka site-b (127.0.0.1:9) is not answering") in result.stdout
 
 
 def test_devstack_check_without_servers_says_what_to_set() -> None:

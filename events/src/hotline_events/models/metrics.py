@@ -1,0 +1,104 @@
+"""Latest-state metrics: queue statistics, wait estimates, SLA intervals.
+
+These go to compacted topics: a newer record with the same key replaces the older,
+so a late correction of an interval or a fresher estimate wins.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+import msgspec
+
+from hotline_events.models._base import (
+    CallId,
+    Count,
+    EventModel,
+    Queue,
+    Ratio,
+    Seconds,
+    Site,
+    Tenant,
+    Timestamp,
+)
+
+
+class QueueStatistics(EventModel, frozen=True, kw_only=True):
+    """A queue's live state (for the wallboard and routing dashboards)."""
+
+    TYPE: ClassVar[str] = "hotline.queue.statistics.v1"
+    SUBJECT: ClassVar[str] = "queue"
+    tenant: Tenant
+    queue: Queue
+    site: Site
+    as_of: Timestamp
+    waiting: Count
+    longest_wait_seconds: Annotated[float, msgspec.Meta(
+        ge=0, description="Wait of the oldest contact now waiting.")]
+    agents_staffed: Count
+    agents_ready: Count
+    agents_busy: Count
+    agents_not_ready: Count
+    estimated_wait_seconds: Seconds
+
+
+class WaitEstimate(EventModel, frozen=True, kw_only=True):
+    """The current estimate for one waiting contact (latest per call)."""
+
+    TYPE: ClassVar[str] = "hotline.queue.wait-estimate.v1"
+    SUBJECT: ClassVar[str] = "call_id"
+    call_id: CallId
+    tenant: Tenant
+    queue: Queue
+    as_of: Timestamp
+    position: Annotated[int, msgspec.Meta(ge=1)]
+    estimated_wait_seconds: Seconds
+    method: Annotated[str, msgspec.Meta(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+        description="How it was estimated, e.g. `agents-free-times`, `ewma`.")]
+
+
+class SlaInterval(EventModel, frozen=True, kw_only=True):
+    """Service-level metrics of one queue for one interval (15 min for history and BI).
+
+    Re-emitted while the interval is open and once more with ``final`` when it
+    closes (late events correct it under the same key).
+    """
+
+    TYPE: ClassVar[str] = "hotline.metrics.sla-interval.v1"
+    SUBJECT: ClassVar[str] = "queue"
+    tenant: Tenant
+    queue: Queue
+    site: Site
+    interval_start: Timestamp
+    interval_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)]
+    final: bool
+    offered: Annotated[Count, msgspec.Meta(description="Contacts that entered the queue.")]
+    answered: Count
+    answered_within_threshold: Count
+    abandoned: Annotated[Count, msgspec.Meta(description="Abandons, short ones included.")]
+    abandoned_within_threshold: Count
+    short_abandons: Annotated[Count, msgspec.Meta(
+        description="Hung up within the short-abandon threshold; out of service level.")]
+    callback_requests: Annotated[Count, msgspec.Meta(
+        description="Left the queue for a callback (not abandons).")] = 0
+    service_level: Annotated[Ratio | None, msgspec.Meta(
+        description="Per `abandon_treatment`; null when its denominator is 0.")] = None
+    asa_seconds: Annotated[Seconds | None, msgspec.Meta(
+        description="Mean wait of answered contacts.")] = None
+    abandon_rate: Annotated[Ratio | None, msgspec.Meta(
+        description="(abandoned - short abandons) / (offered - short abandons).")] = None
+    aht_seconds: Annotated[Seconds | None, msgspec.Meta(
+        description="Mean talk + hold + wrap-up of contacts completed in the interval.")] = None
+    occupancy: Annotated[Ratio | None, msgspec.Meta(
+        description="Handle time ÷ staffed time of the queue's agents.")] = None
+    threshold_seconds: Annotated[float, msgspec.Meta(
+        gt=0, description="T of service level, e.g. 20.")]
+    target: Annotated[Ratio, msgspec.Meta(description="Target service level, e.g. 0.8.")]
+    short_abandon_threshold_seconds: Seconds = 5.0
+    abandon_treatment: Annotated[
+        Literal["ignored", "against", "within-threshold-met"],
+        msgspec.Meta(description="How abandons enter service level (see the BI guide).")]
+
+
+TYPES: tuple[type[EventModel], ...] = (QueueStatistics, WaitEstimate, SlaInterval)
