@@ -37,6 +37,8 @@ def test_hotline_run_starts_the_single_stack_and_stops_it(
     assert f"HOTLINE_KAFKA_SITE_A={kafka_site_a.bootstrap}" not in out
     assert f"HOTLINE_CASSANDRA_DC_A={cassandra_dc_a.contact_point}" not in out
     assert "devstack: stopped" in out
+    # The catalog's topics are created on the site's Kafka before "healthy" is said.
+    assert "created cc.call.events (12 partitions" in out
     pids = [int(p) for p in re.findall(r"pid (\d+)", out)]
     assert len(pids) == 4, out  # kafka, cassandra, etcd, kube-apiserver
     for pid in pids:

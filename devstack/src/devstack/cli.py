@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -52,6 +54,17 @@ def _up(args: argparse.Namespace) -> int:
         stack.down()
         return 1
     env_file = stack.write_env_file()
+    for command in args.init:
+        # Platform set-up that needs the servers (e.g. topics from the event catalog);
+        # it sees the stack's variables, like any client.
+        print(f"devstack: running {command}", flush=True)
+        done = subprocess.run(command, shell=True, env={**os.environ, **stack.env()},
+                              check=False)
+        if done.returncode != 0:
+            print(f"devstack: init command failed (exit {done.returncode}): {command}; "
+                  "stopping the stack", file=sys.stderr)
+            stack.down()
+            return 1
     print(f"devstack: {args.profile} stack healthy in {time.monotonic() - started:.1f}s")
     print(stack.describe())
     print("\nClients find it through these variables (tests too: they then reuse it):")
@@ -106,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="seconds between health checks while running")
     p_up.add_argument("--exit-on-failure", action="store_true",
                       help="stop everything when a health check fails")
+    p_up.add_argument("--init", action="append", default=[], metavar="COMMAND",
+                      help="shell command to run once the stack is healthy, with its "
+                           "HOTLINE_* variables set (repeatable); failure stops the stack")
     p_up.set_defaults(func=_up)
     p_check = sub.add_parser("check", help="health-check the servers named in the environment")
     p_check.set_defaults(func=_check)
