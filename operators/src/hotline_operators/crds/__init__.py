@@ -1,0 +1,29 @@
+"""The operator's CustomResourceDefinitions, kept as YAML under operators/crds/.
+
+The Helm chart installs the same files; this module hands them to code and tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+GROUP = "hotline.dev"
+VERSION = "v1alpha1"
+CRD_DIR = Path(__file__).resolve().parents[3] / "crds"
+
+SITES = "contactcentersites"
+QUEUES = "contactcenterqueues"
+
+
+def load(plural: str) -> dict[str, Any]:
+    """One CRD manifest by its plural name."""
+    path = CRD_DIR / f"{plural}.yaml"
+    manifest: dict[str, Any] = yaml.safe_load(path.read_text())
+    return manifest
+
+
+def all_crds() -> list[dict[str, Any]]:
+    return [load(SITES), load(QUEUES)]

@@ -1,0 +1,66 @@
+"""Whether to fail over or back: plain functions over what the operator observed.
+
+A failover needs a majority of {this site, the peer, the witness}. The peer never
+votes for its own death, so this site needs the witness: it suspects the peer from
+its own evidence (heartbeats stopped AND direct probes fail), then asks the witness,
+which grants a lease with a fencing token only if it has lost the peer too and no
+one else holds it. A cut link between two live sites therefore never fails over
+(the witness still sees the peer), and an isolated site never takes over (it cannot
+reach the witness).
+"""
+
+from __future__ import annotations
+
+from hotline_operators.failover.models import (
+    Action,
+    Decision,
+    PeerView,
+    Timings,
+    WitnessAnswer,
+)
+
+
+def peer_suspected(view: PeerView, timings: Timings) -> bool:
+    silent = (view.last_heartbeat is None
+              or view.now - view.last_heartbeat > timings.peer_timeout_s)
+    return silent and view.probe_ok is False
+
+
+def peer_healthy(view: PeerView, timings: Timings) -> bool:
+    fresh = (view.last_heartbeat is not None
+             and view.now - view.last_heartbeat <= timings.peer_timeout_s)
+    return fresh and view.probe_ok is not False
+
+
+def decide(view: PeerView, timings: Timings, *, failed_over: bool,
+           witness: WitnessAnswer | None = None) -> Decision:
+    """The next step for one peer; ``witness`` is the answer to an ASK_WITNESS."""
+    if failed_over:
+        if not peer_healthy(view, timings) or view.healthy_since is None:
+            return Decision(Action.NONE, "peer still down: keep its traffic")
+        healthy_for = view.now - view.healthy_since
+        if healthy_for < timings.hold_down_s:
+            return Decision(Action.NONE, f"peer healthy for {healthy_for:.0f}s of the "
+                                         f"{timings.hold_down_s:.0f}s hold-down")
+        return Decision(Action.FAIL_BACK, f"peer healthy for {healthy_for:.0f}s")
+    if not peer_suspected(view, timings):
+        return Decision(Action.NONE, "peer heartbeats or probes are answering")
+    if witness is None:
+        return Decision(Action.ASK_WITNESS, "peer silent and its probes fail")
+    if witness is WitnessAnswer.GRANTED:
+        return Decision(Action.FAIL_OVER, "the witness confirms the peer is down and "
+                                          "granted the lease")
+    if witness is WitnessAnswer.REFUSED:
+        return Decision(Action.NONE, "the witness still sees the peer or another site "
+                                     "holds the lease: only the link is cut")
+    return Decision(Action.NONE, "the witness is unreachable: this site may be the "
+                                 "isolated one, so it takes nothing over")
+
+
+def split_after_failover(shares: dict[str, int], survivor: str,
+                         failed: list[str]) -> dict[str, int]:
+    """Traffic shares (percent) with the failed sites' shares moved to the survivor."""
+    moved = sum(shares.get(site, 0) for site in failed)
+    result = {site: (0 if site in failed else share) for site, share in shares.items()}
+    result[survivor] = result.get(survivor, 0) + moved
+    return result

@@ -1,0 +1,152 @@
+"""The operator's CRDs on the real API server: good objects in, bad ones out by field."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client, config, watch
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
+
+from devstack.pytest_plugin import KubeTools
+from hotline_operators import crds
+
+pytestmark = pytest.mark.integration
+
+SITE: dict[str, Any] = {
+    "apiVersion": f"{crds.GROUP}/{crds.VERSION}",
+    "kind": "ContactCenterSite",
+    "metadata": {"name": "site-a"},
+    "spec": {
+        "site": "site-a",
+        "peers": ["site-b"],
+        "kafka": {"bootstrapServers": "kafka-a.example:9092"},
+        "cassandra": {"contactPoints": ["cass-a.example"], "localDatacenter": "dc-a"},
+        "mediaNodes": {"replicas": {"normal": 2, "failover": 4}},
+        "witness": {"url": "https://witness.example:8443"},
+        "timings": {"heartbeatIntervalSeconds": 1, "peerTimeoutSeconds": 5},
+    },
+}
+
+QUEUE: dict[str, Any] = {
+    "apiVersion": f"{crds.GROUP}/{crds.VERSION}",
+    "kind": "ContactCenterQueue",
+    "metadata": {"name": "acme-billing"},
+    "spec": {"tenant": "acme", "queue": "billing", "skills": ["billing"],
+             "serviceLevel": {"thresholdSeconds": 20, "targetPercent": 80},
+             "overflow": [{"afterSeconds": 60, "skills": ["general"]}]},
+}
+
+
+@pytest.fixture(scope="module")
+def api(kube: KubeTools) -> Iterator[ApiClient]:
+    api_client = config.new_client_from_config(config_file=str(kube.kubeconfig))
+    extensions = client.ApiextensionsV1Api(api_client)
+    for crd in crds.all_crds():
+        try:
+            extensions.create_custom_resource_definition(crd)
+        except ApiException as exc:
+            if exc.status != 409:  # already there from an earlier module or run
+                raise
+        name = crd["metadata"]["name"]
+        for event in watch.Watch().stream(extensions.list_custom_resource_definition,
+                                          field_selector=f"metadata.name={name}",
+                                          timeout_seconds=60):
+            conditions = event["object"].status.conditions or []
+            if any(c.type == "Established" and c.status == "True" for c in conditions):
+                break
+        else:
+            pytest.fail(f"CRD {name} never became Established")
+    yield api_client
+    api_client.close()
+
+
+@pytest.fixture(scope="module")
+def namespace(api: ApiClient) -> str:
+    name = f"hotline-{uuid.uuid4().hex[:6]}"
+    client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata={"name": name}))
+    return name
+
+
+def create(api: ApiClient, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+    plural = crds.SITES if body["kind"] == "ContactCenterSite" else crds.QUEUES
+    created: dict[str, Any] = client.CustomObjectsApi(api).create_namespaced_custom_object(
+        crds.GROUP, crds.VERSION, namespace, plural, body)
+    return created
+
+
+def rejection(api: ApiClient, namespace: str, body: dict[str, Any]) -> str:
+    with pytest.raises(ApiException) as failure:
+        create(api, namespace, body)
+    assert failure.value.status == 422
+    return str(failure.value.body)
+
+
+def test_valid_site_and_queue_are_accepted_with_defaults(api: ApiClient, namespace: str) -> None:
+    site = create(api, namespace, SITE)
+    assert site["spec"]["trafficShare"] == 50, "default traffic share"
+    assert site["spec"]["timings"]["holdDownSeconds"] == 120
+    queue = create(api, namespace, QUEUE)
+    assert queue["spec"]["serviceLevel"]["abandonTreatment"] == "against"
+    assert queue["spec"]["ringTimeoutSeconds"] == 15
+
+
+def with_change(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(body)
+    changed["metadata"]["name"] = f"bad-{uuid.uuid4().hex[:6]}"
+    *parents, leaf = path.split(".")
+    target = changed
+    for part in parents:
+        target = target[part]
+    target[leaf] = value
+    return changed
+
+
+@pytest.mark.parametrize(("path", "value", "field"), [
+    ("spec.site", "Site_A", "spec.site"),
+    ("spec.peers", ["site-a"], "spec.peers"),
+    ("spec.trafficShare", 150, "spec.trafficShare"),
+    ("spec.kafka", {"bootstrapServers": "no-port"}, "spec.kafka.bootstrapServers"),
+    ("spec.mediaNodes", {"replicas": {"normal": 5, "failover": 2}},
+     "spec.mediaNodes.replicas.failover"),
+    ("spec.timings", {"heartbeatIntervalSeconds": 3, "peerTimeoutSeconds": 5},
+     "spec.timings.peerTimeoutSeconds"),
+    ("spec.witness", {"url": "witness"}, "spec.witness.url"),
+])
+def test_invalid_sites_are_rejected_naming_the_field(
+    api: ApiClient, namespace: str, path: str, value: Any, field: str,
+) -> None:
+    assert field in rejection(api, namespace, with_change(SITE, path, value))
+
+
+@pytest.mark.parametrize(("path", "value", "field"), [
+    ("spec.skills", [], "spec.skills"),
+    ("spec.serviceLevel", {"targetPercent": 0}, "spec.serviceLevel.targetPercent"),
+    ("spec.serviceLevel", {"thresholdSeconds": 10, "shortAbandonSeconds": 10},
+     "spec.serviceLevel.shortAbandonSeconds"),
+    ("spec.serviceLevel", {"abandonTreatment": "sometimes"},
+     "spec.serviceLevel.abandonTreatment"),
+])
+def test_invalid_queues_are_rejected_naming_the_field(
+    api: ApiClient, namespace: str, path: str, value: Any, field: str,
+) -> None:
+    assert field in rejection(api, namespace, with_change(QUEUE, path, value))
+
+
+def test_kubectl_shows_the_printer_columns(api: ApiClient, kube: KubeTools,
+                                           namespace: str) -> None:
+    body = with_change(SITE, "spec.site", "site-c")
+    create(api, namespace, body)
+    out = subprocess.run(
+        [str(kube.kubectl), "--kubeconfig", str(kube.kubeconfig), "get",
+         f"{crds.SITES}.{crds.GROUP}", "-n", namespace, body["metadata"]["name"]],
+        capture_output=True, text=True, timeout=60, check=True).stdout
+    header = out.splitlines()[0].split()
+    assert header == ["NAME", "SITE", "PEERS", "SHARE", "READY", "FAILEDOVER", "AGE"]
+    assert "site-c" in out
+

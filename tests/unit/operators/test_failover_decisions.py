@@ -1,0 +1,106 @@
+"""Failover and failback decisions, and the witness's leases, without servers."""
+
+from __future__ import annotations
+
+import pytest
+
+from hotline_operators.failover.logic import decide, split_after_failover
+from hotline_operators.failover.models import Action, PeerView, Timings, WitnessAnswer
+from hotline_operators.witness.logic import (
+    Grant,
+    Refusal,
+    WitnessState,
+    heartbeat,
+    release,
+    request_takeover,
+)
+
+T = Timings(heartbeat_interval_s=1, peer_timeout_s=5, hold_down_s=60)
+
+
+def view(now: float, last_heartbeat: float | None, probe_ok: bool | None,
+         healthy_since: float | None = None) -> PeerView:
+    return PeerView(now, last_heartbeat, probe_ok, healthy_since)
+
+
+def test_a_live_peer_is_left_alone() -> None:
+    assert decide(view(100, 99, True), T, failed_over=False).action is Action.NONE
+
+
+def test_silence_alone_is_not_enough_while_probes_answer() -> None:
+    # Heartbeats come over the mirrored topic; MirrorMaker lag must not fail a live site.
+    assert decide(view(100, 80, True), T, failed_over=False).action is Action.NONE
+
+
+def test_silent_and_unprobeable_peer_needs_the_witness() -> None:
+    assert decide(view(100, 94, False), T, failed_over=False).action is Action.ASK_WITNESS
+    assert decide(view(100, None, False), T, failed_over=False).action is Action.ASK_WITNESS
+
+
+@pytest.mark.parametrize(("answer", "action"), [
+    (WitnessAnswer.GRANTED, Action.FAIL_OVER),
+    (WitnessAnswer.REFUSED, Action.NONE),
+    (WitnessAnswer.UNREACHABLE, Action.NONE),
+])
+def test_only_the_witness_lease_makes_a_majority(answer: WitnessAnswer, action: Action) -> None:
+    assert decide(view(100, 90, False), T, failed_over=False, witness=answer).action is action
+
+
+def test_failback_waits_for_the_hold_down() -> None:
+    assert decide(view(100, 90, False), T, failed_over=True).action is Action.NONE
+    early = decide(view(100, 99.5, True, healthy_since=50), T, failed_over=True)
+    assert early.action is Action.NONE and "hold-down" in early.reason
+    assert decide(view(111, 110.5, True, healthy_since=50), T,
+                  failed_over=True).action is Action.FAIL_BACK
+
+
+def test_the_failed_sites_share_moves_to_the_survivor() -> None:
+    assert split_after_failover({"site-a": 60, "site-b": 40}, "site-a", ["site-b"]) == {
+        "site-a": 100, "site-b": 0}
+
+
+def test_timings_refuse_a_timeout_shorter_than_two_heartbeats() -> None:
+    with pytest.raises(ValueError, match="peer_timeout_s"):
+        Timings(heartbeat_interval_s=3, peer_timeout_s=5)
+
+
+def seen(*sites: str, at: float = 100.0) -> WitnessState:
+    state = WitnessState(peer_timeout_s=5)
+    for site in sites:
+        state = heartbeat(state, site, at)
+    return state
+
+
+def test_the_witness_grants_a_takeover_of_a_site_it_lost_too() -> None:
+    state = heartbeat(seen("site-a", "site-b", at=90), "site-a", 100)
+    state, answer = request_takeover(state, "site-a", "site-b", now=100)
+    assert isinstance(answer, Grant) and answer.lease.token == 1
+    # A retried request (operator restarted mid-failover) gets the same lease.
+    _, again = request_takeover(state, "site-a", "site-b", now=101)
+    assert again == answer
+
+
+def test_a_cut_link_between_live_sites_gets_no_lease() -> None:
+    state = seen("site-a", "site-b")
+    _, answer = request_takeover(state, "site-a", "site-b", now=101)
+    assert isinstance(answer, Refusal) and "only the link" in answer.reason
+
+
+def test_no_double_takeover_when_the_witness_sees_one_side() -> None:
+    # The witness hears only site-a: site-a may take over site-b, never the reverse.
+    state = heartbeat(seen("site-a", "site-b", at=90), "site-a", 100)
+    state, first = request_takeover(state, "site-a", "site-b", now=100)
+    assert isinstance(first, Grant)
+    _, second = request_takeover(state, "site-b", "site-a", now=100)
+    assert isinstance(second, Refusal)
+
+
+def test_fencing_tokens_only_grow_and_stale_releases_do_nothing() -> None:
+    state = heartbeat(seen("site-a", "site-b", at=0), "site-a", 100)
+    state, first = request_takeover(state, "site-a", "site-b", now=100)
+    assert isinstance(first, Grant)
+    assert release(state, "site-b", token=99) == state
+    state = release(state, "site-b", first.lease.token)
+    state = heartbeat(state, "site-a", 200)
+    state, second = request_takeover(state, "site-a", "site-b", now=200)
+    assert isinstance(second, Grant) and second.lease.token > first.lease.token
