@@ -5,15 +5,15 @@ from __future__ import annotations
 import copy
 import subprocess
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client, config, watch
+from kubernetes import client
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from devstack.pytest_plugin import KubeTools
+from helpers.kube import new_namespace
 from hotline_operators import crds
 
 pytestmark = pytest.mark.integration
@@ -44,33 +44,13 @@ QUEUE: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def api(kube: KubeTools) -> Iterator[ApiClient]:
-    api_client = config.new_client_from_config(config_file=str(kube.kubeconfig))
-    extensions = client.ApiextensionsV1Api(api_client)
-    for crd in crds.all_crds():
-        try:
-            extensions.create_custom_resource_definition(crd)
-        except ApiException as exc:
-            if exc.status != 409:  # already there from an earlier module or run
-                raise
-        name = crd["metadata"]["name"]
-        for event in watch.Watch().stream(extensions.list_custom_resource_definition,
-                                          field_selector=f"metadata.name={name}",
-                                          timeout_seconds=60):
-            conditions = event["object"].status.conditions or []
-            if any(c.type == "Established" and c.status == "True" for c in conditions):
-                break
-        else:
-            pytest.fail(f"CRD {name} never became Established")
-    yield api_client
-    api_client.close()
+def api(operator_api: ApiClient) -> ApiClient:
+    return operator_api
 
 
 @pytest.fixture(scope="module")
 def namespace(api: ApiClient) -> str:
-    name = f"hotline-{uuid.uuid4().hex[:6]}"
-    client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata={"name": name}))
-    return name
+    return new_namespace(api, "hotline-crds")
 
 
 def create(api: ApiClient, namespace: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""A site's workloads: media nodes and stream workers, owned by its ContactCenterSite."""

@@ -1,0 +1,156 @@
+"""The objects a site needs, as plain manifests: a pure function of its spec.
+
+Every object carries the standard app.kubernetes.io labels and an owner reference to
+the ContactCenterSite, so `kubectl get all -l hotline.dev/site=<site>` finds them
+and deleting the site deletes them (where a garbage collector runs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from hotline_operators import crds
+from hotline_operators.site.models import Profile, SiteSpec
+
+MANAGED_BY = "hotline-operator"
+Manifest = dict[str, Any]
+
+
+def labels(spec: SiteSpec, component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": f"hotline-{component}",
+        "app.kubernetes.io/instance": spec.name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": "hotline",
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "hotline.dev/site": spec.site,
+    }
+
+
+def owner_reference(spec: SiteSpec) -> dict[str, Any]:
+    return {"apiVersion": f"{crds.GROUP}/{crds.VERSION}", "kind": "ContactCenterSite",
+            "name": spec.name, "uid": spec.uid, "controller": True,
+            "blockOwnerDeletion": True}
+
+
+def _meta(spec: SiteSpec, name: str, component: str) -> dict[str, Any]:
+    return {"name": name, "namespace": spec.namespace, "labels": labels(spec, component),
+            "ownerReferences": [owner_reference(spec)]}
+
+
+def config_map(spec: SiteSpec) -> Manifest:
+    settings = {
+        "site": spec.site, "peers": list(spec.peers),
+        "kafka": {"bootstrapServers": spec.kafka_bootstrap},
+        "cassandra": {"contactPoints": list(spec.cassandra_contact_points),
+                      "localDatacenter": spec.cassandra_datacenter},
+        "witness": spec.witness_url,
+        "timings": {"heartbeatIntervalSeconds": spec.heartbeat_interval_s,
+                    "peerTimeoutSeconds": spec.peer_timeout_s,
+                    "holdDownSeconds": spec.hold_down_s},
+    }
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": _meta(spec, f"{spec.name}-site", "site-config"),
+            "data": {"site.yaml": yaml.safe_dump(settings, sort_keys=True)}}
+
+
+def _container_env(spec: SiteSpec) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "HOTLINE_SITE", "value": spec.site},
+        {"name": "HOTLINE_KAFKA_BOOTSTRAP", "value": spec.kafka_bootstrap},
+        {"name": "HOTLINE_CASSANDRA_CONTACT_POINTS",
+         "value": ",".join(spec.cassandra_contact_points)},
+        {"name": "HOTLINE_CASSANDRA_DC", "value": spec.cassandra_datacenter},
+        {"name": "HOTLINE_SITE_CONFIG", "value": "/etc/hotline/site.yaml"},
+    ]
+    return env
+
+
+def _deployment(spec: SiteSpec, component: str, image: str, replicas: int,
+                ports: list[dict[str, Any]], secrets: list[str]) -> Manifest:
+    selector = {"app.kubernetes.io/instance": spec.name, "app.kubernetes.io/component": component}
+    container: dict[str, Any] = {
+        "name": component, "image": image, "env": _container_env(spec), "ports": ports,
+        "volumeMounts": [{"name": "site", "mountPath": "/etc/hotline"}],
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"},
+                           "periodSeconds": 2, "failureThreshold": 2},
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"},
+                          "periodSeconds": 5, "failureThreshold": 3},
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"},
+                      "limits": {"memory": "1Gi"}},
+    }
+    if secrets:
+        container["envFrom"] = [{"secretRef": {"name": s}} for s in secrets]
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": _meta(spec, f"{spec.name}-{component}", component),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": labels(spec, component)},
+                "spec": {
+                    # Media nodes drain calls on SIGTERM; give them time to finish.
+                    "terminationGracePeriodSeconds": 300 if component == "media-nodes" else 30,
+                    "containers": [container],
+                    "volumes": [{"name": "site", "configMap": {"name": f"{spec.name}-site"}}],
+                },
+            },
+        },
+    }
+
+
+def _service(spec: SiteSpec, component: str, ports: list[dict[str, Any]]) -> Manifest:
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": _meta(spec, f"{spec.name}-{component}", component),
+            "spec": {"selector": {"app.kubernetes.io/instance": spec.name,
+                                  "app.kubernetes.io/component": component},
+                     "ports": ports}}
+
+
+def _pdb(spec: SiteSpec, component: str) -> Manifest:
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": _meta(spec, f"{spec.name}-{component}", component),
+            "spec": {"maxUnavailable": 1,
+                     "selector": {"matchLabels": {"app.kubernetes.io/instance": spec.name,
+                                                  "app.kubernetes.io/component": component}}}}
+
+
+def desired_objects(spec: SiteSpec, profile: Profile) -> list[Manifest]:
+    secrets = [s for s in (spec.kafka_secret, spec.cassandra_secret) if s]
+    media_ports = [{"name": "sip", "containerPort": 5060, "protocol": "UDP"},
+                   {"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    stream_ports = [{"name": "http", "containerPort": 6066, "protocol": "TCP"}]
+    return [
+        config_map(spec),
+        _deployment(spec, "media-nodes", spec.media_image,
+                    spec.media_nodes.for_profile(profile), media_ports, secrets),
+        _service(spec, "media-nodes", [{"name": "sip", "port": 5060, "protocol": "UDP",
+                                        "targetPort": "sip"},
+                                       {"name": "http", "port": 8080, "targetPort": "http"}]),
+        _pdb(spec, "media-nodes"),
+        _deployment(spec, "stream-workers", spec.streams_image,
+                    spec.stream_workers.for_profile(profile), stream_ports, secrets),
+        _service(spec, "stream-workers", [{"name": "http", "port": 6066,
+                                           "targetPort": "http"}]),
+        _pdb(spec, "stream-workers"),
+    ]
+
+
+def condition(kind: str, status: bool, reason: str, message: str, now: str) -> dict[str, str]:
+    return {"type": kind, "status": "True" if status else "False", "reason": reason,
+            "message": message, "lastTransitionTime": now}
+
+
+def merge_conditions(old: list[dict[str, str]], new: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Replace conditions by type, keeping lastTransitionTime when the status is unchanged."""
+    by_type = {c["type"]: c for c in old}
+    for c in new:
+        previous = by_type.get(c["type"])
+        if previous is not None and previous.get("status") == c["status"]:
+            c = {**c, "lastTransitionTime": previous.get("lastTransitionTime",
+                                                         c["lastTransitionTime"])}
+        by_type[c["type"]] = c
+    return [by_type[k] for k in sorted(by_type)]

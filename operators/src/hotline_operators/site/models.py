@@ -1,0 +1,73 @@
+"""A ContactCenterSite's spec as plain data (the API server already validated it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Profile = Literal["normal", "failover"]
+
+DEFAULT_MEDIA_IMAGE = "ghcr.io/hotline/media-node:latest"
+DEFAULT_STREAMS_IMAGE = "ghcr.io/hotline/streams:latest"
+
+
+@dataclass(frozen=True)
+class Replicas:
+    normal: int
+    failover: int
+
+    def for_profile(self, profile: Profile) -> int:
+        return self.failover if profile == "failover" else self.normal
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    name: str  # the object's name; owned objects are named after it
+    namespace: str
+    uid: str
+    site: str
+    peers: tuple[str, ...]
+    kafka_bootstrap: str
+    kafka_secret: str | None
+    cassandra_contact_points: tuple[str, ...]
+    cassandra_datacenter: str
+    cassandra_secret: str | None
+    media_nodes: Replicas
+    media_image: str
+    stream_workers: Replicas
+    streams_image: str
+    traffic_share: int
+    witness_url: str
+    heartbeat_interval_s: int
+    peer_timeout_s: int
+    hold_down_s: int
+
+    @classmethod
+    def from_resource(cls, body: Mapping[str, Any]) -> SiteSpec:
+        meta, spec = body["metadata"], body["spec"]
+        media = spec.get("mediaNodes", {})
+        streams = spec.get("streamWorkers", {})
+        timings = spec.get("timings", {})
+
+        def replicas(part: Mapping[str, Any]) -> Replicas:
+            r = part.get("replicas", {})
+            return Replicas(int(r.get("normal", 2)), int(r.get("failover", 4)))
+
+        return cls(
+            name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
+            site=spec["site"], peers=tuple(spec["peers"]),
+            kafka_bootstrap=spec["kafka"]["bootstrapServers"],
+            kafka_secret=spec["kafka"].get("secretRef"),
+            cassandra_contact_points=tuple(spec["cassandra"]["contactPoints"]),
+            cassandra_datacenter=spec["cassandra"]["localDatacenter"],
+            cassandra_secret=spec["cassandra"].get("secretRef"),
+            media_nodes=replicas(media), media_image=media.get("image", DEFAULT_MEDIA_IMAGE),
+            stream_workers=replicas(streams),
+            streams_image=streams.get("image", DEFAULT_STREAMS_IMAGE),
+            traffic_share=int(spec.get("trafficShare", 50)),
+            witness_url=spec["witness"]["url"],
+            heartbeat_interval_s=int(timings.get("heartbeatIntervalSeconds", 1)),
+            peer_timeout_s=int(timings.get("peerTimeoutSeconds", 5)),
+            hold_down_s=int(timings.get("holdDownSeconds", 120)),
+        )

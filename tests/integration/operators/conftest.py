@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import config
+from kubernetes.client import ApiClient
+
+from devstack.pytest_plugin import KubeTools
+from helpers.kube import establish
+from hotline_operators import crds
+
+
+@pytest.fixture(scope="session")
+def operator_api(kube: KubeTools) -> Iterator[ApiClient]:
+    """An admin client on the real API server, with the operator's CRDs installed."""
+    api_client = config.new_client_from_config(config_file=str(kube.kubeconfig))
+    for crd in crds.all_crds():
+        establish(api_client, crd)
+    yield api_client
+    api_client.close()
