@@ -9,6 +9,7 @@ Debian's archive through apt-get).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import shutil
@@ -78,9 +79,17 @@ def maven_runtime(component: str, version: str) -> Path:
     return target
 
 
-def go_binary(module_dir: str, package: str, name: str, version: str) -> Path:
-    """Build one Go command from a wrapper module in devstack/go/<module_dir>."""
-    target = cache_dir() / "bin" / f"{name}-{version}"
+def go_binary(module_dir: str, package: str, name: str, version: str,
+              stamps: dict[str, str] | None = None) -> Path:
+    """Build one Go command from a wrapper module in devstack/go/<module_dir>.
+
+    ``stamps`` are ``-X`` link-time variables (version strings the upstream release
+    scripts set); changing them changes the cache entry.
+    """
+    x_flags = [f"-X {var}={value}" for var, value in sorted((stamps or {}).items())]
+    flavour = hashlib.sha256(" ".join(x_flags).encode()).hexdigest()[:8] if x_flags else ""
+    target = cache_dir() / "bin" / (f"{name}-{version}-{flavour}" if flavour
+                                    else f"{name}-{version}")
     if target.exists():
         return target
     with _locked(target):
@@ -94,7 +103,8 @@ def go_binary(module_dir: str, package: str, name: str, version: str) -> Path:
         env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-buildvcs=false -mod=readonly",
                    GOTOOLCHAIN="auto")
         _run(
-            ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), package],
+            ["go", "build", "-trimpath", f"-ldflags={' '.join(['-s', '-w', *x_flags])}",
+             "-o", str(partial), package],
             cwd=PROJECT_DIR / "go" / module_dir,
             env=env,
             what=f"building {name} {version} from the Go module proxy",

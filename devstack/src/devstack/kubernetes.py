@@ -28,15 +28,36 @@ class Binaries:
     helm: Path
 
 
+def _kubernetes_stamps() -> dict[str, str]:
+    # What Kubernetes' release build sets; without it the API server reports
+    # v0.0.0-master and charts with a kubeVersion constraint refuse to install.
+    major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
+    base = "k8s.io/component-base/version"
+    return {f"{base}.gitVersion": KUBERNETES_VERSION, f"{base}.gitMajor": major,
+            f"{base}.gitMinor": minor, f"{base}.gitTreeState": "clean"}
+
+
+def _helm_stamps() -> dict[str, str]:
+    # helm's version, and the Kubernetes version `helm template`/`lint` assume.
+    major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
+    return {"helm.sh/helm/v3/internal/version.version": HELM_VERSION,
+            "helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor": major,
+            "helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor": minor,
+            "helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor": major,
+            "helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor": minor}
+
+
 def install() -> Binaries:
     return Binaries(
         etcd=artifacts.go_binary("etcd", "go.etcd.io/etcd/server/v3", "etcd", ETCD_VERSION),
         kube_apiserver=artifacts.go_binary(
             "kubernetes", "k8s.io/kubernetes/cmd/kube-apiserver", "kube-apiserver",
-            KUBERNETES_VERSION),
+            KUBERNETES_VERSION, _kubernetes_stamps()),
         kubectl=artifacts.go_binary(
-            "kubernetes", "k8s.io/kubernetes/cmd/kubectl", "kubectl", KUBERNETES_VERSION),
-        helm=artifacts.go_binary("helm", "helm.sh/helm/v3/cmd/helm", "helm", HELM_VERSION),
+            "kubernetes", "k8s.io/kubernetes/cmd/kubectl", "kubectl", KUBERNETES_VERSION,
+            _kubernetes_stamps()),
+        helm=artifacts.go_binary("helm", "helm.sh/helm/v3/cmd/helm", "helm", HELM_VERSION,
+                                 _helm_stamps()),
     )
 
 

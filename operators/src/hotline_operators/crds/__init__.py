@@ -1,6 +1,7 @@
-"""The operator's CustomResourceDefinitions, kept as YAML under operators/crds/.
+"""The operator's CustomResourceDefinitions.
 
-The Helm chart installs the same files; this module hands them to code and tests.
+They live once, in the Helm chart's crds/ folder (what SREs install); this module
+hands them to code and tests.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import yaml
 
 GROUP = "hotline.dev"
 VERSION = "v1alpha1"
-CRD_DIR = Path(__file__).resolve().parents[3] / "crds"
+CRD_DIR = Path(__file__).resolve().parents[4] / "charts" / "hotline" / "crds"
 
 SITES = "contactcentersites"
 QUEUES = "contactcenterqueues"

@@ -102,12 +102,27 @@ def _deployment(spec: SiteSpec, component: str, image: str, replicas: int,
     }
 
 
-def _service(spec: SiteSpec, component: str, ports: list[dict[str, Any]]) -> Manifest:
+def _service(spec: SiteSpec, component: str, ports: list[dict[str, Any]],
+             service_type: str = "ClusterIP") -> Manifest:
+    body: dict[str, Any] = {"selector": {"app.kubernetes.io/instance": spec.name,
+                                         "app.kubernetes.io/component": component},
+                            "ports": ports, "type": service_type}
+    if service_type == "LoadBalancer":
+        # Keep the caller's address (no SNAT) so SIP and RTP see the real peer.
+        body["externalTrafficPolicy"] = "Local"
     return {"apiVersion": "v1", "kind": "Service",
-            "metadata": _meta(spec, f"{spec.name}-{component}", component),
-            "spec": {"selector": {"app.kubernetes.io/instance": spec.name,
-                                  "app.kubernetes.io/component": component},
-                     "ports": ports}}
+            "metadata": _meta(spec, f"{spec.name}-{component}", component), "spec": body}
+
+
+def media_service_ports(spec: SiteSpec) -> list[dict[str, Any]]:
+    net = spec.media_network
+    ports: list[dict[str, Any]] = [
+        {"name": "sip", "port": net.sip_port, "protocol": "UDP", "targetPort": net.sip_port},
+        {"name": "http", "port": 8080, "protocol": "TCP", "targetPort": 8080}]
+    if net.mode == "loadBalancer":
+        ports += [{"name": f"rtp-{p}", "port": p, "protocol": "UDP", "targetPort": p}
+                  for p in range(net.rtp_port_start, net.rtp_port_end + 1)]
+    return ports
 
 
 def _pdb(spec: SiteSpec, component: str) -> Manifest:
@@ -120,16 +135,21 @@ def _pdb(spec: SiteSpec, component: str) -> Manifest:
 
 def desired_objects(spec: SiteSpec, profile: Profile) -> list[Manifest]:
     secrets = [s for s in (spec.kafka_secret, spec.cassandra_secret) if s]
-    media_ports = [{"name": "sip", "containerPort": 5060, "protocol": "UDP"},
+    net = spec.media_network
+    media_ports = [{"name": "sip", "containerPort": net.sip_port, "protocol": "UDP"},
                    {"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     stream_ports = [{"name": "http", "containerPort": 6066, "protocol": "TCP"}]
+    media = _deployment(spec, "media-nodes", spec.media_image,
+                        spec.media_nodes.for_profile(profile), media_ports, secrets)
+    if net.mode == "hostNetwork":
+        pod = media["spec"]["template"]["spec"]
+        pod["hostNetwork"] = True
+        pod["dnsPolicy"] = "ClusterFirstWithHostNet"
+    media_type = "LoadBalancer" if net.mode == "loadBalancer" else "ClusterIP"
     return [
         config_map(spec),
-        _deployment(spec, "media-nodes", spec.media_image,
-                    spec.media_nodes.for_profile(profile), media_ports, secrets),
-        _service(spec, "media-nodes", [{"name": "sip", "port": 5060, "protocol": "UDP",
-                                        "targetPort": "sip"},
-                                       {"name": "http", "port": 8080, "targetPort": "http"}]),
+        media,
+        _service(spec, "media-nodes", media_service_ports(spec), media_type),
         _pdb(spec, "media-nodes"),
         _deployment(spec, "stream-workers", spec.streams_image,
                     spec.stream_workers.for_profile(profile), stream_ports, secrets),

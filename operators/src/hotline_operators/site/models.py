@@ -22,6 +22,17 @@ class Replicas:
 
 
 @dataclass(frozen=True)
+class MediaNetwork:
+    """hostNetwork: SIP/RTP on the node's ports (no NAT, one node per pod and port).
+    loadBalancer: a UDP Service exposing SIP and the RTP range (portable, NAT'd)."""
+
+    mode: Literal["hostNetwork", "loadBalancer"] = "loadBalancer"
+    sip_port: int = 5060
+    rtp_port_start: int = 20000
+    rtp_port_end: int = 20199
+
+
+@dataclass(frozen=True)
 class SiteSpec:
     name: str  # the object's name; owned objects are named after it
     namespace: str
@@ -35,6 +46,7 @@ class SiteSpec:
     cassandra_secret: str | None
     media_nodes: Replicas
     media_image: str
+    media_network: MediaNetwork
     stream_workers: Replicas
     streams_image: str
     traffic_share: int
@@ -63,6 +75,12 @@ class SiteSpec:
             cassandra_datacenter=spec["cassandra"]["localDatacenter"],
             cassandra_secret=spec["cassandra"].get("secretRef"),
             media_nodes=replicas(media), media_image=media.get("image", DEFAULT_MEDIA_IMAGE),
+            media_network=MediaNetwork(
+                mode=media.get("network", {}).get("mode", "loadBalancer"),
+                sip_port=int(media.get("network", {}).get("sipPort", 5060)),
+                rtp_port_start=int(media.get("network", {}).get("rtpPortStart", 20000)),
+                rtp_port_end=int(media.get("network", {}).get("rtpPortEnd", 20199)),
+            ),
             stream_workers=replicas(streams),
             streams_image=streams.get("image", DEFAULT_STREAMS_IMAGE),
             traffic_share=int(spec.get("trafficShare", 50)),

@@ -1,3 +1,5 @@
+"""Fixtures shared by the integration tiers."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
