@@ -1,0 +1,41 @@
+"""``hotline-media-nodes``: install prompts, validate flows, run a worker."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hotline_media_nodes.ivr.loader import FlowError, load_flow
+from hotline_media_nodes.ivr.validate import FlowRejected, validate_flow
+from hotline_media_nodes.prompts import MissingPrompts, durations, install_prompts, load_prompts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hotline-media-nodes")
+    sub = parser.add_subparsers(dest="command", required=True)
+    install = sub.add_parser("prompts", help="prompt audio")
+    install.add_argument("action", choices=["install"])
+    install.add_argument("flows", nargs="+", type=Path)
+    install.add_argument("--cache", type=Path, default=None)
+    check = sub.add_parser("validate", help="check flows (3 levels, 30 s) on cached prompts")
+    check.add_argument("flows", nargs="+", type=Path)
+    check.add_argument("--cache", type=Path, default=None)
+    args = parser.parse_args(argv)
+    status = 0
+    for path in args.flows:
+        try:
+            flow = load_flow(path)
+            prompts = (install_prompts(flow, args.cache) if args.command == "prompts"
+                       else load_prompts(flow, args.cache))
+            validate_flow(flow, durations(prompts))
+            total = sum(p.seconds for p in prompts.values())
+            print(f"{path}: {flow.tenant} ok, {len(prompts)} prompts ({total:.1f} s of audio)")
+        except (FlowError, FlowRejected, MissingPrompts) as err:
+            print(f"{path}: {err}", file=sys.stderr)
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

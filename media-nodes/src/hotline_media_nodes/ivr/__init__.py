@@ -1,0 +1,1 @@
+"""IVR flows as data: models, the YAML loader, the validator and the state machine."""

@@ -1,0 +1,77 @@
+"""Plain models of a tenant's IVR flow (loaded from YAML by ``ivr.loader``).
+
+A *target* is where a key press (or an entry point) leads, written ``kind:name``:
+``menu:billing``, ``queue:billing``, ``service:balance`` or ``hangup``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+TargetKind = Literal["menu", "queue", "service", "hangup"]
+HANGUP = "hangup"
+DIGITS = frozenset("0123456789*#")
+AGENT_KEY = "0"  # "0 = agent" from any prompt (barge-in)
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: TargetKind
+    name: str = ""
+
+    def __str__(self) -> str:
+        return self.kind if self.kind == "hangup" else f"{self.kind}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Menu:
+    id: str
+    prompt: str
+    options: dict[str, Target]
+    timeout_seconds: float = 5.0
+    max_retries: int = 2
+
+
+@dataclass(frozen=True)
+class QueueTarget:
+    id: str
+    skills: tuple[str, ...] = ()
+    priority: int = 0
+    language: str | None = None
+    hold_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class SelfService:
+    """A self-service step: play its prompt (the answer), then go to ``then``."""
+
+    id: str
+    prompt: str
+    then: Target = Target("hangup")
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    number: str
+    target: Target
+    caller_tier: Literal["standard", "vip"] = "standard"
+
+
+@dataclass(frozen=True)
+class Flow:
+    tenant: str
+    voice: str
+    prompts: dict[str, str]  # prompt id → text
+    menus: dict[str, Menu]
+    queues: dict[str, QueueTarget]
+    services: dict[str, SelfService]
+    entry_points: tuple[EntryPoint, ...]
+    agent_target: Target  # where "0" leads from any prompt
+    no_input_target: Target = field(default=Target("hangup"))  # after max_retries timeouts
+
+    def entry_for(self, number: str) -> EntryPoint | None:
+        for entry in self.entry_points:
+            if entry.number == number:
+                return entry
+        return None

@@ -1,0 +1,121 @@
+"""``python -m hotline_media_nodes.worker``: one pjsua2 endpoint answering IVR calls.
+
+Prints ``ready sip=<host>:<port>`` on stdout once it accepts calls. Logs go to
+stderr. SIGTERM drains: new calls get 503 with Retry-After, active calls may finish
+until ``--drain-seconds``, then the worker exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from hotline_events.catalog import default_catalog
+from hotline_events.pii import CallerTokenKeyMissing, token_key
+from hotline_events.producer import EventProducer, ProducerError
+from hotline_media_nodes.ivr.loader import FlowError, load_flow
+from hotline_media_nodes.ivr.validate import FlowRejected, validate_flow
+from hotline_media_nodes.prompts import MissingPrompts, durations, load_prompts
+from hotline_media_nodes.worker import logic, pjsip
+from hotline_media_nodes.worker.calls import Controller, Identity
+
+log = logging.getLogger("hotline.media.worker")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m hotline_media_nodes.worker")
+    p.add_argument("--flow", type=Path, action="append", required=True,
+                   help="a tenant's IVR flow YAML (repeat for several tenants)")
+    p.add_argument("--bind", default="127.0.0.1")
+    p.add_argument("--sip-port", type=int, default=0, help="UDP port; 0 = kernel-chosen")
+    p.add_argument("--allow", action="append", required=True,
+                   help="trunk address or CIDR allowed to call (repeatable)")
+    p.add_argument("--kafka", required=True, help="bootstrap servers")
+    p.add_argument("--topic-prefix", default="", help="prefix of every catalog topic")
+    p.add_argument("--site", default="site-a")
+    p.add_argument("--media-node", default="mn-local-0")
+    p.add_argument("--prompt-cache", type=Path, default=None)
+    p.add_argument("--drain-seconds", type=float, default=30.0)
+    p.add_argument("--heartbeat-seconds", type=float, default=5.0)
+    p.add_argument("--retry-after", type=int, default=30)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        flows = [load_flow(path) for path in args.flow]
+        prompts = {}
+        for flow in flows:
+            prompts[flow.tenant] = load_prompts(flow, args.prompt_cache)
+            validate_flow(flow, durations(prompts[flow.tenant]))
+        by_number = logic.flows_by_number(flows)
+        key = token_key()
+        allow = logic.parse_allow_list(args.allow)
+    except (FlowError, FlowRejected, MissingPrompts, CallerTokenKeyMissing, ValueError) as err:
+        log.critical("cannot start: %s", err)
+        return 2
+
+    catalog = default_catalog()
+    if args.topic_prefix:
+        catalog = catalog.prefixed(args.topic_prefix)
+    producer = EventProducer(args.kafka, f"//hotline/{args.site}/media-node/{args.media_node}",
+                             catalog=catalog)
+    endpoint = pjsip.Endpoint(args.bind, args.sip_port, f"hotline-media-node/{args.media_node}")
+    controller = Controller(Identity(args.site, args.media_node, args.retry_after), by_number,
+                            prompts, allow, producer, key)
+
+    drain_deadline: list[float] = []
+
+    def on_sigterm(_sig: int, _frame: FrameType | None) -> None:
+        if not controller.draining:
+            controller.draining = True
+            drain_deadline.append(time.monotonic() + args.drain_seconds)
+            log.warning("SIGTERM: draining; new calls get 503 (Retry-After %d s), %d active "
+                        "call(s) may run up to %.0f s", args.retry_after,
+                        controller.active_calls, args.drain_seconds)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGINT, on_sigterm)
+    print(f"ready sip={args.bind}:{endpoint.port}", flush=True)
+    log.info("worker %s ready on udp %s:%d for %s", args.media_node, args.bind, endpoint.port,
+             ", ".join(sorted(by_number)))
+    next_beat = 0.0
+    try:
+        while True:
+            endpoint.poll(20)
+            while endpoint.events:
+                controller.handle(endpoint.events.popleft())
+            controller.tick()
+            now = time.monotonic()
+            if now >= next_beat:
+                controller.publish(None, controller.heartbeat())
+                next_beat = now + args.heartbeat_seconds
+            if drain_deadline and (controller.active_calls == 0 or now >= drain_deadline[0]):
+                break
+    finally:
+        controller.hang_up_all("worker stopping", "node-drained")
+        for _ in range(10):
+            endpoint.poll(10)
+            while endpoint.events:
+                controller.handle(endpoint.events.popleft())
+        controller.publish(None, controller.heartbeat())
+        controller.sessions.clear()
+        endpoint.shutdown()
+        try:
+            producer.flush(10)
+        except ProducerError as err:
+            log.error("events lost at shutdown: %s", err)
+    log.info("worker %s stopped", args.media_node)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

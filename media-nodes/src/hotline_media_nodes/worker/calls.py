@@ -1,0 +1,262 @@
+"""The per-call controller: turns queued pjsua2 events into IVR steps and call events.
+
+Plain Python between the pure logic (``ivr.machine``, ``worker.logic``) and pjsua2
+(``worker.pjsip``). It runs only on the worker's main thread.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from hotline_events.models import EventModel
+from hotline_events.models.sites import MediaNodeHeartbeat
+from hotline_media_nodes.ivr import machine
+from hotline_media_nodes.ivr.models import Flow
+from hotline_media_nodes.prompts import PromptFile
+from hotline_media_nodes.worker import logic, pjsip
+
+log = logging.getLogger("hotline.media.worker")
+
+
+class Publisher(Protocol):
+    def publish(self, data: EventModel) -> Any: ...
+
+
+@dataclass
+class Session:
+    call: pjsip.Call
+    label: str  # for logs: "call <id> (sip <Call-ID>)"
+    record: logic.CallRecord | None = None  # None: rejected, waiting for pjsua to let go
+    flow: Flow | None = None
+    state: machine.IvrState | None = None
+    media_ready: bool = False
+    pending: machine.Play | None = None
+    player: pjsip.Player | None = None
+    prompt_ends_at: float | None = None
+    input_deadline: float | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    site: str
+    media_node: str
+    retry_after: int = 30
+
+
+class Controller:
+    def __init__(self, identity: Identity, flows: Mapping[str, Flow],
+                 prompts: Mapping[str, Mapping[str, PromptFile]],
+                 allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...],
+                 publisher: Publisher, token_key: bytes,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.identity = identity
+        self.flows = flows
+        self.prompts = prompts
+        self.allow = allow
+        self.publisher = publisher
+        self.token_key = token_key
+        self.clock = clock
+        self.sessions: dict[int, Session] = {}
+        self.draining = False
+
+    # --- bookkeeping ------------------------------------------------------------------
+
+    @property
+    def active_calls(self) -> int:
+        return sum(1 for s in self.sessions.values() if s.record is not None
+                   and not s.record.ended)
+
+    def heartbeat(self) -> MediaNodeHeartbeat:
+        return MediaNodeHeartbeat(media_node=self.identity.media_node, site=self.identity.site,
+                                  capacity=pjsip.MAX_CALLS, active_calls=self.active_calls,
+                                  workers=1, draining=self.draining)
+
+    def publish(self, session: Session | None, data: EventModel) -> None:
+        try:
+            self.publisher.publish(data)
+        except Exception as err:  # a bad event must not drop the call
+            where = session.label if session else "worker"
+            log.error("%s: %s not published (%s); the call goes on without it", where,
+                      type(data).__name__, err)
+
+    # --- pjsua2 events ----------------------------------------------------------------
+
+    def handle(self, event: pjsip.SipEvent) -> None:
+        pj_id = event.call.pj_id if isinstance(event, pjsip.Incoming) else event.pj_id
+        session = None if isinstance(event, pjsip.Incoming) else self.sessions.get(pj_id)
+        try:
+            if isinstance(event, pjsip.Incoming):
+                self._incoming(event)
+            elif session is None:
+                log.debug("event %s for a call no longer held: ignored", event)
+            elif isinstance(event, pjsip.Disconnected):
+                self._disconnected(session, event)
+            elif isinstance(event, pjsip.MediaActive):
+                session.media_ready = True
+                if session.pending is not None and session.player is None:
+                    self._start_prompt(session)
+            elif isinstance(event, pjsip.DtmfKey):
+                log.info("%s: key %s (%s)", session.label, event.key, event.method)
+                self._feed(session, machine.Digit(event.key))
+        except Exception:
+            session = self.sessions.get(pj_id)
+            label = session.label if session else f"pjsua call {pj_id}"
+            log.exception("%s: handling %s failed; hanging the call up", label,
+                          type(event).__name__)
+            if session is not None:
+                self._hang_up(session)
+
+    def _incoming(self, ev: pjsip.Incoming) -> None:
+        # Owned from the first line: if anything below fails, ``handle`` hangs it up and
+        # the Call object lives until pjsua reports it disconnected.
+        session = Session(ev.call, f"call from {ev.src_address}")
+        self.sessions[ev.call.pj_id] = session
+        sip_id = pjsip.sip_call_id(ev.call)
+        session.label = f"call from {ev.src_address} (sip {sip_id})"
+        dialled = logic.request_uri_user(ev.request) or ""
+        decision = logic.admit(ev.src_address, dialled, self.allow, self.flows,
+                               draining=self.draining, active_calls=self.active_calls,
+                               capacity=pjsip.MAX_CALLS, retry_after=self.identity.retry_after)
+        if isinstance(decision, logic.Reject):
+            log.warning("%s: rejected with %d: %s; no events, nothing else to do", session.label,
+                        decision.status, decision.reason)
+            headers = ({"Retry-After": str(decision.retry_after)}
+                       if decision.retry_after is not None else None)
+            pjsip.answer(ev.call, decision.status, headers=headers)
+            return
+        now = self.clock()
+        token, withheld = logic.caller_identity(pjsip.remote_uri(ev.call), self.token_key)
+        rec = logic.CallRecord(
+            call_id=f"c-{uuid.uuid4().hex}", sip_call_id=sip_id, tenant=decision.flow.tenant,
+            dialled=dialled, caller_tier=decision.entry.caller_tier, caller_token=token,
+            caller_withheld=withheld, offered_at=now)
+        session.label = f"call {rec.call_id} (sip {sip_id})"
+        session.record, session.flow = rec, decision.flow
+        log.info("%s: offered on %s for %s from %s", session.label, dialled, rec.tenant,
+                 ev.src_address)
+        self.publish(session, logic.offered(rec, self.identity.site, self.identity.media_node))
+        pjsip.answer(ev.call, 200)
+        rec.answered_at = self.clock()
+        self.publish(session, logic.answered(rec, self.identity.media_node, rec.answered_at))
+        state, actions = machine.start(decision.flow, dialled)
+        self._apply(session, state, actions)
+
+    def _disconnected(self, session: Session, ev: pjsip.Disconnected) -> None:
+        self._stop_prompt(session)
+        del self.sessions[session.call.pj_id]
+        rec = session.record
+        if rec is None or rec.ended:
+            return
+        rec.ended = True
+        stage = session.state.stage if session.state else "ivr"
+        self.publish(session, logic.ended(rec, stage, "caller", self.clock()))
+        log.info("%s: caller hung up in the %s (%d %s); call closed", session.label, stage,
+                 ev.status, ev.reason)
+
+    # --- timers -----------------------------------------------------------------------
+
+    def tick(self) -> None:
+        now = self.clock()
+        for session in list(self.sessions.values()):
+            if session.record is None or session.record.ended:
+                continue
+            try:
+                if session.prompt_ends_at is not None and now >= session.prompt_ends_at:
+                    session.prompt_ends_at = None
+                    self._feed(session, machine.PromptEnded())
+                if session.input_deadline is not None and now >= session.input_deadline:
+                    session.input_deadline = None
+                    log.info("%s: no key within the menu timeout", session.label)
+                    self._feed(session, machine.NoInput())
+            except Exception:
+                log.exception("%s: IVR timer failed; hanging the call up", session.label)
+                self._hang_up(session)
+
+    def hang_up_all(self, why: str, disposition: str = "node-stopped") -> None:
+        for session in list(self.sessions.values()):
+            if session.record is not None and not session.record.ended:
+                log.warning("%s: ended by the worker (%s)", session.label, why)
+                self.publish(session, logic.ended(session.record, "ivr", "system",
+                                                   self.clock(), disposition))
+                session.record.ended = True
+            self._hang_up(session)
+
+    # --- the IVR ----------------------------------------------------------------------
+
+    def _feed(self, session: Session, event: machine.Input) -> None:
+        if session.state is None or session.flow is None:
+            return
+        state, actions = machine.step(session.flow, session.state, event)
+        self._apply(session, state, actions)
+
+    def _apply(self, session: Session, state: machine.IvrState,
+               actions: list[machine.Action]) -> None:
+        rec, flow = session.record, session.flow
+        assert rec is not None and flow is not None
+        now = self.clock()
+        if state.node.kind == "service" and (session.state is None
+                                             or session.state.node != state.node):
+            rec.service_started_at = now
+        session.state = state
+        for action in actions:
+            if isinstance(action, machine.Play):
+                session.input_deadline = None
+                if action.menu_id is not None:
+                    self.publish(session, logic.ivr_step(rec, action.menu_id, action.level,
+                                                          action.prompt, now))
+                self._stop_prompt(session)
+                session.pending = action
+                if session.media_ready:
+                    self._start_prompt(session)
+            elif isinstance(action, machine.WaitForKey):
+                session.input_deadline = now + action.seconds
+            elif isinstance(action, machine.Selected):
+                session.input_deadline = None
+                self.publish(session, logic.ivr_selection(rec, action, now))
+            elif isinstance(action, machine.Enqueue):
+                self._stop_prompt(session)
+                rec.queue, rec.enqueued_at = action.queue, now
+                self.publish(session, logic.queued(rec, action.queue, datetime.now(UTC)))
+                log.info("%s: queued in %s (skills %s, priority %d, %s caller)",
+                         session.label, action.queue.id, ",".join(action.queue.skills),
+                         action.queue.priority, rec.caller_tier)
+            elif isinstance(action, machine.ServiceDone):
+                self.publish(session, logic.service_done(rec, action.service, action.outcome,
+                                                          now))
+            elif isinstance(action, machine.HangUp):
+                rec.ended = True
+                self.publish(session, logic.ended(rec, state.stage, "system", now))
+                log.info("%s: flow ended (%s); hanging up", session.label, action.reason)
+                self._hang_up(session)
+
+    def _start_prompt(self, session: Session) -> None:
+        play, flow = session.pending, session.flow
+        assert play is not None and flow is not None
+        session.pending = None
+        prompt = self.prompts[flow.tenant][play.prompt]
+        player = pjsip.Player(str(prompt.path), play.loop)
+        session.player = player
+        player.start(session.call)
+        session.prompt_ends_at = None if play.loop else self.clock() + prompt.seconds
+
+    def _stop_prompt(self, session: Session) -> None:
+        session.pending = None
+        session.prompt_ends_at = None
+        if session.player is not None:
+            player, session.player = session.player, None
+            player.stop(session.call if session.media_ready else None)
+
+    def _hang_up(self, session: Session) -> None:
+        self._stop_prompt(session)
+        try:
+            pjsip.hangup(session.call)
+        except pjsip.PjError as err:
+            log.info("%s: hang-up not sent (%s); the call is already ending", session.label,
+                     err.info() if hasattr(err, "info") else err)
