@@ -13,24 +13,12 @@ from kubernetes.client import ApiClient
 
 from devstack.pytest_plugin import KubeTools
 from helpers.kube import new_namespace
+from helpers.sites import example_site
 from hotline_operators import crds
 
 pytestmark = pytest.mark.integration
 
-SITE: dict[str, Any] = {
-    "apiVersion": f"{crds.GROUP}/{crds.VERSION}",
-    "kind": "ContactCenterSite",
-    "metadata": {"name": "site-a"},
-    "spec": {
-        "site": "site-a",
-        "peers": ["site-b"],
-        "kafka": {"bootstrapServers": "kafka-a.example:9092"},
-        "cassandra": {"contactPoints": ["cass-a.example"], "localDatacenter": "dc-a"},
-        "mediaNodes": {"replicas": {"normal": 2, "failover": 4}},
-        "streamWorkers": {"replicas": {"normal": 1, "failover": 2}},
-        "witness": {"url": "https://witness.example:8443"},
-    },
-}
+SITE = example_site()
 
 
 @pytest.fixture(scope="module")

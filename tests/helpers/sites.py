@@ -1,0 +1,29 @@
+"""Example custom resources for the operator's tests."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hotline_operators import crds
+
+_SITE: dict[str, Any] = {
+    "apiVersion": f"{crds.GROUP}/{crds.VERSION}",
+    "kind": "ContactCenterSite",
+    "metadata": {"name": "site-a"},
+    "spec": {
+        "site": "site-a",
+        "peers": ["site-b"],
+        "kafka": {"bootstrapServers": "kafka-a.example:9092"},
+        "cassandra": {"contactPoints": ["cass-a.example"], "localDatacenter": "dc-a"},
+        "mediaNodes": {"replicas": {"normal": 2, "failover": 4}},
+        "streamWorkers": {"replicas": {"normal": 1, "failover": 2}},
+        "witness": {"url": "https://witness.example:8443"},
+        "timings": {"heartbeatIntervalSeconds": 1, "peerTimeoutSeconds": 5},
+    },
+}
+
+
+def example_site() -> dict[str, Any]:
+    """A valid ContactCenterSite (a fresh copy each time)."""
+    return copy.deepcopy(_SITE)
