@@ -19,6 +19,7 @@ _SITE: dict[str, Any] = {
         "mediaNodes": {"replicas": {"normal": 2, "failover": 4}},
         "streamWorkers": {"replicas": {"normal": 1, "failover": 2}},
         "witness": {"url": "https://witness.example:8443"},
+        "recording": {"keySecretRef": "hotline-recording-key"},
         "timings": {"heartbeatIntervalSeconds": 1, "peerTimeoutSeconds": 5},
     },
 }

@@ -76,6 +76,8 @@ def test_a_site_gets_its_workloads_and_a_ready_condition(
     media = apps.read_namespaced_deployment("site-a-media-nodes", namespace)
     streams = apps.read_namespaced_deployment("site-a-stream-workers", namespace)
     assert (media.spec.replicas, streams.spec.replicas) == (2, 1)
+    volumes = {v.name: v for v in media.spec.template.spec.volumes}
+    assert volumes["recording-key"].secret.secret_name == "hotline-recording-key"
     owner = media.metadata.owner_references[0]
     assert (owner.kind, owner.name, owner.uid) == ("ContactCenterSite", "site-a",
                                                    site["metadata"]["uid"])

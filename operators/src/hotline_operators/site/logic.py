@@ -141,8 +141,16 @@ def desired_objects(spec: SiteSpec, profile: Profile) -> list[Manifest]:
     stream_ports = [{"name": "http", "containerPort": 6066, "protocol": "TCP"}]
     media = _deployment(spec, "media-nodes", spec.media_image,
                         spec.media_nodes.for_profile(profile), media_ports, secrets)
+    pod = media["spec"]["template"]["spec"]
+    if spec.recording_key_secret:
+        # Recordings are encrypted at rest with this key; it never appears in a spec.
+        pod["volumes"].append({"name": "recording-key", "secret": {
+            "secretName": spec.recording_key_secret, "defaultMode": 0o400}})
+        pod["containers"][0]["volumeMounts"].append(
+            {"name": "recording-key", "mountPath": "/etc/hotline/recording", "readOnly": True})
+        pod["containers"][0]["env"].append(
+            {"name": "HOTLINE_RECORDING_KEY_FILE", "value": "/etc/hotline/recording/key"})
     if net.mode == "hostNetwork":
-        pod = media["spec"]["template"]["spec"]
         pod["hostNetwork"] = True
         pod["dnsPolicy"] = "ClusterFirstWithHostNet"
     media_type = "LoadBalancer" if net.mode == "loadBalancer" else "ClusterIP"

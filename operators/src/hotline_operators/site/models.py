@@ -50,6 +50,7 @@ class SiteSpec:
     stream_workers: Replicas
     streams_image: str
     traffic_share: int
+    recording_key_secret: str | None
     witness_url: str
     heartbeat_interval_s: int
     peer_timeout_s: int
@@ -84,6 +85,7 @@ class SiteSpec:
             stream_workers=replicas(streams),
             streams_image=streams.get("image", DEFAULT_STREAMS_IMAGE),
             traffic_share=int(spec.get("trafficShare", 50)),
+            recording_key_secret=spec.get("recording", {}).get("keySecretRef"),
             witness_url=spec["witness"]["url"],
             heartbeat_interval_s=int(timings.get("heartbeatIntervalSeconds", 1)),
             peer_timeout_s=int(timings.get("peerTimeoutSeconds", 5)),
