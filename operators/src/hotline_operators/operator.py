@@ -12,6 +12,7 @@ from typing import Any
 import kopf
 from kubernetes import client, config
 
+from hotline_operators.failover import handlers as _failover_handlers  # noqa: F401
 from hotline_operators.site import handlers as _site_handlers  # noqa: F401  (registers)
 
 

@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import requests
 
 pytestmark = pytest.mark.integration
-
-PEER_TIMEOUT_S = 1.0
-
-
-@pytest.fixture(scope="module")
-def witness() -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hotline_operators.witness", "--host", "127.0.0.1",
-         "--port", str(port), "--peer-timeout", str(PEER_TIMEOUT_S)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:  # aiohttp prints its address once it listens
-        if "Running on" in line:
-            break
-    else:
-        pytest.fail(f"the witness exited: {proc.wait()}")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
-
 
 def post(url: str, path: str, body: object) -> requests.Response:
     return requests.post(url + path, json=body, timeout=5)

@@ -39,6 +39,7 @@ class SiteSpec:
     uid: str
     site: str
     peers: tuple[str, ...]
+    peer_probes: dict[str, str]  # peer site → probe URL
     kafka_bootstrap: str
     kafka_secret: str | None
     cassandra_contact_points: tuple[str, ...]
@@ -70,6 +71,7 @@ class SiteSpec:
         return cls(
             name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
             site=spec["site"], peers=tuple(spec["peers"]),
+            peer_probes={p["site"]: p["url"] for p in spec.get("peerProbes", [])},
             kafka_bootstrap=spec["kafka"]["bootstrapServers"],
             kafka_secret=spec["kafka"].get("secretRef"),
             cassandra_contact_points=tuple(spec["cassandra"]["contactPoints"]),

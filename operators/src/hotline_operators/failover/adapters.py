@@ -1,0 +1,114 @@
+"""The failover controller's I/O: heartbeats on Kafka, the witness, direct probes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import requests
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from hotline_events.catalog import default_catalog, mirrored
+from hotline_events.envelope import decode
+from hotline_events.errors import ContractError
+from hotline_events.models.sites import SiteHeartbeat
+from hotline_operators.failover.models import WitnessAnswer
+
+log = logging.getLogger("hotline.operator.failover")
+
+
+class PeerHeartbeats:
+    """The newest heartbeat time of each peer, read from its mirrored topic here.
+
+    The topic is small and compacted, so it is read from the start and followed;
+    the time is the heartbeat's own ce_time, so MirrorMaker lag counts as silence.
+    """
+
+    def __init__(self, bootstrap: str, peers: tuple[str, ...]) -> None:
+        topic = default_catalog().topic_for_type(SiteHeartbeat.TYPE).name
+        self.topics = {mirrored(peer, topic): peer for peer in peers}
+        self.last: dict[str, float] = {}
+        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
+                                   "enable.auto.commit": False,
+                                   "auto.offset.reset": "earliest"})
+        self._assigned: set[str] = set()
+
+    def _assign_new(self) -> None:
+        # A peer's mirrored topic appears only once MirrorMaker has seen it.
+        if len(self._assigned) == len(self.topics):
+            return
+        known = self._consumer.list_topics(timeout=2).topics
+        ready = {t for t in self.topics if t in known}
+        if ready != self._assigned:
+            self._assigned = ready
+            self._consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t in ready
+                                   for p in known[t].partitions])
+
+    def poll(self) -> dict[str, float]:
+        self._assign_new()
+        while True:
+            msg = self._consumer.poll(0.05)
+            if msg is None:
+                break
+            error = msg.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("reading peer heartbeats: %s", error)
+                break
+            try:
+                event = decode(msg.headers(), msg.value())
+            except ContractError as exc:
+                log.warning("ignoring a malformed heartbeat on %s@%s: %s", msg.topic(),
+                            msg.offset(), exc)
+                continue
+            if isinstance(event.data, SiteHeartbeat):
+                peer = self.topics.get(msg.topic() or "")
+                if peer is not None:
+                    at = event.time.timestamp()
+                    self.last[peer] = max(self.last.get(peer, 0.0), at)
+        return self.last
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def probe(url: str | None, timeout: float = 1.0) -> bool | None:
+    """A direct health probe of a peer: True on 2xx, False otherwise, None if none set."""
+    if url is None:
+        return None
+    try:
+        return requests.get(url, timeout=timeout).ok
+    except requests.RequestException:
+        return False
+
+
+class WitnessClient:
+    def __init__(self, url: str, timeout: float = 2.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def _post(self, path: str, body: dict[str, Any]) -> requests.Response:
+        return requests.post(self.url + path, json=body, timeout=self.timeout)
+
+    def heartbeat(self, site: str) -> bool:
+        try:
+            return self._post("/heartbeat", {"site": site}).ok
+        except requests.RequestException:
+            return False
+
+    def request_takeover(self, holder: str, failed: str) -> tuple[WitnessAnswer, int, str]:
+        try:
+            answer = self._post("/takeover", {"holder": holder, "failed_site": failed})
+        except requests.RequestException as exc:
+            return WitnessAnswer.UNREACHABLE, 0, str(exc)
+        if answer.status_code == 200:
+            return WitnessAnswer.GRANTED, int(answer.json()["token"]), "granted"
+        if answer.status_code == 409:
+            return WitnessAnswer.REFUSED, 0, str(answer.json().get("reason", ""))
+        return WitnessAnswer.UNREACHABLE, 0, f"HTTP {answer.status_code}"
+
+    def release(self, failed: str, token: int) -> bool:
+        try:
+            return self._post("/release", {"failed_site": failed, "token": token}).ok
+        except requests.RequestException:
+            return False

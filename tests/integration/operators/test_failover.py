@@ -1,0 +1,181 @@
+"""Two sites, real Kafka + MirrorMaker 2 + witness + API server: failover and failback.
+
+site-a and site-b each publish heartbeats on their own Kafka; MirrorMaker 2 carries
+them across; each site's operator (one kopf process serving both namespaces) also
+probes its peer over HTTP. site-b dies (its resource is deleted and its probe stops
+answering): site-a takes its traffic with the witness's lease, then hands it back
+after the hold-down once site-b returns.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from kopf.testing import KopfRunner
+from kubernetes import client, watch
+from kubernetes.client import ApiClient
+
+from devstack.kafka import KafkaCluster
+from devstack.mirrormaker import MirrorMaker
+from devstack.pytest_plugin import KubeTools
+from helpers.kube import new_namespace
+from helpers.sites import example_site
+from hotline_events.catalog import default_catalog
+from hotline_events.envelope import decode
+from hotline_events.models.sites import SiteFailback, SiteFailover
+from hotline_events.topics import ensure_topics
+from hotline_operators import crds
+
+pytestmark = pytest.mark.integration
+
+
+class Probe:
+    """A peer's health endpoint that the test can switch off (the site 'dies')."""
+
+    def __init__(self) -> None:
+        probe = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200 if probe.alive else 503)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.alive = True
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/healthz"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def site_body(site: str, peer: str, kafka: KafkaCluster, witness: str,
+              peer_probe: str) -> dict[str, Any]:
+    body = example_site()
+    body["metadata"]["name"] = site
+    body["spec"].update({
+        "site": site, "peers": [peer],
+        "kafka": {"bootstrapServers": kafka.bootstrap},
+        "peerProbes": [{"site": peer, "url": peer_probe}],
+        "witness": {"url": witness},
+        "timings": {"heartbeatIntervalSeconds": 1, "peerTimeoutSeconds": 3,
+                    "holdDownSeconds": 4},
+    })
+    return body
+
+
+@pytest.fixture(scope="module")
+def two_sites(kube: KubeTools, operator_api: ApiClient, kafka_site_a: KafkaCluster,
+              kafka_site_b: KafkaCluster, mirrormaker2: MirrorMaker,
+              witness: str) -> Iterator[dict[str, Any]]:
+    for cluster in (kafka_site_a, kafka_site_b):
+        ensure_topics(cluster.bootstrap)
+    probes = {"site-a": Probe(), "site-b": Probe()}
+    namespaces = {"site-a": new_namespace(operator_api, "failover-a"),
+                  "site-b": new_namespace(operator_api, "failover-b")}
+    kafka = {"site-a": kafka_site_a, "site-b": kafka_site_b}
+    bodies = {s: site_body(s, p, kafka[s], witness, probes[p].url)
+              for s, p in (("site-a", "site-b"), ("site-b", "site-a"))}
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv("KUBECONFIG", str(kube.kubeconfig))
+    runner = KopfRunner(["run", "--standalone", "-n", namespaces["site-a"],
+                         "-n", namespaces["site-b"], "-m", "hotline_operators.operator"],
+                        timeout=60)
+    objects = client.CustomObjectsApi(operator_api)
+    with runner:
+        for site, body in bodies.items():
+            objects.create_namespaced_custom_object(crds.GROUP, crds.VERSION,
+                                                    namespaces[site], crds.SITES, body)
+        yield {"namespaces": namespaces, "probes": probes, "bodies": bodies,
+               "objects": objects, "kafka": kafka}
+    monkeypatch.undo()
+    assert runner.exception is None, runner.exception
+
+
+def wait_condition(objects: client.CustomObjectsApi, namespace: str, kind: str, status: str,
+                   timeout: int = 60) -> dict[str, Any]:
+    for event in watch.Watch().stream(objects.list_namespaced_custom_object, crds.GROUP,
+                                      crds.VERSION, namespace, crds.SITES,
+                                      timeout_seconds=timeout):
+        obj: dict[str, Any] = event["object"]
+        for c in (obj.get("status") or {}).get("conditions") or []:
+            if c["type"] == kind and c["status"] == status:
+                return obj
+    raise AssertionError(f"{kind}={status} not reached in {namespace} within {timeout}s")
+
+
+def wait_deleted(objects: client.CustomObjectsApi, namespace: str, name: str,
+                 timeout: int = 60) -> None:
+    listing = objects.list_namespaced_custom_object(crds.GROUP, crds.VERSION, namespace,
+                                                    crds.SITES)
+    if not any(o["metadata"]["name"] == name for o in listing["items"]):
+        return
+    for event in watch.Watch().stream(objects.list_namespaced_custom_object, crds.GROUP,
+                                      crds.VERSION, namespace, crds.SITES,
+                                      resource_version=listing["metadata"]["resourceVersion"],
+                                      timeout_seconds=timeout):
+        if event["type"] == "DELETED" and event["object"]["metadata"]["name"] == name:
+            return
+    raise AssertionError(f"{name} in {namespace} was not deleted within {timeout}s")
+
+
+def site_events(bootstrap: str, wanted: type, count: int, timeout: float = 30) -> list[Any]:
+    topic = default_catalog().topic_for_type(wanted.TYPE).name  # type: ignore[attr-defined]
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    found: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < count and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            event = decode(msg.headers(), msg.value())
+            if isinstance(event.data, wanted):
+                found.append(event.data)
+    finally:
+        consumer.close()
+    return found
+
+
+def test_site_loss_fails_over_and_recovery_fails_back(
+    two_sites: dict[str, Any], operator_api: ApiClient,
+) -> None:
+    objects, ns = two_sites["objects"], two_sites["namespaces"]
+    # Both sites see each other's mirrored heartbeats first.
+    for site in ("site-a", "site-b"):
+        wait_condition(objects, ns[site], "PeerHealthy", "True", timeout=90)
+
+    # site-b dies: its operator stops beating (resource gone) and its probe fails.
+    lost_at = time.monotonic()
+    objects.delete_namespaced_custom_object(crds.GROUP, crds.VERSION, ns["site-b"],
+                                            crds.SITES, "site-b")
+    two_sites["probes"]["site-b"].alive = False
+    site_a = wait_condition(objects, ns["site-a"], "FailedOver", "True", timeout=60)
+    took = time.monotonic() - lost_at
+    print(f"\nfailover: site-b lost -> site-a FailedOver in {took:.1f} s")
+    assert site_a["status"]["trafficShare"] == 100
+    assert site_a["status"]["failedPeers"] == ["site-b"]
+    media = client.AppsV1Api(operator_api).read_namespaced_deployment(
+        "site-a-media-nodes", ns["site-a"])
+    assert media.spec.replicas == 4, "scaled to the failover profile"
+    failovers = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteFailover, 1)
+    assert [(e.site, e.taken_over_by) for e in failovers] == [("site-b", "site-a")]
+
+    # site-b comes back; site-a hands its traffic back after the hold-down.
+    wait_deleted(objects, ns["site-b"], "site-b")  # its operator let go of it
+    two_sites["probes"]["site-b"].alive = True
+    objects.create_namespaced_custom_object(crds.GROUP, crds.VERSION, ns["site-b"],
+                                            crds.SITES, two_sites["bodies"]["site-b"])
+    back = wait_condition(objects, ns["site-a"], "FailedOver", "False", timeout=90)
+    assert back["status"]["trafficShare"] == 50
+    assert back["status"]["failedPeers"] == []
+    failbacks = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteFailback, 1)
+    assert failbacks[0].healthy_for_seconds >= 4
