@@ -30,7 +30,8 @@ class PeerHeartbeats:
         self.last: dict[str, float] = {}
         self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
                                    "enable.auto.commit": False,
-                                   "auto.offset.reset": "earliest"})
+                                   "auto.offset.reset": "earliest",
+                                   "logger": log})
         self._assigned: set[str] = set()
 
     def _assign_new(self) -> None:

@@ -46,8 +46,10 @@ class Controller:
         self.logger = logger
         spec = SiteSpec.from_resource(dict(body))
         self.timings = Timings(spec.heartbeat_interval_s, spec.peer_timeout_s, spec.hold_down_s)
+        # librdkafka's own complaints go through logging, not raw stderr.
         self.producer = EventProducer(spec.kafka_bootstrap,
-                                      source(spec.site, "operator", socket.gethostname()))
+                                      source(spec.site, "operator", socket.gethostname()),
+                                      config={"logger": logging.getLogger("hotline.kafka")})
         self.peers = PeerHeartbeats(spec.kafka_bootstrap, spec.peers)
         self.witness = WitnessClient(spec.witness_url)
         self.sequence = 0
@@ -104,18 +106,21 @@ class Controller:
 
     def fail_over(self, spec: SiteSpec, status: dict[str, Any], peer: str, token: int,
                   share: int) -> None:
+        # Steps in order, each idempotent, FailedOver=True last: a restarted operator
+        # that finds the peer in failedPeers without the condition finishes the job.
         shares = split_after_failover({spec.site: share, peer: 100 - share}, spec.site, [peer])
-        conditions = merge_conditions(list(status.get("conditions") or []), [condition(
-            "FailedOver", True, "PeerLost",
-            f"took over {peer} with lease {token}", _now_text())])
         patched = _patch_status(spec, {
             "failedPeers": sorted({*status.get("failedPeers", []), peer}),
-            "trafficShare": shares[spec.site], "fencingToken": token,
-            "conditions": conditions})
+            "trafficShare": shares[spec.site], "fencingToken": token})
         reconcile_site(patched, self.logger)  # scale to the failover profile
         self.producer.publish(SiteFailover(
             site=peer, taken_over_by=spec.site, fencing_token=token,
             votes=(spec.site, "witness"), reason="heartbeats stopped and probes failed"))
+        self.producer.flush(5)
+        conditions = merge_conditions(list(patched["status"].get("conditions") or []), [
+            condition("FailedOver", True, "PeerLost", f"took over {peer} with lease {token}",
+                      _now_text())])
+        _patch_status(spec, {"conditions": conditions})
         kopf.warn(self.body, reason="FailedOver",
                   message=f"{spec.site} took over {peer} (lease {token}); traffic share now "
                           f"{shares[spec.site]}%")

@@ -34,6 +34,16 @@ def _profile(status: dict[str, Any]) -> Profile:
 
 def reconcile_site(body: dict[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]
                    ) -> tuple[SiteSpec, Profile, int]:
+    # Read the site afresh: a timer's or event's body can predate a failover that
+    # just changed the profile, and applying it would scale the site back.
+    meta = body["metadata"]
+    try:
+        fresh: Any = client.CustomObjectsApi().get_namespaced_custom_object(
+            crds.GROUP, crds.VERSION, meta["namespace"], crds.SITES, meta["name"])
+        body = dict(fresh)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
     spec = SiteSpec.from_resource(body)
     profile = _profile(dict(body.get("status") or {}))
     manifests = desired_objects(spec, profile)

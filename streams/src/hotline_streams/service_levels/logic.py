@@ -99,3 +99,11 @@ def by_interval(contacts: Iterable[ContactOutcome],
         start = interval_start(contact.enqueued_at, settings.interval_s)
         result[start] = add(result.get(start, IntervalCounts()), contact, settings)
     return result
+
+
+def remove(counts: IntervalCounts, contact: ContactOutcome,
+           settings: QueueSettings) -> IntervalCounts:
+    """Undo ``add`` of the same contact (a corrected outcome replaces the old one)."""
+    added = add(IntervalCounts(), contact, settings)
+    return IntervalCounts(**{name: getattr(counts, name) - getattr(added, name)
+                             for name in IntervalCounts.__dataclass_fields__})

@@ -1,0 +1,1 @@
+"""The call ledger: decoded call events folded into contact outcomes (pure)."""

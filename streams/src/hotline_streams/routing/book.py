@@ -1,0 +1,221 @@
+"""A routing domain's state as decoded events change it, and the decisions it yields.
+
+Pure: ``step(book, event, config, site)`` returns the new book and the
+``RoutingDecision`` events to publish. Decisions are made on event time, so a replay
+of the same events from the same state yields the same decisions with the same ids
+(consumers dedupe on them). Replays never double-assign: an event id seen recently
+is skipped, a finished call is never queued again, and ``apply`` refuses to offer a
+contact twice or give an agent a second contact.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from hotline_events.envelope import Event
+from hotline_events.models.agents import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentNotReady,
+    AgentReady,
+    WrapUpEnded,
+    WrapUpStarted,
+)
+from hotline_events.models.calls import (
+    AgentNoAnswer,
+    CallAbandoned,
+    CallAnswered,
+    CallCompleted,
+    CallQueued,
+)
+from hotline_events.models.routing import RoutingDecision
+from hotline_streams.config.models import TenantConfig
+from hotline_streams.routing.logic import apply, decide, qualifies, ring_no_answer
+from hotline_streams.routing.models import (
+    Agent,
+    AgentState,
+    Assignment,
+    CallerTier,
+    Contact,
+    RoutingState,
+)
+
+SEEN_IDS = 256  # event ids remembered per tenant (duplicates come from recent offsets)
+FINISHED_CALLS = 2048  # finished calls remembered, so a replayed `queued` is ignored
+DECISION_NAMESPACE = uuid.UUID("5f1c9a3e-7d0b-4c41-9a57-2f4f1c2d8e10")
+
+
+@dataclass(frozen=True)
+class RoutingBook:
+    state: RoutingState
+    seen: tuple[str, ...] = ()  # recent event ids, oldest first
+    applied: dict[int, int] = field(default_factory=dict)  # partition → last offset folded
+    finished: tuple[str, ...] = ()  # recent finished call ids, oldest first
+    decisions: int = field(default=0)  # decisions made so far (for metrics)
+
+
+def new_book(tenant: str) -> RoutingBook:
+    return RoutingBook(state=RoutingState(tenant=tenant))
+
+
+def _remember(items: tuple[str, ...], item: str, cap: int) -> tuple[str, ...]:
+    return (*items, item)[-cap:]
+
+
+def _set_agent(state: RoutingState, agent: Agent) -> RoutingState:
+    return RoutingState(state.tenant, state.contacts, {**state.agents, agent.agent_id: agent})
+
+
+def _drop_contact(state: RoutingState, call_id: str, *, release_agent: bool) -> RoutingState:
+    contact = state.contacts.get(call_id)
+    if contact is None:
+        return state
+    contacts = {k: v for k, v in state.contacts.items() if k != call_id}
+    agents = dict(state.agents)
+    agent = agents.get(contact.offered_to or "")
+    if release_agent and agent is not None and agent.contact == call_id:
+        agents[agent.agent_id] = replace(agent, state=AgentState.READY, contact=None)
+    return RoutingState(state.tenant, contacts, agents)
+
+
+def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingState:
+    """Routing state after one agent or call event (no decisions)."""
+    data = event.data
+    at = event.time.timestamp()
+    agent = state.agents.get(getattr(data, "agent_id", "")) if hasattr(data, "agent_id") else None
+    if isinstance(data, AgentLoggedIn):
+        return _set_agent(state, Agent(
+            agent_id=data.agent_id, tenant=data.tenant, state=AgentState.NOT_READY,
+            skills={s.skill: s.proficiency for s in data.skills},
+            languages=frozenset(data.languages), idle_since=at, not_ready_reason="logged-in",
+            contact=agent.contact if agent else None))
+    if isinstance(data, AgentLoggedOut):
+        if agent is None:
+            return state
+        if agent.contact is not None and agent.contact in state.contacts:
+            state = ring_no_answer(state, agent.contact)  # a ringing contact goes back
+        return RoutingState(state.tenant, state.contacts,
+                            {k: v for k, v in state.agents.items() if k != data.agent_id})
+    if isinstance(data, AgentReady):
+        if agent is None or agent.state in (AgentState.RESERVED, AgentState.BUSY):
+            return state  # holds a contact: ready only after its wrap-up
+        return _set_agent(state, replace(agent, state=AgentState.READY, contact=None,
+                                         not_ready_reason=None, idle_since=at))
+    if isinstance(data, AgentNotReady):
+        if agent is None or agent.state in (AgentState.RESERVED, AgentState.BUSY):
+            return state
+        return _set_agent(state, replace(agent, state=AgentState.NOT_READY,
+                                         not_ready_reason=data.reason))
+    if isinstance(data, WrapUpStarted):
+        if agent is None:
+            return state
+        return _set_agent(state, replace(agent, state=AgentState.WRAP_UP, contact=data.call_id))
+    if isinstance(data, WrapUpEnded):
+        if agent is None or agent.contact not in (None, data.call_id):
+            return state
+        return _set_agent(state, replace(agent, state=AgentState.READY, contact=None,
+                                         idle_since=at))
+    if isinstance(data, CallQueued):
+        if data.call_id in state.contacts:
+            return state
+        queue = config.queues.get(data.queue)
+        skills = frozenset(data.required_skills) or (
+            queue.required_skills if queue is not None else frozenset())
+        enqueued = (data.original_enqueued_at or data.enqueued_at).timestamp()
+        queued = Contact(call_id=data.call_id, tenant=data.tenant, queue=data.queue,
+                          required_skills=skills, enqueued_at=enqueued,
+                          tier=CallerTier(data.caller_tier), priority=data.priority,
+                          language=data.language)
+        return RoutingState(state.tenant, {**state.contacts, data.call_id: queued},
+                            state.agents)
+    if isinstance(data, CallAnswered):
+        contact = state.contacts.get(data.call_id)
+        if contact is not None and contact.offered_to not in (None, data.agent_id):
+            other = state.agents.get(contact.offered_to or "")
+            if other is not None and other.contact == data.call_id:  # answered elsewhere
+                state = _set_agent(state, replace(other, state=AgentState.READY, contact=None))
+        state = _drop_contact(state, data.call_id, release_agent=False)
+        answering = state.agents.get(data.agent_id)
+        if answering is not None:
+            state = _set_agent(state, replace(answering, state=AgentState.BUSY,
+                                              contact=data.call_id))
+        return state
+    if isinstance(data, AgentNoAnswer):
+        return ring_no_answer(state, data.call_id)
+    if isinstance(data, CallAbandoned):
+        return _drop_contact(state, data.call_id, release_agent=True)
+    if isinstance(data, CallCompleted):
+        state = _drop_contact(state, data.call_id, release_agent=True)
+        holder = state.agents.get(data.agent_id or "")
+        if holder is not None and holder.contact == data.call_id \
+                and holder.state in (AgentState.BUSY, AgentState.RESERVED):
+            state = _set_agent(state, replace(holder, state=AgentState.WRAP_UP))
+        return state
+    return state
+
+
+def _finishes(event: Event) -> str | None:
+    data = event.data
+    if isinstance(data, CallAnswered | CallAbandoned | CallCompleted):
+        return data.call_id
+    return None
+
+
+def decision_event(state: RoutingState, assignment: Assignment, *, tenant: str, site: str,
+                   cause: str, at: float) -> tuple[RoutingDecision, str, datetime]:
+    """The decision struct, its deterministic id (a UUID) and its time."""
+    contact = state.contacts[assignment.call_id]
+    skills = contact.required_skills
+    candidates = sum(1 for a in state.agents.values()
+                     if qualifies(a, skills, contact.language)) or 1
+    if assignment.via_overflow is not None:
+        rule = "overflow"
+    elif contact.tier is CallerTier.VIP:
+        rule = "vip-first"
+    else:
+        rule = "most-skilled-longest-idle"
+    decision_id = str(uuid.uuid5(DECISION_NAMESPACE,
+                                 f"{tenant}/{assignment.call_id}/{assignment.agent_id}/{cause}"))
+    return RoutingDecision(
+        decision_id=decision_id, call_id=assignment.call_id, tenant=tenant,
+        queue=assignment.queue, agent_id=assignment.agent_id, site=site, rule=rule,
+        matched_skills=tuple(sorted(skills)), waited_seconds=max(0.0, assignment.waited_s),
+        candidates=candidates), decision_id, datetime.fromtimestamp(at, UTC)
+
+
+def step(book: RoutingBook, event: Event, config: TenantConfig, site: str,
+         position: tuple[int, int] | None = None,
+         ) -> tuple[RoutingBook, list[tuple[RoutingDecision, str, datetime]]]:
+    """Fold one event, then match; returns the book and the decisions to publish.
+
+    ``position`` (partition, offset in the worker's input) makes a crash replay a
+    no-op: the stored book already holds everything up to its last applied offset.
+    """
+    if position is not None and position[1] <= book.applied.get(position[0], -1):
+        return book, []
+    if event.id in book.seen:
+        return book, []
+    if position is not None:
+        book = replace(book, applied={**book.applied, position[0]: position[1]})
+    data = event.data
+    finished = book.finished
+    if isinstance(data, CallQueued) and data.call_id in finished:
+        return replace(book, seen=_remember(book.seen, event.id, SEEN_IDS)), []
+    state = fold(book.state, event, config)
+    done = _finishes(event)
+    if done is not None and done not in finished:
+        finished = _remember(finished, done, FINISHED_CALLS)
+    at = event.time.timestamp()
+    out: list[tuple[RoutingDecision, str, datetime]] = []
+    for assignment in decide(state, config.routing_rules(), at):
+        decision = decision_event(state, assignment, tenant=state.tenant, site=site,
+                                  cause=event.id, at=at)
+        applied = apply(state, assignment)
+        if applied is state:
+            continue
+        state = applied
+        out.append(decision)
+    return replace(book, state=state, seen=_remember(book.seen, event.id, SEEN_IDS),
+                   finished=finished, decisions=book.decisions + len(out)), out

@@ -1,0 +1,98 @@
+"""Between the call ledger, the interval book and the SLA event of the contract."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from hotline_events.envelope import Event
+from hotline_events.models.metrics import SlaInterval
+from hotline_streams.config.models import TenantConfig
+from hotline_streams.ledger.logic import changes, fold
+from hotline_streams.ledger.models import CallEntry
+from hotline_streams.service_levels.intervals import Emit, SlaBook, advance, record
+from hotline_streams.service_levels.logic import figures
+from hotline_streams.service_levels.models import AbandonTreatment, QueueSettings
+
+# The contract spells one treatment differently from the model's enum.
+TREATMENT_NAMES = {
+    AbandonTreatment.IGNORED: "ignored",
+    AbandonTreatment.AGAINST: "against",
+    AbandonTreatment.MET_WITHIN_T: "within-threshold-met",
+}
+_SLA_NAMESPACE = uuid.UUID("0b6f3d52-93a4-4f0e-8f39-3c1d2a7e5b11")
+
+
+Position = tuple[int, int]  # (partition, offset) of the event in the worker's input
+
+
+def step(book: SlaBook, position: Position | None, before: CallEntry | None,
+         after: CallEntry | None, at: float, config: TenantConfig,
+         grace_s: float) -> tuple[SlaBook, list[Emit], int]:
+    """Fold a ledger change and move the watermark to ``at``: (book, emits, dropped).
+
+    An event at or before the book's last applied position changes nothing: after a
+    crash the stored book may be ahead of the committed offsets (and of the ledger
+    entry, which is stored after it), and the replay must not count it twice. A
+    duplicate at a new position (a replayed input, a mirror) is absorbed by the
+    ledger's idempotent fold: it yields no change.
+    """
+    if position is not None and position[1] <= book.applied.get(position[0], -1):
+        return book, [], 0
+    emits: list[Emit] = []
+    dropped = 0
+    for previous, current in changes(before, after):
+        book, out, kept = record(book, previous, current, config.settings, grace_s)
+        emits += out
+        dropped += not kept
+    book, closed = advance(book, at, grace_s)
+    if position is not None:
+        book = replace(book, applied={**book.applied, position[0]: position[1]})
+    return book, _latest(emits + closed), dropped
+
+
+def _latest(emits: list[Emit]) -> list[Emit]:
+    """One emit per interval: its last state (a final wins over the provisional before it)."""
+    out: dict[tuple[str, float], Emit] = {}
+    for emit in emits:
+        out[(emit.interval.queue, emit.interval.start)] = emit
+    return list(out.values())
+
+
+def to_event(emit: Emit, tenant: str, site: str,
+             settings: QueueSettings) -> tuple[SlaInterval, str]:
+    """The SLA interval struct and a deterministic event id (same state, same id)."""
+    interval = emit.interval
+    fig = figures(interval.counts, settings, interval.start)
+    data = SlaInterval(
+        tenant=tenant, queue=interval.queue, site=site,
+        interval_start=datetime.fromtimestamp(interval.start, UTC),
+        interval_seconds=interval.interval_s, final=emit.final,
+        offered=fig.offered, answered=fig.answered,
+        answered_within_threshold=fig.answered_within_t,
+        abandoned=fig.abandoned, abandoned_within_threshold=interval.counts.abandoned_within_t,
+        short_abandons=fig.short_abandons, callback_requests=fig.callbacks,
+        service_level=fig.service_level, asa_seconds=fig.asa_s, abandon_rate=fig.abandon_rate,
+        aht_seconds=fig.aht_s, occupancy=fig.occupancy,
+        threshold_seconds=settings.threshold_s, target=settings.target,
+        short_abandon_threshold_seconds=settings.short_abandon_s,
+        abandon_treatment=TREATMENT_NAMES[settings.abandon_treatment],  # type: ignore[arg-type]
+    )
+    event_id = uuid.uuid5(_SLA_NAMESPACE, f"{tenant}/{interval.queue}/{interval.start}/"
+                                          f"{emit.final}/{interval.counts}")
+    return data, str(event_id)
+
+
+def on_event(book: SlaBook, entry: CallEntry | None, event: Event, config: TenantConfig,
+             grace_s: float, position: Position | None = None,
+             ) -> tuple[SlaBook, CallEntry | None, list[Emit], int]:
+    """One decoded event of the tenant: (book, the call's ledger entry, emits, dropped).
+
+    ``entry`` is the ledger entry of the event's call (``ledger.logic.call_id_of``), or
+    None for other events; the stream worker stores both results.
+    """
+    after = fold(entry, event)
+    book, emits, dropped = step(book, position, entry, after, event.time.timestamp(), config,
+                                grace_s)
+    return book, after, emits, dropped

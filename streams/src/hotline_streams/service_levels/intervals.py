@@ -1,0 +1,91 @@
+"""A tenant's open SLA intervals as plain data, driven by event time.
+
+``record`` folds a changed contact outcome into its interval (replacing the previous
+outcome of the same contact); ``advance`` moves the tenant's watermark (the latest
+event time seen) and closes intervals: an interval is *final* once the watermark
+passes its end, and a late outcome within ``grace_s`` after the end corrects it
+(emitted again, still final). Later than that an outcome is dropped and reported.
+Each emitted ``Emit`` is the interval's full current state, so the newest record
+per key is always right (the SLA topic is compacted on that key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from hotline_streams.service_levels.logic import add, interval_start, remove
+from hotline_streams.service_levels.models import ContactOutcome, IntervalCounts, QueueSettings
+
+SettingsFor = Callable[[str], QueueSettings]
+
+
+@dataclass(frozen=True)
+class OpenInterval:
+    queue: str
+    start: float
+    interval_s: int
+    counts: IntervalCounts = field(default_factory=IntervalCounts)
+    final_sent: bool = False
+
+    @property
+    def end(self) -> float:
+        return self.start + self.interval_s
+
+
+@dataclass(frozen=True)
+class SlaBook:
+    tenant: str
+    watermark: float = 0.0
+    intervals: dict[str, OpenInterval] = field(default_factory=dict)  # key: "queue/start"
+    # Position of the last event counted, per partition of the worker's input: a replay
+    # after a crash (offsets behind the stored book) is recognised and not counted twice.
+    applied: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Emit:
+    interval: OpenInterval
+    final: bool
+
+
+def interval_key(queue: str, start: float) -> str:
+    return f"{queue}/{start:.0f}"
+
+
+def record(book: SlaBook, previous: ContactOutcome | None, current: ContactOutcome,
+           settings_for: SettingsFor, grace_s: float) -> tuple[SlaBook, list[Emit], bool]:
+    """Fold a changed outcome; returns the book, what to emit, and False if dropped."""
+    settings = settings_for(current.queue)
+    start = interval_start(current.enqueued_at, settings.interval_s)
+    key = interval_key(current.queue, start)
+    interval = book.intervals.get(key)
+    if interval is None:
+        if start + settings.interval_s + grace_s < book.watermark:
+            return book, [], False  # beyond the grace period: that interval is history
+        interval = OpenInterval(queue=current.queue, start=start, interval_s=settings.interval_s)
+    counts = interval.counts
+    if previous is not None and interval_key(previous.queue, interval_start(
+            previous.enqueued_at, settings.interval_s)) == key:
+        counts = remove(counts, previous, settings)
+    counts = add(counts, current, settings)
+    final = interval.end <= book.watermark
+    interval = replace(interval, counts=counts, final_sent=interval.final_sent or final)
+    intervals = dict(book.intervals)
+    intervals[key] = interval
+    return replace(book, intervals=intervals), [Emit(interval, final)], True
+
+
+def advance(book: SlaBook, now: float, grace_s: float) -> tuple[SlaBook, list[Emit]]:
+    """Move the watermark to ``now`` (never back); emit finals of intervals that ended."""
+    if now <= book.watermark:
+        return book, []
+    emits: list[Emit] = []
+    intervals: dict[str, OpenInterval] = {}
+    for key, interval in sorted(book.intervals.items(), key=lambda kv: (kv[1].start, kv[0])):
+        if interval.end <= now and not interval.final_sent:
+            interval = replace(interval, final_sent=True)
+            emits.append(Emit(interval, True))
+        if interval.end + grace_s >= now:
+            intervals[key] = interval  # still open for late corrections
+    return replace(book, watermark=now, intervals=intervals), emits

@@ -1,0 +1,132 @@
+"""Routing through a real worker on the real Kafka: agent events and queued calls in,
+decisions out by the rules (proficiency, longest idle, VIP first), and no contact
+offered twice nor an agent given two contacts across a SIGKILL and restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from hotline_events.envelope import Event
+from hotline_events.models import EventModel
+from hotline_events.models.agents import (
+    AgentLoggedIn,
+    AgentNotReady,
+    AgentReady,
+    SkillLevel,
+    WrapUpEnded,
+    WrapUpStarted,
+)
+from hotline_events.models.calls import CallAnswered, CallCompleted, CallQueued
+from hotline_events.models.routing import RoutingDecision
+
+pytestmark = pytest.mark.integration
+
+DAY = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+SOURCE = "//hotline/site-a/test/streams"
+
+
+def ev(data: EventModel, second: float) -> Event:
+    return Event(data=data, source=SOURCE, time=DAY + timedelta(seconds=second))
+
+
+def login(agent: str, second: float, proficiency: int) -> Event:
+    return ev(AgentLoggedIn(agent_id=agent, tenant="bank", site="site-a",
+                            skills=(SkillLevel(skill="cards", proficiency=proficiency),)), second)
+
+
+def ready(agent: str, second: float) -> Event:
+    return ev(AgentReady(agent_id=agent, tenant="bank"), second)
+
+
+def queued(call: str, second: float, tier: str = "standard") -> Event:
+    return ev(CallQueued(call_id=call, tenant="bank", queue="cards",
+                         caller_tier=tier,  # type: ignore[arg-type]
+                         enqueued_at=DAY + timedelta(seconds=second)), second)
+
+
+def unique(events: list[Event]) -> list[RoutingDecision]:
+    """Decisions deduped by event id, as every consumer does; a repeat must be identical."""
+    seen: dict[str, RoutingDecision] = {}
+    for event in events:
+        assert isinstance(event.data, RoutingDecision)
+        if event.id in seen:
+            assert seen[event.id] == event.data, "a repeated decision id changed its content"
+        seen[event.id] = event.data
+    return list(seen.values())
+
+
+def pairs(events: list[Event]) -> list[tuple[str, str]]:
+    return [(d.call_id, d.agent_id) for d in unique(events) if d.tenant == "bank"]
+
+
+def wait_view(streams: Any, check: Callable[[dict[str, Any]], bool], what: str) -> None:
+    """Poll the worker's routing view of tenant ``bank`` until ``check`` holds."""
+    deadline = time.monotonic() + 30
+    while True:
+        view = streams.worker.view("bank")
+        if check(view):
+            return
+        assert time.monotonic() < deadline, f"routing view never showed {what}: {view}"
+        time.sleep(0.1)  # polling the HTTP view; it has no push notification
+
+
+def agent_states(view: dict[str, Any]) -> dict[str, str]:
+    return {a["agent_id"]: a["state"] for a in view["agents"]}
+
+
+def test_decisions_follow_the_rules_and_survive_a_worker_kill(streams: Any) -> None:
+    decisions = streams.reader(RoutingDecision)
+    try:
+        streams.worker.start()
+        streams.publish([login("a1", 0, 2), login("a2", 0, 5), login("a3", 0, 2),
+                         ready("a1", 1), ready("a2", 2), ready("a3", 3)])
+        wait_view(streams, lambda v: list(agent_states(v).values()) == ["ready"] * 3,
+                  "three ready agents")
+
+        streams.publish([queued("c1", 10)])  # best proficiency: a2 (5)
+        decisions.poll_until(lambda got: len(pairs(got)) >= 1)
+        streams.publish([queued("c2", 11)])  # a1 and a3 both 2: a1 idle since 1 s
+        decisions.poll_until(lambda got: len(pairs(got)) >= 2)
+        assert pairs(decisions.events) == [("c1", "a2"), ("c2", "a1")]
+
+        streams.worker.kill()  # mid-run, without a shutdown or a final commit
+        streams.worker.start()
+
+        streams.publish([ev(AgentNotReady(agent_id="a3", tenant="bank", reason="break"), 20)])
+        wait_view(streams, lambda v: agent_states(v).get("a3") == "not-ready", "a3 on a break")
+        streams.publish([queued("c3", 21), queued("c4", 25, tier="vip")])
+        wait_view(streams, lambda v: {c["call_id"] for c in v["contacts"]
+                                      if c["offered_to"] is None} == {"c3", "c4"},
+                  "c3 and c4 waiting")
+        streams.publish([ready("a3", 30)])  # one free agent: the VIP goes first
+        decisions.poll_until(lambda got: len(pairs(got)) >= 3)
+
+        streams.publish([ev(CallAnswered(call_id="c1", tenant="bank", queue="cards",
+                                         agent_id="a2", wait_seconds=2), 12),
+                         ev(CallCompleted(call_id="c1", tenant="bank", queue="cards",
+                                          agent_id="a2", talk_seconds=30, hold_seconds=0,
+                                          wrap_up_seconds=0, disposition="resolved",
+                                          ended_by="caller"), 42)])
+        wait_view(streams, lambda v: agent_states(v).get("a2") == "wrap-up",
+                  "c1 answered and completed (a2 in wrap-up)")
+        streams.publish([ev(WrapUpStarted(agent_id="a2", tenant="bank", call_id="c1"), 43),
+                         ev(WrapUpEnded(agent_id="a2", tenant="bank", call_id="c1",
+                                        wrap_up_seconds=5), 48)])
+        decisions.poll_until(lambda got: len(pairs(got)) >= 4)
+
+        got = pairs(decisions.events)
+        assert got == [("c1", "a2"), ("c2", "a1"), ("c4", "a3"), ("c3", "a2")]
+        rules = {d.call_id: d.rule for d in unique(decisions.events)}
+        assert rules["c4"] == "vip-first"
+        # never a contact offered twice, never an agent holding two contacts at once
+        assert len({call for call, _ in got}) == len(got)
+        view = streams.worker.view("bank")
+        holding = [a["contact"] for a in view["agents"] if a["contact"]]
+        assert len(holding) == len(set(holding)) == 3  # a1: c2, a3: c4, a2: c3
+    finally:
+        decisions.close()
