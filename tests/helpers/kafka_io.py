@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from confluent_kafka import (
+    OFFSET_BEGINNING,
     Consumer,
     ConsumerGroupTopicPartitions,
     KafkaError,
@@ -14,6 +18,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import NewTopic
 
 from devstack import kafka
+from hotline_events.envelope import Event, decode
 
 
 def create_topic(bootstrap: str, topic: str, partitions: int = 1) -> None:
@@ -81,3 +86,50 @@ def wait_for_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> None:
     while topic not in kafka.admin(bootstrap).list_topics(timeout=5).topics:
         assert time.monotonic() < deadline, f"topic {topic} never appeared on {bootstrap}"
         time.sleep(0.25)  # polling the broker's metadata; there is no push for it
+
+
+T = TypeVar("T")
+
+
+class EventReader:
+    """Reads a topic from its beginning and decodes every record as a contract event.
+
+    Partitions are assigned, not subscribed: no group coordinator or rebalance to
+    wait for, which keeps the tests quick and steady on a loaded machine.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, timeout: float = 30.0) -> None:
+        self.topic = topic
+        self.events: list[Event] = []
+        self.raw: list[bytes] = []
+        self.consumer = Consumer({"bootstrap.servers": bootstrap,
+                                  "group.id": f"reader-{uuid.uuid4()}",
+                                  "enable.auto.commit": False})
+        wait_for_topic(bootstrap, topic, timeout)
+        partitions = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        self.consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+
+    def poll_until(self, check: Callable[[list[Event]], T | None], timeout: float = 60.0,
+                   describe: Callable[[], str] = lambda: "") -> T:
+        """Read until ``check(events)`` returns something truthy, and return that."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = check(self.events)
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.topic}: condition not met after {timeout} s; "
+                                     f"{len(self.events)} events read. {describe()}")
+            msg = self.consumer.poll(0.5)
+            if msg is None:
+                continue
+            error = msg.error()
+            if error is not None:
+                if error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._PARTITION_EOF):
+                    continue
+                raise AssertionError(f"consumer error on {self.topic}: {error}")
+            self.raw.append(msg.value() or b"")
+            self.events.append(decode(msg.headers(), msg.value()))
+
+    def close(self) -> None:
+        self.consumer.close()

@@ -43,6 +43,6 @@ def worker(kafka_site_a: KafkaCluster, catalog: Catalog, prompt_cache: Path,
 @pytest.fixture()
 def call_events(kafka_site_a: KafkaCluster, catalog: Catalog) -> Iterator[CallReader]:
     topic = catalog.topic_for_type(CallOffered.TYPE)
-    reader = CallReader(kafka_site_a.bootstrap, topic.name, topic.partitions)
+    reader = CallReader(kafka_site_a.bootstrap, topic.name)
     yield reader
     reader.close()

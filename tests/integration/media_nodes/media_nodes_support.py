@@ -8,16 +8,14 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
+from helpers.kafka_io import EventReader
 from hotline_events.catalog import Catalog
-from hotline_events.envelope import decode
+from hotline_events.envelope import Event
 from hotline_events.models import EventModel
 from hotline_events.models.calls import CallOffered
 from hotline_events.pii import KEY_ENV, caller_token
@@ -120,22 +118,18 @@ def run_sipp(sipp: Path, scenario: Path, port: int, *, service: str,
                              f"{errors.read_text()[-3000:] if errors.exists() else done.stderr}")
 
 
-class CallReader:
-    """Every event on the call topic, grouped by call, read from the beginning."""
+class CallReader(EventReader):
+    """Every event on the call topic from the beginning, grouped by call."""
 
-    def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
-        self.topic = topic
-        # Assigned, not subscribed: no group coordinator or rebalance to wait for.
-        self.consumer = Consumer({"bootstrap.servers": bootstrap,
-                                  "group.id": f"reader-{uuid.uuid4()}",
-                                  "enable.auto.commit": False})
-        self.consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING)
-                              for p in range(partitions)])
-        self.calls: dict[str, list[EventModel]] = {}
-        self.raw: list[bytes] = []
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(bootstrap, topic)
 
-    def close(self) -> None:
-        self.consumer.close()
+    @property
+    def calls(self) -> dict[str, list[EventModel]]:
+        grouped: dict[str, list[EventModel]] = {}
+        for event in self.events:
+            grouped.setdefault(event.subject, []).append(event.data)
+        return grouped
 
     def call_of(self, caller: str) -> str | None:
         wanted = token(caller)
@@ -148,42 +142,28 @@ class CallReader:
     def wait_for(self, caller: str, done: Callable[[list[EventModel]], bool],
                  timeout: float = 45.0) -> list[EventModel]:
         """The events of ``caller``'s call once ``done(events)`` holds."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def complete(_events: list[Event]) -> list[EventModel] | None:
             call_id = self.call_of(caller)
-            if call_id is not None and done(self.calls[call_id]):
-                return self.calls[call_id]
-            if time.monotonic() > deadline:
-                seen = [type(e).__name__ for e in self.calls.get(call_id or "", [])]
-                raise AssertionError(f"call of {caller} not complete on {self.topic} within "
-                                     f"{timeout} s; seen: {seen}")
-            msg = self.consumer.poll(0.5)
-            if msg is None:
-                continue
-            if msg.error():
-                if msg.error().code() in (KafkaError.UNKNOWN_TOPIC_OR_PART,
-                                          KafkaError._PARTITION_EOF):
-                    continue
-                raise AssertionError(f"consumer error on {self.topic}: {msg.error()}")
-            event = decode(msg.headers(), msg.value())
-            self.raw.append(msg.value() or b"")
-            self.calls.setdefault(event.subject, []).append(event.data)
+            events = self.calls.get(call_id or "", [])
+            return events if call_id is not None and done(events) else None
+
+        def seen() -> str:
+            return str([type(e).__name__ for e in self.calls.get(self.call_of(caller) or "", [])])
+
+        return self.poll_until(complete, timeout, describe=lambda: f"call of {caller}: {seen()}")
 
 
 def wait_for_event(bootstrap: str, catalog: Catalog, kind: type[EventModel],
                    predicate: Callable[[EventModel], bool], timeout: float = 45.0) -> EventModel:
     """The first ``kind`` event (from the topic's beginning) for which ``predicate`` holds."""
-    topic = catalog.topic_for_type(kind.TYPE)
-    reader = CallReader(bootstrap, topic.name, topic.partitions)
-    deadline = time.monotonic() + timeout
+    reader = EventReader(bootstrap, catalog.topic_for_type(kind.TYPE).name)
+
+    def match(events: list[Event]) -> EventModel | None:
+        return next((e.data for e in events
+                     if isinstance(e.data, kind) and predicate(e.data)), None)
+
     try:
-        while time.monotonic() < deadline:
-            msg = reader.consumer.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            data = decode(msg.headers(), msg.value()).data
-            if isinstance(data, kind) and predicate(data):
-                return data
+        return reader.poll_until(match, timeout)
     finally:
         reader.close()
-    raise AssertionError(f"no matching event on {topic.name} within {timeout} s")

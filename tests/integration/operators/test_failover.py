@@ -16,7 +16,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from kopf.testing import KopfRunner
 from kubernetes import client, watch
 from kubernetes.client import ApiClient
@@ -24,10 +23,12 @@ from kubernetes.client import ApiClient
 from devstack.kafka import KafkaCluster
 from devstack.mirrormaker import MirrorMaker
 from devstack.pytest_plugin import KubeTools
+from helpers.kafka_io import EventReader
 from helpers.kube import new_namespace
 from helpers.sites import example_site
 from hotline_events.catalog import default_catalog
-from hotline_events.envelope import decode
+from hotline_events.envelope import Event
+from hotline_events.models import EventModel
 from hotline_events.models.sites import SiteFailback, SiteFailover
 from hotline_events.topics import ensure_topics
 from hotline_operators import crds
@@ -125,24 +126,18 @@ def wait_deleted(objects: client.CustomObjectsApi, namespace: str, name: str,
     raise AssertionError(f"{name} in {namespace} was not deleted within {timeout}s")
 
 
-def site_events(bootstrap: str, wanted: type, count: int, timeout: float = 30) -> list[Any]:
-    topic = default_catalog().topic_for_type(wanted.TYPE).name  # type: ignore[attr-defined]
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
-                         "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-    found: list[Any] = []
-    deadline = time.monotonic() + timeout
+def site_events(bootstrap: str, wanted: type[EventModel], count: int,
+                timeout: float = 30) -> list[Any]:
+    reader = EventReader(bootstrap, default_catalog().topic_for_type(wanted.TYPE).name)
+
+    def enough(events: list[Event]) -> list[Any] | None:
+        found = [e.data for e in events if isinstance(e.data, wanted)]
+        return found if len(found) >= count else None
+
     try:
-        while len(found) < count and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            event = decode(msg.headers(), msg.value())
-            if isinstance(event.data, wanted):
-                found.append(event.data)
+        return reader.poll_until(enough, timeout)
     finally:
-        consumer.close()
-    return found
+        reader.close()
 
 
 def test_site_loss_fails_over_and_recovery_fails_back(

@@ -13,17 +13,17 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from confluent_kafka import Consumer, KafkaError
 
 from devstack.kafka import KafkaCluster
+from helpers.kafka_io import EventReader
 from hotline_events.catalog import Catalog, default_catalog
-from hotline_events.envelope import Event, decode
+from hotline_events.envelope import Event
 from hotline_events.models import EventModel
 from hotline_events.producer import EventProducer
 from hotline_events.topics import ensure_topics
@@ -121,47 +121,6 @@ class StreamWorker:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-@dataclass
-class OutputReader:
-    """Reads one output topic from the start; decoded events in arrival order."""
-
-    bootstrap: str
-    topic: str
-    events: list[Event] = field(default_factory=list)
-    consumer: Consumer | None = None
-
-    def __post_init__(self) -> None:
-        self.consumer = Consumer({"bootstrap.servers": self.bootstrap,
-                                  "group.id": f"reader-{uuid.uuid4()}",
-                                  "auto.offset.reset": "earliest",
-                                  "enable.auto.commit": False})
-        self.consumer.subscribe([self.topic])
-
-    def poll_until(self, check: Callable[[list[Event]], T | None], timeout: float = 60.0,
-                   describe: Callable[[], str] = lambda: "") -> T:
-        """Poll until ``check(events)`` returns something truthy; return it."""
-        assert self.consumer is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            result = check(self.events)
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.topic}: condition not met after {timeout} s; "
-                                     f"{len(self.events)} events read. {describe()}")
-            msg = self.consumer.poll(0.5)
-            if msg is None:
-                continue
-            if msg.error():
-                if msg.error().code() in (KafkaError.UNKNOWN_TOPIC_OR_PART,
-                                          KafkaError._PARTITION_EOF):
-                    continue
-                raise AssertionError(f"consumer error on {self.topic}: {msg.error()}")
-            self.events.append(decode(msg.headers(), msg.value()))
-
-    def close(self) -> None:
-        if self.consumer is not None:
-            self.consumer.close()
 
 
 @dataclass
@@ -179,8 +138,8 @@ class StreamsSetup:
             self.producer.publish_event(event)
         self.producer.flush()
 
-    def reader(self, model: type[EventModel]) -> OutputReader:
-        return OutputReader(self.bootstrap, self.topic(model))
+    def reader(self, model: type[EventModel]) -> EventReader:
+        return EventReader(self.bootstrap, self.topic(model))
 
 
 @pytest.fixture
