@@ -17,3 +17,12 @@ hotline.dev/site: {{ .Values.site.name }}
 app.kubernetes.io/name: hotline
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
+
+{{/* The edge's trunk allow-list as a Kamailio condition; 0 (nothing) when empty. */}}
+{{- define "hotline.edge.trunkCheck" -}}
+{{- $checks := list -}}
+{{- range .Values.edge.trunkAllowList -}}
+{{- $checks = append $checks (printf "is_in_subnet(\"$si\", \"%s\")" .) -}}
+{{- end -}}
+{{- if $checks }}{{ join " || " $checks }}{{ else }}0{{ end -}}
+{{- end -}}

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from hotline_media_nodes.edge.chart import write_chart_file
 from hotline_media_nodes.ivr.loader import FlowError, load_flow
 from hotline_media_nodes.ivr.validate import FlowRejected, validate_flow
 from hotline_media_nodes.prompts import MissingPrompts, durations, install_prompts, load_prompts
@@ -21,7 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("validate", help="check flows (3 levels, 30 s) on cached prompts")
     check.add_argument("flows", nargs="+", type=Path)
     check.add_argument("--cache", type=Path, default=None)
+    sub.add_parser("edge-chart-config",
+                   help="write the Helm chart's kamailio.cfg from the edge renderer")
     args = parser.parse_args(argv)
+    if args.command == "edge-chart-config":
+        print(f"wrote {write_chart_file()}")
+        return 0
     status = 0
     for path in args.flows:
         try:

@@ -45,6 +45,7 @@ class EdgeConfig:
     modules_dir: str = MODULES_DIR
     extra_log: bool = False
     children: int = 2
+    tcp: bool = False  # also listen on TCP (e.g. for a kubelet tcpSocket probe)
 
     def __post_init__(self) -> None:
         if not _HOST_PORT.match(self.listen):
@@ -70,14 +71,14 @@ def render_dispatcher_list(cfg: EdgeConfig) -> str:
 def render_kamailio_cfg(cfg: EdgeConfig, dispatcher_list_path: str) -> str:
     host, port = cfg.listen.rsplit(":", 1)
     trunk_check = " || ".join(f'is_in_subnet("$si", "{c}")' for c in cfg.trunks)
+    transports = (f"auto_aliases=no\nlisten=udp:{host}:{port}\nlisten=tcp:{host}:{port}"
+                  if cfg.tcp else f"disable_tcp=yes\nauto_aliases=no\nlisten=udp:{host}:{port}")
     return f"""#!KAMAILIO
 # Hotline media-node edge. Rendered by hotline_media_nodes.edge; do not edit.
 debug={3 if cfg.extra_log else 2}
 log_stderror=yes
 children={cfg.children}
-disable_tcp=yes
-auto_aliases=no
-listen=udp:{host}:{port}
+{transports}
 mpath="{cfg.modules_dir}"
 
 loadmodule "tm.so"
