@@ -14,6 +14,7 @@ from kubernetes import client, config, watch
 from kubernetes.client import ApiClient
 
 from devstack.pytest_plugin import KubeTools
+from helpers.kube import establish, new_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -29,9 +30,7 @@ def api(kube: KubeTools) -> Iterator[ApiClient]:
 
 @pytest.fixture(scope="module")
 def namespace(api: ApiClient) -> str:
-    name = f"devstack-{uuid.uuid4().hex[:6]}"
-    client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata={"name": name}))
-    return name
+    return new_namespace(api, "devstack")
 
 
 @dataclass(frozen=True)
@@ -66,18 +65,7 @@ def widget_crd(api: ApiClient) -> Widget:
             }],
         },
     }
-    extensions = client.ApiextensionsV1Api(api)
-    extensions.create_custom_resource_definition(crd)
-    # Wait on the CRD's own Established condition, through a watch.
-    established = False
-    for event in watch.Watch().stream(extensions.list_custom_resource_definition,
-                                      field_selector=f"metadata.name={name}",
-                                      timeout_seconds=60):
-        conditions = event["object"].status.conditions or []
-        if any(c.type == "Established" and c.status == "True" for c in conditions):
-            established = True
-            break
-    assert established, f"CRD {name} never became Established"
+    establish(api, crd)
     return widget
 
 

@@ -79,3 +79,10 @@ def test_kubeconfig_uses_the_token_and_the_ca() -> None:
     assert cfg["users"] == [{"name": "devstack-admin", "user": {"token": "t0k"}}]
     assert cfg["clusters"] == [{"name": "devstack", "cluster": {
         "server": "https://127.0.0.1:6443", "certificate-authority": "/certs/ca.crt"}}]
+
+
+def test_the_printed_variables_read_back_as_the_same_servers() -> None:
+    ext = ExternalEndpoints(kafka_site_a="127.0.0.1:1", kafka_site_b=None,
+                            cassandra_dc_a="127.9.9.2:9042", cassandra_dc_b=None,
+                            kubeconfig="/k/config", mirrormaker_external=False)
+    assert ExternalEndpoints.from_environ(ext.to_environ()) == ext

@@ -71,6 +71,18 @@ class ExternalEndpoints:
             mirrormaker_external=get("HOTLINE_MIRRORMAKER") == "external",
         )
 
+    def to_environ(self) -> dict[str, str]:
+        """The variables that make another process (or devstack) use these servers."""
+        env = {
+            "HOTLINE_KAFKA_SITE_A": self.kafka_site_a,
+            "HOTLINE_KAFKA_SITE_B": self.kafka_site_b,
+            "HOTLINE_CASSANDRA_DC_A": self.cassandra_dc_a,
+            "HOTLINE_CASSANDRA_DC_B": self.cassandra_dc_b,
+            "HOTLINE_KUBECONFIG": self.kubeconfig,
+            "HOTLINE_MIRRORMAKER": "external" if self.mirrormaker_external else None,
+        }
+        return {k: v for k, v in env.items() if v}
+
 
 ENV_OVERRIDES = {
     "HOTLINE_KAFKA_SITE_A": "bootstrap servers of an existing Kafka for site-a",

@@ -244,20 +244,19 @@ class Stack:
     # -- telling clients where things are ---------------------------------------------
     def env(self) -> dict[str, str]:
         """Variables that point clients (and a second devstack) at this stack."""
-        env: dict[str, str] = {}
-        if "site-a" in self.kafka:
-            env["HOTLINE_KAFKA_SITE_A"] = self.kafka["site-a"].bootstrap
-        if "site-b" in self.kafka:
-            env["HOTLINE_KAFKA_SITE_B"] = self.kafka["site-b"].bootstrap
-        if self.mirrormaker:
-            env["HOTLINE_MIRRORMAKER"] = "external"
-        if "dc-a" in self.cassandra:
-            env["HOTLINE_CASSANDRA_DC_A"] = self.cassandra["dc-a"].contact_point
-        if "dc-b" in self.cassandra:
-            env["HOTLINE_CASSANDRA_DC_B"] = self.cassandra["dc-b"].contact_point
-        if self.kube:
-            env["HOTLINE_KUBECONFIG"] = str(self.kube.kubeconfig_path)
-            env["KUBECONFIG"] = str(self.kube.kubeconfig_path)
+        kube = str(self.kube.kubeconfig_path) if self.kube else None
+        env = ExternalEndpoints(
+            kafka_site_a=self.kafka["site-a"].bootstrap if "site-a" in self.kafka else None,
+            kafka_site_b=self.kafka["site-b"].bootstrap if "site-b" in self.kafka else None,
+            cassandra_dc_a=(self.cassandra["dc-a"].contact_point
+                            if "dc-a" in self.cassandra else None),
+            cassandra_dc_b=(self.cassandra["dc-b"].contact_point
+                            if "dc-b" in self.cassandra else None),
+            kubeconfig=kube,
+            mirrormaker_external=self.mirrormaker is not None,
+        ).to_environ()
+        if kube:
+            env["KUBECONFIG"] = kube  # for kubectl and helm
         return env
 
     def write_env_file(self) -> Path:

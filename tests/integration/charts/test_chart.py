@@ -64,9 +64,7 @@ def api(operator_api: ApiClient) -> ApiClient:
                                    "schema": {"openAPIV3Schema": {
                                        "type": "object",
                                        "x-kubernetes-preserve-unknown-fields": True}}}]}})
-    for crd in (CHART / "crds").glob("*.yaml"):
-        establish(operator_api, yaml.safe_load(crd.read_text()))
-    return operator_api
+    return operator_api  # the chart's own CRDs are installed by operator_api
 
 
 def helm(kube: KubeTools, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

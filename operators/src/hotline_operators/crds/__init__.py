@@ -27,4 +27,5 @@ def load(plural: str) -> dict[str, Any]:
 
 
 def all_crds() -> list[dict[str, Any]]:
-    return [load(SITES), load(QUEUES)]
+    """Every CRD the chart installs (sites, queues, kopf's peering)."""
+    return [yaml.safe_load(path.read_text()) for path in sorted(CRD_DIR.glob("*.yaml"))]

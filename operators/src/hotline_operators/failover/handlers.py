@@ -24,12 +24,8 @@ from hotline_operators.failover.adapters import PeerHeartbeats, WitnessClient, p
 from hotline_operators.failover.logic import decide, peer_healthy, split_after_failover
 from hotline_operators.failover.models import Action, PeerView, Timings
 from hotline_operators.site.handlers import reconcile_site
-from hotline_operators.site.logic import condition, merge_conditions
+from hotline_operators.site.logic import condition, merge_conditions, now_text
 from hotline_operators.site.models import SiteSpec
-
-
-def _now_text() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _patch_status(spec: SiteSpec, status: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +97,7 @@ class Controller:
             conditions = merge_conditions(old, [condition(
                 "PeerHealthy", healthy, "Heartbeats" if healthy else "Silent",
                 f"peer {peer} {'answers' if healthy else 'is silent and fails its probes'}",
-                _now_text())])
+                now_text())])
             _patch_status(spec, {"conditions": conditions})
 
     def fail_over(self, spec: SiteSpec, status: dict[str, Any], peer: str, token: int,
@@ -119,7 +115,7 @@ class Controller:
         self.producer.flush(5)
         conditions = merge_conditions(list(patched["status"].get("conditions") or []), [
             condition("FailedOver", True, "PeerLost", f"took over {peer} with lease {token}",
-                      _now_text())])
+                      now_text())])
         _patch_status(spec, {"conditions": conditions})
         kopf.warn(self.body, reason="FailedOver",
                   message=f"{spec.site} took over {peer} (lease {token}); traffic share now "
@@ -131,7 +127,7 @@ class Controller:
         remaining = [p for p in status.get("failedPeers", []) if p != peer]
         conditions = merge_conditions(list(status.get("conditions") or []), [condition(
             "FailedOver", bool(remaining), "PeerRecovered",
-            f"handed {peer}'s traffic back after the hold-down", _now_text())])
+            f"handed {peer}'s traffic back after the hold-down", now_text())])
         patched = _patch_status(spec, {"failedPeers": remaining,
                                        "trafficShare": spec.traffic_share,
                                        "conditions": conditions})

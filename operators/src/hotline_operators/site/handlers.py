@@ -7,7 +7,6 @@ seconds, not at the next resync.
 
 from __future__ import annotations
 
-import datetime
 import logging
 from typing import Any
 
@@ -16,16 +15,18 @@ from kubernetes import client
 
 from hotline_operators import crds
 from hotline_operators.site.adapters import Applier
-from hotline_operators.site.logic import MANAGED_BY, condition, desired_objects, merge_conditions
+from hotline_operators.site.logic import (
+    MANAGED_BY,
+    condition,
+    desired_objects,
+    merge_conditions,
+    now_text,
+)
 from hotline_operators.site.models import Profile, SiteSpec
 
 REPAIR_INTERVAL_S = 5.0
 # kopf retries a failed handler after 60 s by default: far too slow for a site.
 RETRY_BACKOFF_S = 2.0
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _profile(status: dict[str, Any]) -> Profile:
@@ -69,7 +70,7 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any)
     patch.status["conditions"] = merge_conditions(
         list(status.get("conditions") or []),
         [condition("Ready", True, "Reconciled",
-                   f"{count} objects applied for the {profile} profile", _now())])
+                   f"{count} objects applied for the {profile} profile", now_text())])
     patch.status["trafficShare"] = status.get("trafficShare", spec.traffic_share)
     patch.status["observedGeneration"] = body.get("metadata", {}).get("generation")
     kopf.info(body, reason="Reconciled",

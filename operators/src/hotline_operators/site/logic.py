@@ -7,6 +7,7 @@ and deleting the site deletes them (where a garbage collector runs).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -165,6 +166,11 @@ def desired_objects(spec: SiteSpec, profile: Profile) -> list[Manifest]:
                                            "targetPort": "http"}]),
         _pdb(spec, "stream-workers"),
     ]
+
+
+def now_text() -> str:
+    """The current time as a condition's lastTransitionTime (RFC 3339, UTC)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def condition(kind: str, status: bool, reason: str, message: str, now: str) -> dict[str, str]:
