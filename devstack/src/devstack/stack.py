@@ -73,13 +73,28 @@ def install(components: Iterable[Component]) -> None:
         kubernetes.install()
 
 
+def _owner_alive(run: Path) -> bool:
+    """Whether the process that made a run directory (``<time>-<pid>``) still runs."""
+    pid = run.name.rpartition("-")[2]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _new_run_dir() -> Path:
     base = runs_dir()
     base.mkdir(parents=True, exist_ok=True)
     # Keep the logs of the last few runs for post-mortems; drop older ones.
     old = sorted((p for p in base.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
     for stale in old[:-_KEEP_RUNS]:
-        shutil.rmtree(stale, ignore_errors=True)
+        if not _owner_alive(stale):  # never pull the data out from under a concurrent run
+            shutil.rmtree(stale, ignore_errors=True)
     run = base / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     run.mkdir()
     return run
