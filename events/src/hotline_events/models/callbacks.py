@@ -46,6 +46,12 @@ class CallbackRequested(CallbackEvent, frozen=True, kw_only=True):
     original_enqueued_at: Annotated[Timestamp, msgspec.Meta(
         description="When the caller first entered the queue: the callback keeps this place.")]
     priority: Annotated[int, msgspec.Meta(ge=0, le=9)] = 0
+    window_start: Annotated[Timestamp | None, msgspec.Meta(
+        description="Scheduled callbacks: not before this time (null: as soon as possible).")
+    ] = None
+    window_end: Annotated[Timestamp | None, msgspec.Meta(
+        description="Not after this time; the callback expires (null: the tenant's default "
+                    "window from the request).")] = None
 
 
 class CallbackScheduled(CallbackEvent, frozen=True, kw_only=True):
@@ -104,6 +110,9 @@ class DialCallback(CallbackEvent, frozen=True, kw_only=True):
     claim_id: Annotated[Id, msgspec.Meta(
         description="The Cassandra LWT claim that makes this dial the only one.")]
     original_enqueued_at: Timestamp
+    final_attempt: Annotated[bool, msgspec.Meta(
+        description="No retry follows a failure of this attempt (the node reports "
+                    "`will_retry` false).")] = False
 
 
 TYPES: tuple[type[EventModel], ...] = (

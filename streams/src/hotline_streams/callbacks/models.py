@@ -1,0 +1,90 @@
+"""A callback as stored in Cassandra, and the per-tenant rules that schedule it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # waiting for its turn (or for a retry's due time)
+    CLAIMED = "claimed"  # a scheduler holds the claim and is commanding a media node
+    COMMANDED = "commanded"  # the dial command is in Kafka; no node has confirmed yet
+    DIALLING = "dialling"  # a media node confirmed it is dialling
+    CONNECTED = "connected"  # terminal: the customer picked up
+    CANCELLED = "cancelled"  # terminal: expired, max attempts, caller called again, …
+
+
+TERMINAL = frozenset({Status.CONNECTED, Status.CANCELLED})
+IN_FLIGHT = frozenset({Status.CLAIMED, Status.COMMANDED, Status.DIALLING})
+
+
+@dataclass(frozen=True)
+class Callback:
+    """One callback. Times are epoch seconds (UTC); ``version`` guards every change
+    (compare-and-set through a lightweight transaction)."""
+
+    callback_id: str
+    tenant: str
+    queue: str
+    call_id: str
+    caller_token: str
+    caller_number: str
+    reason: str  # caller-request | abandoned-auto | overdue-ticket
+    priority: int  # 0-9; VIP callers carry a higher priority
+    original_enqueued_at: float  # the caller keeps this place in line
+    requested_at: float
+    window_start: float
+    window_end: float
+    owner_site: str
+    status: Status = Status.PENDING
+    attempt: int = 0  # dial attempts made so far
+    due_at: float = 0.0  # not before (first turn, or the retry's backoff)
+    claim_id: str | None = None
+    claim_owner: str | None = None
+    claim_expires: float = 0.0
+    outcome: str | None = None  # last outcome / cancel reason
+    connected_at: float | None = None
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local wall-clock hours when no customer is dialled (start may be after end:
+    21:00-08:00 spans midnight)."""
+
+    start: time
+    end: time
+
+
+@dataclass(frozen=True)
+class CallbackPolicy:
+    time_zone: str = "UTC"
+    quiet_hours: QuietHours | None = None
+    max_attempts: int = 3
+    retry_backoff_s: float = 120.0  # first retry; doubles each time
+    retry_backoff_max_s: float = 1800.0
+    default_window_s: float = 4 * 3600.0  # a callback without a window expires after this
+    # Automatic callbacks for abandoned callers from this surge level on (None: never).
+    auto_callback_surge_level: int | None = 3
+    claim_ttl_s: float = 30.0  # a crashed claimant's claim expires after this
+    dial_timeout_s: float = 90.0  # a node that said "dialling" and went silent
+
+
+@dataclass(frozen=True)
+class QueueCapacity:
+    """What routing last said about a queue: free agents the callbacks may use."""
+
+    agents_ready: int = 0
+    waiting: int = 0
+    as_of: float = 0.0
+
+
+@dataclass(frozen=True)
+class DialPlan:
+    """Callbacks to dial now, in order, per queue."""
+
+    dial: tuple[Callback, ...] = ()
+    expire: tuple[Callback, ...] = ()
+    resume: tuple[Callback, ...] = field(default=())  # stale claims to take over

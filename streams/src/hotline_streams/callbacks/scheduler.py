@@ -1,0 +1,353 @@
+"""The callback scheduler: call events in, Cassandra compare-and-set, dial commands out.
+
+One ``Scheduler`` per process; several may run per site and in both sites. Safety
+comes from the store's compare-and-set, not from there being one scheduler:
+
+    claim (LWT)  →  DialCallback to Kafka (acknowledged)  →  mark commanded (LWT)
+
+A scheduler that dies after claiming leaves a claim that expires (``claim_ttl_s``);
+the next one resumes the *same* attempt with the *same* command id, so a media node
+that did get the first command drops the copy. Events this scheduler publishes have
+ids derived from (callback, step, attempt): a replay after a crash repeats the same
+ids, which consumers drop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from hotline_events.envelope import Event
+from hotline_events.models import EventModel
+from hotline_events.models.callbacks import (
+    CallbackCancelled,
+    CallbackConnected,
+    CallbackDialling,
+    CallbackFailed,
+    CallbackRequested,
+    CallbackScheduled,
+    DialCallback,
+)
+from hotline_events.models.calls import CallAbandoned, CallAnswered, CallOffered, CallQueued
+from hotline_events.models.identity import CallerIdentified
+from hotline_events.models.metrics import QueueStatistics
+from hotline_events.producer import EventProducer
+from hotline_streams.callbacks import logic
+from hotline_streams.callbacks.models import (
+    IN_FLIGHT,
+    Callback,
+    CallbackPolicy,
+    QueueCapacity,
+    Status,
+)
+from hotline_streams.callbacks.store import CallbackStore
+
+log = logging.getLogger("hotline_streams.callbacks")
+
+EVENT_NAMESPACE = uuid.UUID("c0a3f1d2-1b7e-4e8a-9d55-7b0f6d1e2a31")
+CALL_MEMORY = 50_000  # recent calls remembered for cancellations and automatic callbacks
+# Test hook: exit right after this step ("claim" or "command") to prove recovery.
+CRASH_AFTER_ENV = "HOTLINE_CALLBACKS_CRASH_AFTER"
+
+
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _epoch(at: datetime) -> float:
+    return at.timestamp()
+
+
+@dataclass
+class CallMemo:
+    """What the scheduler remembers of a recent inbound call."""
+
+    caller_token: str | None = None
+    caller_number: str | None = None
+    queue: str | None = None
+    enqueued_at: float | None = None
+    tier: str = "standard"
+    callback_id: str | None = None  # set when the call is itself a callback's outbound call
+
+
+class _Lru(OrderedDict[str, CallMemo]):
+    def memo(self, call_id: str) -> CallMemo:
+        found = self.get(call_id)
+        if found is None:
+            found = self[call_id] = CallMemo()
+            if len(self) > CALL_MEMORY:
+                self.popitem(last=False)
+        return found
+
+
+class Scheduler:
+    def __init__(self, store: CallbackStore, producer: EventProducer, *, site: str,
+                 instance: str, policy_of: Callable[[str], CallbackPolicy],
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.producer = producer
+        self.site = site
+        self.instance = instance
+        self.policy_of = policy_of
+        self.clock = clock
+        self.calls = _Lru()
+        self.capacity: dict[tuple[str, str], QueueCapacity] = {}
+        self.surge: dict[tuple[str, str], int] = {}
+        self.waiting_requests: dict[str, CallbackRequested] = {}  # until the number is known
+        self.crash_after = os.environ.get(CRASH_AFTER_ENV)
+        self.dialled = 0
+
+    # -- events in ---------------------------------------------------------------------
+
+    def handle(self, event: Event) -> None:
+        data = event.data
+        if event.source == self.producer.source:
+            return  # our own publications come back on the callback topic
+        handler = _HANDLERS.get(type(data))
+        if handler is not None:
+            handler(self, data)
+
+    def _requested(self, data: CallbackRequested) -> None:
+        memo = self.calls.memo(data.call_id)
+        if memo.caller_number is None:
+            # The number travels on the personal identity topic; the request waits for it.
+            self.waiting_requests[data.call_id] = data
+            return
+        self._create(data, memo.caller_number)
+
+    def _identified(self, data: CallerIdentified) -> None:
+        memo = self.calls.memo(data.call_id)
+        memo.caller_number = data.caller_number
+        memo.caller_token = data.caller_token
+        waiting = self.waiting_requests.pop(data.call_id, None)
+        if waiting is not None:
+            self._create(waiting, data.caller_number)
+
+    def _create(self, data: CallbackRequested, number: str) -> None:
+        now = self.clock()
+        policy = self.policy_of(data.tenant)
+        window_start = _epoch(data.window_start) if data.window_start else now
+        window_end = (_epoch(data.window_end) if data.window_end
+                      else window_start + policy.default_window_s)
+        cb = Callback(
+            callback_id=data.callback_id, tenant=data.tenant, queue=data.queue,
+            call_id=data.call_id, caller_token=data.caller_token, caller_number=number,
+            reason=data.reason, priority=data.priority,
+            original_enqueued_at=_epoch(data.original_enqueued_at), requested_at=now,
+            window_start=window_start, window_end=window_end, owner_site=self.site,
+            due_at=window_start)
+        if self.store.create(cb):
+            log.info("callback %s for call %s (tenant %s, queue %s) stored; due from %s",
+                     cb.callback_id, cb.call_id, cb.tenant, cb.queue, _at(cb.due_at))
+            self._publish(CallbackScheduled(
+                callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant,
+                queue=cb.queue, due_at=_at(logic.earliest_dial(cb, policy)), attempt=1),
+                step="scheduled", attempt=1)
+
+    def _offered(self, data: CallOffered) -> None:
+        memo = self.calls.memo(data.call_id)
+        memo.caller_token = data.caller_token
+
+    def _queued(self, data: CallQueued) -> None:
+        memo = self.calls.memo(data.call_id)
+        memo.queue = data.queue
+        memo.enqueued_at = _epoch(data.original_enqueued_at or data.enqueued_at)
+        memo.tier = data.caller_tier
+        memo.callback_id = data.callback_id
+
+    def _answered(self, data: CallAnswered) -> None:
+        memo = self.calls.get(data.call_id)
+        if memo is None or memo.caller_token is None or memo.callback_id is not None:
+            return
+        # The caller got through on their own: their pending callbacks are void.
+        for cb in self.store.open_callbacks(data.tenant):
+            if logic.cancels(cb, data.tenant, memo.caller_token):
+                self._cancel(cb, "caller-called-again")
+
+    def _abandoned(self, data: CallAbandoned) -> None:
+        memo = self.calls.get(data.call_id)
+        if memo is None or data.queue is None or memo.callback_id is not None:
+            return
+        level = self.surge.get((data.tenant, data.queue), 0)
+        if not logic.auto_callback_wanted(level, self.policy_of(data.tenant)):
+            return
+        if memo.caller_token is None or memo.caller_number is None:
+            log.warning("call %s abandoned at surge level %d but its caller is unknown "
+                        "(withheld number?); no automatic callback", data.call_id, level)
+            return
+        request = CallbackRequested(
+            callback_id=str(uuid.uuid5(EVENT_NAMESPACE, f"auto/{data.call_id}")),
+            call_id=data.call_id, tenant=data.tenant, queue=data.queue,
+            reason="abandoned-auto", caller_token=memo.caller_token,
+            original_enqueued_at=_at(memo.enqueued_at or self.clock()),
+            priority=logic.priority_of(memo.tier))
+        self._publish(request, step="requested", attempt=0)
+        self._create(request, memo.caller_number)
+
+    def _statistics(self, data: QueueStatistics) -> None:
+        key = (data.tenant, data.queue)
+        self.capacity[key] = QueueCapacity(agents_ready=data.agents_ready,
+                                           waiting=data.waiting, as_of=_epoch(data.as_of))
+        level = getattr(data, "surge_level", None)
+        if isinstance(level, int):
+            self.surge[key] = level
+
+    def _dialling(self, data: CallbackDialling) -> None:
+        cb = self._current(data.tenant, data.callback_id)
+        if cb is None or cb.attempt != data.attempt or cb.status not in IN_FLIGHT:
+            return
+        policy = self.policy_of(cb.tenant)
+        self.store.change(cb, status=Status.DIALLING,
+                          claim_expires=self.clock() + policy.dial_timeout_s)
+
+    def _connected(self, data: CallbackConnected) -> None:
+        cb = self._current(data.tenant, data.callback_id)
+        if cb is None or cb.status in (Status.CONNECTED, Status.CANCELLED):
+            return
+        done = self.store.change(cb, status=Status.CONNECTED, connected_at=self.clock(),
+                                 outcome="connected", claim_expires=0.0)
+        if done is not None:
+            log.info("callback %s connected on attempt %d, %.0f s after the request",
+                     cb.callback_id, data.attempt, (done.connected_at or 0.0) - cb.requested_at)
+            self.store.close(done)
+
+    def _failed(self, data: CallbackFailed) -> None:
+        cb = self._current(data.tenant, data.callback_id)
+        if cb is None or cb.attempt != data.attempt or cb.status not in IN_FLIGHT:
+            return  # a replay, or an outcome already settled
+        self._settle_failure(cb, data.reason)
+
+    def _cancelled(self, data: CallbackCancelled) -> None:
+        cb = self._current(data.tenant, data.callback_id)
+        if cb is not None and cb.status is Status.PENDING:
+            self._cancel(cb, data.reason, publish=False)
+
+    # -- time --------------------------------------------------------------------------
+
+    def tick(self) -> int:
+        """Expire, settle silent dials, and dial what may be dialled now. Returns the
+        number of dial commands sent."""
+        now = self.clock()
+        open_callbacks = [cb for tenant in self.store.tenants()
+                          for cb in self.store.open_callbacks(tenant)
+                          if cb.owner_site == self.site]
+        decided = logic.plan(open_callbacks, self.capacity, now, self.policy_of)
+        for cb in decided.expire:
+            self._cancel(cb, "expired")
+        for cb in decided.resume:
+            log.warning("callback %s: media node went silent while dialling attempt %d; "
+                        "counting it as failed", cb.callback_id, cb.attempt)
+            self._settle_failure(cb, "error")
+        sent = 0
+        for cb in decided.dial:
+            sent += self._dial(cb, now)
+        return sent
+
+    def _dial(self, cb: Callback, now: float) -> int:
+        attempt = logic.next_attempt(cb, now)
+        if attempt is None:
+            return 0
+        policy = self.policy_of(cb.tenant)
+        claim_id = uuid.uuid4().hex
+        claimed = self.store.change(cb, status=Status.CLAIMED, attempt=attempt,
+                                    claim_id=claim_id, claim_owner=self.instance,
+                                    claim_expires=now + policy.claim_ttl_s)
+        if claimed is None:
+            return 0  # another scheduler claimed it first
+        self._crash_point("claim")
+        command = DialCallback(
+            callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant, queue=cb.queue,
+            site=self.site, caller_number=cb.caller_number, caller_token=cb.caller_token,
+            attempt=attempt, claim_id=claim_id, original_enqueued_at=_at(cb.original_enqueued_at))
+        self.producer.publish_event(Event(data=command, source=self.producer.source,
+                                          id=logic.command_id(cb.callback_id, attempt)))
+        self.producer.flush()  # acknowledged before we say "commanded"
+        self._crash_point("command")
+        self.store.change(claimed, status=Status.COMMANDED)
+        self.dialled += 1
+        log.info("callback %s: attempt %d commanded to site %s media nodes (claim %s)",
+                 cb.callback_id, attempt, self.site, claim_id)
+        return 1
+
+    # -- adoption ----------------------------------------------------------------------
+
+    def adopt(self, from_site: str) -> int:
+        """Take over another site's open callbacks (the operator calls this on failover).
+        Claims still guarantee one dial per attempt if both sites act."""
+        adopted = 0
+        for tenant in self.store.tenants():
+            for cb in self.store.open_callbacks(tenant):
+                if cb.owner_site == from_site and self.store.change(
+                        cb, owner_site=self.site) is not None:
+                    adopted += 1
+        log.warning("adopted %d open callback(s) of site %s into site %s", adopted,
+                    from_site, self.site)
+        return adopted
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _current(self, tenant: str, callback_id: str) -> Callback | None:
+        return self.store.get(tenant, callback_id)
+
+    def _settle_failure(self, cb: Callback, reason: str) -> None:
+        after, retry = logic.after_failure(cb, reason, self.clock(), self.policy_of(cb.tenant))
+        changed = self.store.change(
+            cb, status=after.status, due_at=after.due_at, claim_id=None, claim_owner=None,
+            claim_expires=0.0, outcome=after.outcome)
+        if changed is None:
+            return
+        if retry:
+            self._publish(CallbackScheduled(
+                callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant,
+                queue=cb.queue, due_at=_at(changed.due_at), attempt=cb.attempt + 1),
+                step="scheduled", attempt=cb.attempt + 1)
+        else:
+            self._publish(CallbackCancelled(
+                callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant,
+                reason=after.outcome), step="cancelled", attempt=cb.attempt)  # type: ignore[arg-type]
+            self.store.close(changed)
+
+    def _cancel(self, cb: Callback, reason: str, *, publish: bool = True) -> None:
+        changed = self.store.change(cb, status=Status.CANCELLED, outcome=reason)
+        if changed is None:
+            return
+        log.info("callback %s cancelled: %s", cb.callback_id, reason)
+        if publish:
+            self._publish(CallbackCancelled(callback_id=cb.callback_id, call_id=cb.call_id,
+                                            tenant=cb.tenant, reason=reason),  # type: ignore[arg-type]
+                          step="cancelled", attempt=cb.attempt)
+        self.store.close(changed)
+
+    def _publish(self, data: EventModel, *, step: str, attempt: int) -> None:
+        subject = data.subject
+        event_id = str(uuid.uuid5(EVENT_NAMESPACE, f"{subject}/{step}/{attempt}"))
+        self.producer.publish_event(Event(data=data, source=self.producer.source, id=event_id))
+        self.producer.flush()
+
+    def _crash_point(self, step: str) -> None:
+        if self.crash_after == step:
+            log.critical("%s=%s: exiting on purpose after the %s step (test hook)",
+                         CRASH_AFTER_ENV, step, step)
+            os._exit(3)
+
+
+_HANDLERS: dict[type[EventModel], Callable[[Scheduler, Any], None]] = {
+    CallbackRequested: Scheduler._requested,
+    CallerIdentified: Scheduler._identified,
+    CallOffered: Scheduler._offered,
+    CallQueued: Scheduler._queued,
+    CallAnswered: Scheduler._answered,
+    CallAbandoned: Scheduler._abandoned,
+    QueueStatistics: Scheduler._statistics,
+    CallbackDialling: Scheduler._dialling,
+    CallbackConnected: Scheduler._connected,
+    CallbackFailed: Scheduler._failed,
+    CallbackCancelled: Scheduler._cancelled,
+}

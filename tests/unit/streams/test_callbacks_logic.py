@@ -1,0 +1,145 @@
+"""Callback scheduling rules, on plain data: order, windows, quiet hours, retries."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from hotline_streams.callbacks import logic
+from hotline_streams.callbacks.config import PolicyError, load_policies, parse_policy
+from hotline_streams.callbacks.models import (
+    Callback,
+    CallbackPolicy,
+    QueueCapacity,
+    QuietHours,
+    Status,
+)
+
+NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC).timestamp()
+POLICY = CallbackPolicy(max_attempts=3, retry_backoff_s=60, retry_backoff_max_s=600)
+
+
+def callback(callback_id: str = "cb-1", *, priority: int = 0, enqueued: float = NOON - 300,
+             **changes: object) -> Callback:
+    cb = Callback(callback_id=callback_id, tenant="acme", queue="billing",
+                  call_id=f"call-{callback_id}",
+                  caller_token="ct1_" + "0" * 64, caller_number="+4930123456",
+                  reason="caller-request", priority=priority, original_enqueued_at=enqueued,
+                  requested_at=NOON - 60, window_start=NOON - 60, window_end=NOON + 3600,
+                  owner_site="site-a", due_at=NOON - 60)
+    return replace(cb, **changes)  # type: ignore[arg-type]
+
+
+def free(agents: int, waiting: int = 0) -> dict[tuple[str, str], QueueCapacity]:
+    return {("acme", "billing"): QueueCapacity(agents_ready=agents, waiting=waiting)}
+
+
+def test_vip_first_then_the_original_place_in_line() -> None:
+    early = callback("early", enqueued=NOON - 900)
+    late_vip = callback("vip", priority=5, enqueued=NOON - 60)
+    late = callback("late", enqueued=NOON - 100)
+    plan = logic.plan([late, early, late_vip], free(3), NOON, lambda _t: POLICY)
+    assert [cb.callback_id for cb in plan.dial] == ["vip", "early", "late"]
+
+
+def test_only_as_many_dials_as_agents_left_free_by_waiting_callers_and_dials_in_flight() -> None:
+    flying = callback("flying", status=Status.COMMANDED, attempt=1, claim_expires=NOON + 10)
+    others = [callback(f"cb-{i}", enqueued=NOON - 100 + i) for i in range(5)]
+    plan = logic.plan([flying, *others], free(agents=4, waiting=1), NOON, lambda _t: POLICY)
+    assert [cb.callback_id for cb in plan.dial] == ["cb-0", "cb-1"]
+    assert logic.plan(others, free(agents=1, waiting=1), NOON, lambda _t: POLICY).dial == ()
+    assert logic.plan(others, {}, NOON, lambda _t: POLICY).dial == ()
+
+
+def test_a_stale_claim_resumes_the_same_attempt_with_the_same_command_id() -> None:
+    stale = callback(status=Status.CLAIMED, attempt=1, claim_expires=NOON - 1)
+    assert logic.next_attempt(stale, NOON) == 1
+    assert logic.next_attempt(replace(stale, claim_expires=NOON + 1), NOON) is None
+    assert logic.next_attempt(callback(attempt=1), NOON) == 2
+    assert logic.command_id("cb-1", 1) == logic.command_id("cb-1", 1)
+    assert logic.command_id("cb-1", 1) != logic.command_id("cb-1", 2)
+    assert [cb.callback_id for cb in
+            logic.plan([stale], free(1), NOON, lambda _t: POLICY).dial] == ["cb-1"]
+
+
+def test_a_dial_a_node_went_silent_on_is_settled_not_redialled() -> None:
+    silent = callback(status=Status.DIALLING, attempt=1, claim_expires=NOON - 1)
+    plan = logic.plan([silent], free(1), NOON, lambda _t: POLICY)
+    assert plan.dial == () and plan.resume == (silent,)
+
+
+def test_the_window_bounds_dialling_and_expiry() -> None:
+    later = callback(window_start=NOON + 600, due_at=NOON + 600)
+    assert logic.plan([later], free(1), NOON, lambda _t: POLICY).dial == ()
+    over = callback(window_end=NOON - 1)
+    plan = logic.plan([over], free(1), NOON, lambda _t: POLICY)
+    assert plan.expire == (over,) and plan.dial == ()
+
+
+def test_quiet_hours_spanning_midnight_in_the_tenant_time_zone() -> None:
+    berlin = CallbackPolicy(time_zone="Europe/Berlin",
+                            quiet_hours=QuietHours(time(21, 0), time(8, 0)))
+    tz = ZoneInfo("Europe/Berlin")
+    at_2230 = datetime(2026, 11, 23, 22, 30, tzinfo=tz).timestamp()
+    at_0700 = datetime(2026, 11, 24, 7, 0, tzinfo=tz).timestamp()
+    at_1200 = datetime(2026, 11, 24, 12, 0, tzinfo=tz).timestamp()
+    eight = datetime(2026, 11, 24, 8, 0, tzinfo=tz).timestamp()
+    assert logic.quiet_until(at_2230, berlin) == eight
+    assert logic.quiet_until(at_0700, berlin) == eight
+    assert logic.quiet_until(at_1200, berlin) is None
+    night = callback(due_at=at_2230, window_start=at_2230, window_end=at_2230 + 86400)
+    assert logic.earliest_dial(night, berlin) == eight
+    assert logic.plan([night], free(1), at_2230, lambda _t: berlin).dial == ()
+    # A window that closes inside the quiet hours can never be served: it expires.
+    short = replace(night, window_end=at_2230 + 3600)
+    assert logic.plan([short], free(1), at_2230, lambda _t: berlin).expire == (short,)
+
+
+def test_failures_back_off_then_stop_at_max_attempts() -> None:
+    first = callback(status=Status.COMMANDED, attempt=1, claim_id="c", claim_expires=NOON + 30)
+    after, retry = logic.after_failure(first, "no-answer", NOON, POLICY)
+    assert retry and after.status is Status.PENDING and after.due_at == NOON + 60
+    assert after.claim_id is None and after.outcome == "no-answer"
+    second, _ = logic.after_failure(replace(first, attempt=2), "busy", NOON, POLICY)
+    assert second.due_at == NOON + 120
+    last, retry = logic.after_failure(replace(first, attempt=3), "busy", NOON, POLICY)
+    assert not retry and last.status is Status.CANCELLED and last.outcome == "max-attempts"
+    closing = replace(first, window_end=NOON + 30)
+    expired, retry = logic.after_failure(closing, "no-answer", NOON, POLICY)
+    assert not retry and expired.outcome == "expired"
+
+
+def test_backoff_is_capped() -> None:
+    assert [logic.backoff(n, POLICY) for n in (1, 2, 3, 5, 9)] == [60, 120, 240, 600, 600]
+
+
+def test_automatic_callbacks_from_the_configured_surge_step() -> None:
+    assert not logic.auto_callback_wanted(2, CallbackPolicy(auto_callback_surge_level=3))
+    assert logic.auto_callback_wanted(3, CallbackPolicy(auto_callback_surge_level=3))
+    assert not logic.auto_callback_wanted(4, CallbackPolicy(auto_callback_surge_level=None))
+
+
+def test_the_same_caller_getting_through_cancels_only_their_pending_callbacks() -> None:
+    cb = callback()
+    assert logic.cancels(cb, "acme", cb.caller_token)
+    assert not logic.cancels(cb, "bank", cb.caller_token)
+    assert not logic.cancels(cb, "acme", "ct1_" + "1" * 64)
+    assert not logic.cancels(replace(cb, status=Status.DIALLING), "acme", cb.caller_token)
+
+
+def test_policies_from_yaml_and_errors_naming_the_field(tmp_path: object) -> None:
+    policy = parse_policy("acme", {"time_zone": "Europe/Berlin", "max_attempts": 5,
+                                   "quiet_hours": {"start": "21:00", "end": "08:00"}})
+    assert policy.max_attempts == 5 and policy.quiet_hours == QuietHours(time(21), time(8))
+    for raw, field in [({"time_zone": "Mars/Base"}, "acme.time_zone"),
+                       ({"max_attempts": 0}, "acme.max_attempts"),
+                       ({"quiet_hours": {"start": "9pm", "end": "08:00"}},
+                        "acme.quiet_hours.start"),
+                       ({"retries": 3}, "acme.retries"),
+                       ({"auto_callback_surge_level": 7}, "acme.auto_callback_surge_level")]:
+        with pytest.raises(PolicyError, match=field.replace(".", r"\.")):
+            parse_policy("acme", raw)
+    assert load_policies(None)("anyone") == CallbackPolicy()
