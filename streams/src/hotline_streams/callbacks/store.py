@@ -15,12 +15,14 @@ audit and so that a replayed request is not taken for a new one).
 from __future__ import annotations
 
 import logging
+import random
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, fields, replace
 from typing import Any
 
-from cassandra import ConsistencyLevel, WriteTimeout
+from cassandra import ConsistencyLevel, ReadTimeout, WriteTimeout
 from cassandra.cluster import Session
 from cassandra.protocol import ErrorMessage
 from cassandra.query import SimpleStatement
@@ -30,6 +32,7 @@ from hotline_streams.callbacks.models import Callback, Status
 log = logging.getLogger("hotline_streams.callbacks")
 
 CAS_RESULT_UNKNOWN = 0x1700
+SETTLE_ATTEMPTS = 20
 CLOSED_TTL_S = 30 * 86400
 
 _COLUMNS: dict[str, str] = {
@@ -144,8 +147,7 @@ class CallbackStore:
             return bool(self.session.execute(self._insert, (*values, write_id)).was_applied)
         except (WriteTimeout, ErrorMessage) as exc:
             _reraise_unless_unknown(exc)
-        settled = self.session.execute(
-            self._serial(self._get.bind((cb.tenant, cb.callback_id)))).one()
+        settled = self._settle(cb.tenant, cb.callback_id)
         return settled is not None and settled.write_id == write_id
 
     def change(self, before: Callback, **changes: Any) -> Callback | None:
@@ -164,8 +166,7 @@ class CallbackStore:
             _reraise_unless_unknown(exc)
             log.info("callback %s: compare-and-set result unknown under contention; "
                      "settling with a SERIAL read", before.callback_id)
-        row = self.session.execute(
-            self._serial(self._get.bind((before.tenant, before.callback_id)))).one()
+        row = self._settle(before.tenant, before.callback_id)
         return after if row is not None and row.write_id == write_id else None
 
     def close(self, cb: Callback) -> None:
@@ -193,6 +194,21 @@ class CallbackStore:
             stmt.serial_consistency_level = ConsistencyLevel.SERIAL
             self._updates[names] = stmt
         return stmt
+
+    def _settle(self, tenant: str, callback_id: str) -> Any:
+        """The Paxos-committed row. A SERIAL read completes any proposal in progress, so
+        under the same contention it may itself end "unknown": it is retried."""
+        delay = 0.05
+        for _attempt in range(SETTLE_ATTEMPTS):
+            try:
+                return self.session.execute(
+                    self._serial(self._get.bind((tenant, callback_id)))).one()
+            except (WriteTimeout, ReadTimeout, ErrorMessage) as exc:
+                _reraise_unless_unknown(exc)
+                time.sleep(delay * (1 + random.random()))  # back off from the other proposer
+                delay = min(delay * 2, 1.0)
+        raise StoreError(f"callback {callback_id} (tenant {tenant}): the result of a "
+                         f"compare-and-set stayed unknown after {SETTLE_ATTEMPTS} SERIAL reads")
 
     @staticmethod
     def _serial(bound: Any) -> Any:
