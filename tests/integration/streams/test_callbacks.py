@@ -276,7 +276,7 @@ def test_retries_expiry_cancellation_and_quiet_hours(
     store = stores["dc-a"]
     scheduler = Scheduler(store, topics.producer("//hotline/site-a/callbacks/clock"),
                           site="site-a", instance="clock", policy_of=lambda _t: policy,
-                          clock=clock)
+                          clock=clock, refresh_s=0)
     scheduler.handle(Event(data=stats(tenant, agents_ready=5), source=TEST_SOURCE))
 
     def node_says(data: EventModel) -> None:
@@ -342,3 +342,34 @@ def test_retries_expiry_cancellation_and_quiet_hours(
                              timeout=30)
     assert sorted((e.data.callback_id, e.data.attempt) for e in found) == sorted(  # type: ignore[attr-defined]
         [(retried.callback_id, 1), (retried.callback_id, 2), (late.callback_id, 1)])
+
+
+def test_the_surviving_site_adopts_the_failed_sites_open_callbacks(
+    stores: dict[str, CallbackStore], topics: Topics,
+) -> None:
+    tenant = f"t{uuid.uuid4().hex[:6]}"
+    now = time.time()
+    theirs = [new_callback(tenant, now=now, owner_site="site-b") for _ in range(3)]
+    ours = new_callback(tenant, now=now)
+    for cb in (*theirs, ours):
+        assert stores["dc-b"].create(cb)
+
+    def scheduler(site: str, dc: str) -> Scheduler:
+        made = Scheduler(stores[dc], topics.producer(f"//hotline/{site}/callbacks/{dc}"),
+                         site=site, instance=site, policy_of=lambda _t: CallbackPolicy(),
+                         refresh_s=0)
+        made.handle(Event(data=stats(tenant, agents_ready=10), source=TEST_SOURCE))
+        return made
+
+    site_a, site_b = scheduler("site-a", "dc-a"), scheduler("site-b", "dc-b")
+    site_a.tick()
+    assert site_a.dialled == 1, "site-a dialled another site's callbacks before adopting"
+    assert site_a.adopt("site-b") == 3
+    assert site_a.adopt("site-b") == 0, "adoption is idempotent"
+    site_a.tick()
+    site_b.tick()  # the failed site comes back believing it still owns them: too late
+    assert (site_a.dialled, site_b.dialled) == (4, 0)
+    for cb in theirs:
+        stored = stores["dc-b"].get(tenant, cb.callback_id, serial=True)
+        assert stored is not None and stored.owner_site == "site-a"
+        assert stored.status is Status.COMMANDED

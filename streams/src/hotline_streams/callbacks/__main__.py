@@ -134,6 +134,8 @@ def run(scheduler: Scheduler, args: argparse.Namespace, catalog: Catalog) -> int
             if received is not None:
                 retrying(lambda r=received: scheduler.handle(r.event),
                          f"{received.event.type} {received.event.id}")
+                if isinstance(received.event.data, QueueStatistics):
+                    next_tick = 0.0  # an agent may have come free: dial without waiting
             if time.monotonic() >= next_tick:
                 retrying(scheduler.tick, "the scheduling tick")
                 next_tick = time.monotonic() + args.tick_seconds

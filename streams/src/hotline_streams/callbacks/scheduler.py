@@ -90,7 +90,7 @@ class _Lru(OrderedDict[str, CallMemo]):
 class Scheduler:
     def __init__(self, store: CallbackStore, producer: EventProducer, *, site: str,
                  instance: str, policy_of: Callable[[str], CallbackPolicy],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, refresh_s: float = 2.0) -> None:
         self.store = store
         self.producer = producer
         self.site = site
@@ -103,6 +103,11 @@ class Scheduler:
         self.waiting_requests: dict[str, CallbackRequested] = {}  # until the number is known
         self.crash_after = os.environ.get(CRASH_AFTER_ENV)
         self.dialled = 0
+        # Open callbacks as last read: a cache that only saves reads. Every change is
+        # still a compare-and-set, so a stale entry costs one lost CAS, never a dial.
+        self.refresh_s = refresh_s
+        self._view: dict[tuple[str, str], Callback] = {}
+        self._view_read_at = float("-inf")
 
     # -- events in ---------------------------------------------------------------------
 
@@ -144,6 +149,7 @@ class Scheduler:
             window_start=window_start, window_end=window_end, owner_site=self.site,
             due_at=window_start)
         if self.store.create(cb):
+            self._view[(cb.tenant, cb.callback_id)] = cb
             log.info("callback %s for call %s (tenant %s, queue %s) stored; due from %s",
                      cb.callback_id, cb.call_id, cb.tenant, cb.queue, _at(cb.due_at))
             self._publish(CallbackScheduled(
@@ -167,7 +173,7 @@ class Scheduler:
         if memo is None or memo.caller_token is None or memo.callback_id is not None:
             return
         # The caller got through on their own: their pending callbacks are void.
-        for cb in self.store.open_callbacks(data.tenant):
+        for cb in self._open_view():
             if logic.cancels(cb, data.tenant, memo.caller_token):
                 self._cancel(cb, "caller-called-again")
 
@@ -204,14 +210,14 @@ class Scheduler:
         if cb is None or cb.attempt != data.attempt or cb.status not in IN_FLIGHT:
             return
         policy = self.policy_of(cb.tenant)
-        self.store.change(cb, status=Status.DIALLING,
+        self._change(cb, status=Status.DIALLING,
                           claim_expires=self.clock() + policy.dial_timeout_s)
 
     def _connected(self, data: CallbackConnected) -> None:
         cb = self._current(data.tenant, data.callback_id)
         if cb is None or cb.status in (Status.CONNECTED, Status.CANCELLED):
             return
-        done = self.store.change(cb, status=Status.CONNECTED, connected_at=self.clock(),
+        done = self._change(cb, status=Status.CONNECTED, connected_at=self.clock(),
                                  outcome="connected", claim_expires=0.0)
         if done is not None:
             log.info("callback %s connected on attempt %d, %.0f s after the request",
@@ -235,9 +241,7 @@ class Scheduler:
         """Expire, settle silent dials, and dial what may be dialled now. Returns the
         number of dial commands sent."""
         now = self.clock()
-        open_callbacks = [cb for tenant in self.store.tenants()
-                          for cb in self.store.open_callbacks(tenant)
-                          if cb.owner_site == self.site]
+        open_callbacks = [cb for cb in self._open_view() if cb.owner_site == self.site]
         decided = logic.plan(open_callbacks, self.capacity, now, self.policy_of)
         for cb in decided.expire:
             self._cancel(cb, "expired")
@@ -256,7 +260,7 @@ class Scheduler:
             return 0
         policy = self.policy_of(cb.tenant)
         claim_id = uuid.uuid4().hex
-        claimed = self.store.change(cb, status=Status.CLAIMED, attempt=attempt,
+        claimed = self._change(cb, status=Status.CLAIMED, attempt=attempt,
                                     claim_id=claim_id, claim_owner=self.instance,
                                     claim_expires=now + policy.claim_ttl_s)
         if claimed is None:
@@ -270,7 +274,7 @@ class Scheduler:
                                           id=logic.command_id(cb.callback_id, attempt)))
         self.producer.flush()  # acknowledged before we say "commanded"
         self._crash_point("command")
-        self.store.change(claimed, status=Status.COMMANDED)
+        self._change(claimed, status=Status.COMMANDED)
         self.dialled += 1
         log.info("callback %s: attempt %d commanded to site %s media nodes (claim %s)",
                  cb.callback_id, attempt, self.site, claim_id)
@@ -284,7 +288,7 @@ class Scheduler:
         adopted = 0
         for tenant in self.store.tenants():
             for cb in self.store.open_callbacks(tenant):
-                if cb.owner_site == from_site and self.store.change(
+                if cb.owner_site == from_site and self._change(
                         cb, owner_site=self.site) is not None:
                     adopted += 1
         log.warning("adopted %d open callback(s) of site %s into site %s", adopted,
@@ -293,12 +297,30 @@ class Scheduler:
 
     # -- helpers -----------------------------------------------------------------------
 
+    def _open_view(self) -> list[Callback]:
+        if time.monotonic() - self._view_read_at >= self.refresh_s:
+            self._view = {(cb.tenant, cb.callback_id): cb for tenant in self.store.tenants()
+                          for cb in self.store.open_callbacks(tenant)}
+            self._view_read_at = time.monotonic()
+        return list(self._view.values())
+
+    def _change(self, before: Callback, **changes: Any) -> Callback | None:
+        after = self.store.change(before, **changes)
+        key = (before.tenant, before.callback_id)
+        if after is None:
+            self._view_read_at = float("-inf")  # someone else changed it: read afresh
+        elif after.status in (Status.CONNECTED, Status.CANCELLED):
+            self._view.pop(key, None)
+        else:
+            self._view[key] = after
+        return after
+
     def _current(self, tenant: str, callback_id: str) -> Callback | None:
         return self.store.get(tenant, callback_id)
 
     def _settle_failure(self, cb: Callback, reason: str) -> None:
         after, retry = logic.after_failure(cb, reason, self.clock(), self.policy_of(cb.tenant))
-        changed = self.store.change(
+        changed = self._change(
             cb, status=after.status, due_at=after.due_at, claim_id=None, claim_owner=None,
             claim_expires=0.0, outcome=after.outcome)
         if changed is None:
@@ -315,7 +337,7 @@ class Scheduler:
             self.store.close(changed)
 
     def _cancel(self, cb: Callback, reason: str, *, publish: bool = True) -> None:
-        changed = self.store.change(cb, status=Status.CANCELLED, outcome=reason)
+        changed = self._change(cb, status=Status.CANCELLED, outcome=reason)
         if changed is None:
             return
         log.info("callback %s cancelled: %s", cb.callback_id, reason)
