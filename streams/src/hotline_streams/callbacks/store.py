@@ -140,15 +140,20 @@ class CallbackStore:
         replayed request never resurrects a finished callback."""
         if self.session.execute(self._get_closed, (cb.tenant, cb.callback_id)).one():
             return False
-        write_id = uuid.uuid4().hex
         values = [getattr(cb, name) for name in _FIELDS]
         values[_FIELDS.index("status")] = cb.status.value
-        try:
-            return bool(self.session.execute(self._insert, (*values, write_id)).was_applied)
-        except (WriteTimeout, ErrorMessage) as exc:
-            _reraise_unless_unknown(exc)
-        settled = self._settle(cb.tenant, cb.callback_id)
-        return settled is not None and settled.write_id == write_id
+        for _attempt in range(SETTLE_ATTEMPTS):
+            write_id = uuid.uuid4().hex
+            try:
+                return bool(self.session.execute(self._insert, (*values, write_id)).was_applied)
+            except (WriteTimeout, ErrorMessage) as exc:
+                _reraise_unless_unknown(exc)
+            settled = self._settle(cb.tenant, cb.callback_id)
+            if settled is not None:
+                return bool(settled.write_id == write_id)
+            # Not written after all (the proposal was never accepted): insert again.
+        raise StoreError(f"callback {cb.callback_id} (tenant {cb.tenant}): could not be "
+                         f"stored after {SETTLE_ATTEMPTS} attempts")
 
     def change(self, before: Callback, **changes: Any) -> Callback | None:
         """Compare-and-set: apply ``changes`` if the row still has ``before.version``.
