@@ -3,14 +3,11 @@ takes over within seconds and repairs what was broken meanwhile."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -18,6 +15,7 @@ from kubernetes.client import ApiClient
 
 from devstack.pytest_plugin import KubeTools
 from helpers.kube import new_namespace
+from helpers.operator_process import OperatorProcess, poll
 from helpers.sites import example_site
 from hotline_operators import crds
 
@@ -25,45 +23,12 @@ pytestmark = pytest.mark.integration
 
 LEASE = "hotline-operator"
 LEASE_SECONDS = 4
-T = TypeVar("T")
 
 
-def poll(check: Callable[[], T | None], what: str, timeout: float = 60) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout:.0f}s")
-        time.sleep(0.1)  # polling the API server with a deadline
-
-
-class OperatorProcess:
-    def __init__(self, kube: KubeTools, namespace: str, identity: str, logs: Path) -> None:
-        self.identity = identity
-        self.log = logs / f"{identity}.log"
-        env = {**os.environ, "KUBECONFIG": str(kube.kubeconfig),
-               "HOTLINE_OPERATOR_LEASE": LEASE, "HOTLINE_OPERATOR_LEASE_NAMESPACE": namespace,
-               "HOTLINE_OPERATOR_ID": identity,
-               "HOTLINE_OPERATOR_LEASE_SECONDS": str(LEASE_SECONDS)}
-        with self.log.open("w") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "kopf", "run", "--standalone", "-n", namespace,
-                 "-m", "hotline_operators.operator"], stdout=out, stderr=subprocess.STDOUT,
-                env=env)
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+def start(kube: KubeTools, namespace: str, identity: str, logs: Path) -> OperatorProcess:
+    return OperatorProcess(kube.kubeconfig, [namespace], identity, logs, env={
+        "HOTLINE_OPERATOR_LEASE": LEASE, "HOTLINE_OPERATOR_LEASE_NAMESPACE": namespace,
+        "HOTLINE_OPERATOR_ID": identity, "HOTLINE_OPERATOR_LEASE_SECONDS": str(LEASE_SECONDS)})
 
 
 def lease_holder(api: ApiClient, namespace: str) -> tuple[str | None, int] | None:
@@ -87,10 +52,10 @@ def operators(kube: KubeTools, namespace: str, operator_api: ApiClient,
     started: dict[str, OperatorProcess] = {}
     try:
         # op-1 first, so the roles are known: op-1 active, op-2 standby.
-        started["op-1"] = OperatorProcess(kube, namespace, "op-1", tmp_path)
+        started["op-1"] = start(kube, namespace, "op-1", tmp_path)
         poll(lambda: (lease_holder(operator_api, namespace) or (None, 0))[0] == "op-1" or None,
              "op-1 taking the lease")
-        started["op-2"] = OperatorProcess(kube, namespace, "op-2", tmp_path)
+        started["op-2"] = start(kube, namespace, "op-2", tmp_path)
         poll(lambda: "is the standby" in started["op-2"].output() or None,
              "op-2 reporting itself the standby")
         yield started
