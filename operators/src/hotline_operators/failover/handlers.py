@@ -39,6 +39,7 @@ from hotline_operators import crds
 from hotline_operators.failover.adapters import PeerHeartbeats, WitnessClient, probe
 from hotline_operators.failover.logic import decide, event_id, peer_healthy, remaining_steps
 from hotline_operators.failover.models import Action, PeerView, Timings
+from hotline_operators.leadership.adapters import micro_time
 from hotline_operators.site.adapters import Applier
 from hotline_operators.site.handlers import reconcile_site
 from hotline_operators.site.logic import condition, merge_conditions, now_text
@@ -162,7 +163,7 @@ class Controller:
         patched = _patch_status(spec, {
             "failedPeers": sorted({*status.get("failedPeers", []), peer}),
             "fencingToken": token,
-            "failovers": {peer: {"token": token, "done": []}}})
+            "failovers": {peer: {"token": token, "done": [], "decidedAt": micro_time()}}})
         return self.resume(spec, dict(patched.get("status") or {}), peer)
 
     def resume(self, spec: SiteSpec, status: dict[str, Any], peer: str) -> dict[str, Any]:
@@ -172,7 +173,8 @@ class Controller:
             started = time.monotonic()
             self.steps[name](spec, status, peer, token)
             done.append(name)
-            patched = _patch_status(spec, {"failovers": {peer: {"token": token, "done": done}}})
+            patched = _patch_status(spec, {"failovers": {peer: {
+                "token": token, "done": done, "at": {name: micro_time()}}}})
             status = dict(patched.get("status") or {})
             self.logger.info("takeover of %s (lease %d): %s in %.2fs", peer, token, name,
                              time.monotonic() - started)
