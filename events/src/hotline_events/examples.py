@@ -53,9 +53,12 @@ from hotline_events.models.metrics import QueueStatistics, SlaInterval, WaitEsti
 from hotline_events.models.routing import RoutingDecision
 from hotline_events.models.sites import (
     MediaNodeHeartbeat,
+    SiteAdoptionRequested,
     SiteFailback,
     SiteFailover,
     SiteHeartbeat,
+    SiteShare,
+    SiteTrafficSplit,
 )
 
 T0 = datetime(2026, 3, 2, 9, 14, 5, 250000, tzinfo=UTC)
@@ -156,6 +159,11 @@ def examples() -> dict[str, EventModel]:
                      callbacks_adopted=12),
         SiteFailback(site="site-b", handed_back_by="site-a", fencing_token=9,
                      healthy_for_seconds=300.0),
+        SiteTrafficSplit(site="site-a", shares=(SiteShare(site="site-a", share=1.0),
+                                                SiteShare(site="site-b", share=0.0)),
+                         reason="failover", fencing_token=8, destinations=4),
+        SiteAdoptionRequested(site="site-b", adopted_by="site-a", fencing_token=8,
+                              scope=("callbacks", "sla-intervals")),
         MediaNodeHeartbeat(media_node="mn-1", site="site-a", capacity=16, active_calls=11,
                            workers=4, draining=False),
     ]

@@ -29,7 +29,12 @@ from helpers.sites import example_site
 from hotline_events.catalog import default_catalog
 from hotline_events.envelope import Event
 from hotline_events.models import EventModel
-from hotline_events.models.sites import SiteFailback, SiteFailover
+from hotline_events.models.sites import (
+    SiteAdoptionRequested,
+    SiteFailback,
+    SiteFailover,
+    SiteTrafficSplit,
+)
 from hotline_events.topics import ensure_topics
 from hotline_operators import crds
 
@@ -67,8 +72,17 @@ def site_body(site: str, peer: str, kafka: KafkaCluster, witness: str,
         "witness": {"url": witness},
         "timings": {"heartbeatIntervalSeconds": 1, "peerTimeoutSeconds": 3,
                     "holdDownSeconds": 4},
+        # Each edge may send calls to both sites' workers; its own come first.
+        "edge": {"dispatcherConfigMap": f"{site}-edge", "destinations": [
+            {"site": "site-a", "address": "10.0.1.2:5071", "name": "mn-a-0.w1"},
+            {"site": "site-b", "address": "10.0.2.2:5071", "name": "mn-b-0.w1"}]},
     })
     return body
+
+
+def dispatcher_list(api: ApiClient, namespace: str, site: str) -> str:
+    data = client.CoreV1Api(api).read_namespaced_config_map(f"{site}-edge", namespace).data
+    return str(data["dispatcher.list"])
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +177,17 @@ def test_site_loss_fails_over_and_recovery_fails_back(
     assert media.spec.replicas == 4, "scaled to the failover profile"
     failovers = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteFailover, 1)
     assert [(e.site, e.taken_over_by) for e in failovers] == [("site-b", "site-a")]
+    token = failovers[0].fencing_token
+    # The edge now sends every call to site-a's workers; the split and the adoption
+    # command went out under the same lease.
+    edge = dispatcher_list(operator_api, ns["site-a"], "site-a")
+    assert "mn-a-0.w1" in edge and "mn-b-0.w1" not in edge
+    split = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteTrafficSplit, 1)[0]
+    assert {s.site: s.share for s in split.shares} == {"site-a": 1.0, "site-b": 0.0}
+    assert (split.reason, split.fencing_token, split.destinations) == ("failover", token, 1)
+    adoption = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteAdoptionRequested, 1)
+    assert [(a.site, a.adopted_by, a.fencing_token) for a in adoption] == [
+        ("site-b", "site-a", token)]
 
     # site-b comes back; site-a hands its traffic back after the hold-down.
     wait_deleted(objects, ns["site-b"], "site-b")  # its operator let go of it
@@ -174,3 +199,7 @@ def test_site_loss_fails_over_and_recovery_fails_back(
     assert back["status"]["failedPeers"] == []
     failbacks = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteFailback, 1)
     assert failbacks[0].healthy_for_seconds >= 4
+    assert "mn-b-0.w1" in dispatcher_list(operator_api, ns["site-a"], "site-a")
+    splits = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteTrafficSplit, 2)
+    assert [s.reason for s in splits] == ["failover", "failback"]
+    assert {s.site: s.share for s in splits[1].shares} == {"site-a": 0.5, "site-b": 0.5}

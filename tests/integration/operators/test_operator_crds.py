@@ -85,6 +85,12 @@ def with_change(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     ("spec.timings", {"heartbeatIntervalSeconds": 3, "peerTimeoutSeconds": 5},
      "spec.timings.peerTimeoutSeconds"),
     ("spec.witness", {"url": "witness"}, "spec.witness.url"),
+    ("spec.edge", {"dispatcherConfigMap": "edge", "destinations": [
+        {"site": "site-z", "address": "10.0.0.1:5060", "name": "z1"}]},
+     "spec.edge.destinations"),
+    ("spec.edge", {"dispatcherConfigMap": "edge", "destinations": [
+        {"site": "site-b", "address": "no-port", "name": "b1"}]},
+     "spec.edge.destinations[0].address"),
 ])
 def test_invalid_sites_are_rejected_naming_the_field(
     api: ApiClient, namespace: str, path: str, value: Any, field: str,

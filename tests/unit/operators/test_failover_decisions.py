@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotline_operators.failover.logic import decide, split_after_failover
+from hotline_operators.failover.logic import decide
 from hotline_operators.failover.models import Action, PeerView, Timings, WitnessAnswer
 from hotline_operators.witness.logic import (
     Grant,
@@ -52,11 +52,6 @@ def test_failback_waits_for_the_hold_down() -> None:
     assert early.action is Action.NONE and "hold-down" in early.reason
     assert decide(view(111, 110.5, True, healthy_since=50), T,
                   failed_over=True).action is Action.FAIL_BACK
-
-
-def test_the_failed_sites_share_moves_to_the_survivor() -> None:
-    assert split_after_failover({"site-a": 60, "site-b": 40}, "site-a", ["site-b"]) == {
-        "site-a": 100, "site-b": 0}
 
 
 def test_timings_refuse_a_timeout_shorter_than_two_heartbeats() -> None:

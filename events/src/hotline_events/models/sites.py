@@ -53,6 +53,52 @@ class SiteFailback(EventModel, frozen=True, kw_only=True):
     healthy_for_seconds: Annotated[float, msgspec.Meta(ge=0)]
 
 
+class SiteShare(msgspec.Struct, frozen=True, kw_only=True):
+    """One site's share of the carriers' traffic."""
+
+    site: Site
+    share: Ratio
+
+
+class SiteTrafficSplit(EventModel, frozen=True, kw_only=True):
+    """A site's edge was rewritten to carry these shares (on failover and failback).
+
+    Published after the dispatcher destinations were written, with the fencing token
+    of the lease that allowed it; a split with an older token than one already seen
+    is stale.
+    """
+
+    TYPE: ClassVar[str] = "hotline.site.traffic-split.v1"
+    SUBJECT: ClassVar[str] = "site"
+    site: Annotated[Site, msgspec.Meta(description="The site whose edge now carries the "
+                                                   "shares (the one that wrote them).")]
+    shares: Annotated[tuple[SiteShare, ...], msgspec.Meta(
+        min_length=1, description="Every site's share after the change; they sum to 1.")]
+    reason: Literal["failover", "failback"]
+    fencing_token: FencingToken
+    destinations: Annotated[int, msgspec.Meta(
+        ge=0, description="Dispatcher destinations the edge now has in its set.")]
+
+
+class SiteAdoptionRequested(EventModel, frozen=True, kw_only=True):
+    """Command: the surviving site must adopt the failed site's pending work.
+
+    Keyed by the failed site, after its SiteFailover, on the same topic. The callbacks
+    scheduler claims the failed site's pending callbacks (read from the mirrored
+    `<site>.cc.callback.events`; claims are Cassandra LWTs, so one dial each), and the
+    SLA stream closes or continues the failed site's open intervals. Consumers dedupe by
+    event id and by (site, fencing token): a resumed failover may publish it again.
+    """
+
+    TYPE: ClassVar[str] = "hotline.site.adoption-requested.v1"
+    SUBJECT: ClassVar[str] = "site"
+    site: Annotated[Site, msgspec.Meta(description="The failed site whose work moves.")]
+    adopted_by: Site
+    fencing_token: FencingToken
+    scope: Annotated[tuple[Literal["callbacks", "sla-intervals"], ...], msgspec.Meta(
+        min_length=1, description="What to adopt.")]
+
+
 class MediaNodeHeartbeat(EventModel, frozen=True, kw_only=True):
     """A media node's capacity and load (routing and the dispatcher use it)."""
 
@@ -67,4 +113,5 @@ class MediaNodeHeartbeat(EventModel, frozen=True, kw_only=True):
 
 
 TYPES: tuple[type[EventModel], ...] = (SiteHeartbeat, SiteFailover, SiteFailback,
+                                       SiteTrafficSplit, SiteAdoptionRequested,
                                        MediaNodeHeartbeat)

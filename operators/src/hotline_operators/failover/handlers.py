@@ -2,36 +2,70 @@
 
 Every heartbeat interval it publishes this site's heartbeat (Kafka, and the
 witness), reads the peers' mirrored heartbeats, probes them directly, and acts on
-failover.logic's decision: ask the witness, fail over (status, traffic share,
-failover profile, event), or fail back after the hold-down.
+failover.logic's decision: ask the witness, fail over, or fail back after the
+hold-down.
+
+A failover is recorded before any side effect (failedPeers, the fencing token and
+status.failovers[peer]), then runs its steps in order, recording each one done: a
+restarted operator (or the standby replica) finishes a half-done failover instead
+of starting over, and the events carry ids derived from (step, peer, token), so a
+step repeated after a crash is a duplicate that consumers drop.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import kopf
 from kubernetes import client
 
-from hotline_events.envelope import source
-from hotline_events.models.sites import SiteFailback, SiteFailover, SiteHeartbeat
+from hotline_events.envelope import Event, source
+from hotline_events.models import EventModel
+from hotline_events.models.sites import (
+    SiteAdoptionRequested,
+    SiteFailback,
+    SiteFailover,
+    SiteHeartbeat,
+    SiteShare,
+    SiteTrafficSplit,
+)
 from hotline_events.producer import EventProducer
 from hotline_operators import crds
 from hotline_operators.failover.adapters import PeerHeartbeats, WitnessClient, probe
-from hotline_operators.failover.logic import decide, peer_healthy, split_after_failover
+from hotline_operators.failover.logic import decide, event_id, peer_healthy, remaining_steps
 from hotline_operators.failover.models import Action, PeerView, Timings
+from hotline_operators.leadership.adapters import micro_time
+from hotline_operators.site.adapters import Applier
 from hotline_operators.site.handlers import reconcile_site
 from hotline_operators.site.logic import condition, merge_conditions, now_text
 from hotline_operators.site.models import SiteSpec
+from hotline_operators.traffic.logic import dispatcher_config_map, shares_after
+
+# Test hook: exit right after recording this failover step (the crash-and-resume test).
+EXIT_AFTER_STEP_ENV = "HOTLINE_OPERATOR_EXIT_AFTER_STEP"
+EXIT_TEST_HOOK = 75
 
 
 def _patch_status(spec: SiteSpec, status: dict[str, Any]) -> dict[str, Any]:
     patched: Any = client.CustomObjectsApi().patch_namespaced_custom_object_status(
         crds.GROUP, crds.VERSION, spec.namespace, crds.SITES, spec.name, {"status": status})
     return dict(patched)
+
+
+def _read_site(namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        site: Any = client.CustomObjectsApi().get_namespaced_custom_object(
+            crds.GROUP, crds.VERSION, namespace, crds.SITES, name)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return dict(site)
 
 
 class Controller:
@@ -50,10 +84,22 @@ class Controller:
         self.witness = WitnessClient(spec.witness_url)
         self.sequence = 0
         self.healthy_since: dict[str, float | None] = {}
+        self.steps: dict[str, Callable[[SiteSpec, dict[str, Any], str, int], None]] = {
+            "split-written": self._write_split,
+            "scaled": self._scale,
+            "adoption-requested": self._request_adoption,
+            "announced": self._announce,
+        }
 
     def step(self) -> None:
-        spec = SiteSpec.from_resource(dict(self.body))
-        status = dict(self.body.get("status") or {})
+        # Read the site afresh: kopf's body lags our own status writes, and a stale
+        # one would start a failover that is already under way.
+        meta = self.body["metadata"]
+        body = _read_site(meta["namespace"], meta["name"])
+        if body is None:
+            return  # being deleted; the daemon stops soon
+        spec = SiteSpec.from_resource(body)
+        status = dict(body.get("status") or {})
         failed = list(status.get("failedPeers") or [])
         token = int(status.get("fencingToken") or 1)
         share = int(status.get("trafficShare", spec.traffic_share))
@@ -66,6 +112,12 @@ class Controller:
         last = self.peers.poll()
         now = time.time()
         for peer in spec.peers:
+            progress = (status.get("failovers") or {}).get(peer)
+            if peer in failed and progress and remaining_steps(list(progress["done"])):
+                self.logger.warning("resuming the takeover of %s (lease %s): %s still to do",
+                                    peer, progress["token"],
+                                    ", ".join(remaining_steps(list(progress["done"]))))
+                status = self.resume(spec, status, peer)
             view = PeerView(now, last.get(peer), probe(spec.peer_probes.get(peer)),
                             self.healthy_since.get(peer))
             healthy = peer_healthy(view, self.timings)
@@ -79,12 +131,14 @@ class Controller:
                 answer, granted, reason = self.witness.request_takeover(spec.site, peer)
                 decision = decide(view, self.timings, failed_over=False, witness=answer)
                 if decision.action is Action.FAIL_OVER:
-                    self.fail_over(spec, status, peer, granted, share)
+                    self.logger.warning("taking over %s: %s (lease %d)", peer,
+                                        decision.reason, granted)
+                    status = self.fail_over(spec, status, peer, granted)
                 else:
                     self.logger.warning("peer %s looks down but no failover: %s (%s)",
                                         peer, decision.reason, reason)
             elif decision.action is Action.FAIL_BACK:
-                self.fail_back(spec, status, peer, token, now)
+                status = self.fail_back(spec, status, peer, token, now)
             self._peer_condition(spec, status, peer, healthy)
         self.producer.flush(5)
 
@@ -100,43 +154,111 @@ class Controller:
                 now_text())])
             _patch_status(spec, {"conditions": conditions})
 
-    def fail_over(self, spec: SiteSpec, status: dict[str, Any], peer: str, token: int,
-                  share: int) -> None:
-        # Steps in order, each idempotent, FailedOver=True last: a restarted operator
-        # that finds the peer in failedPeers without the condition finishes the job.
-        shares = split_after_failover({spec.site: share, peer: 100 - share}, spec.site, [peer])
+    # -- failover ------------------------------------------------------------------
+
+    def fail_over(self, spec: SiteSpec, status: dict[str, Any], peer: str,
+                  token: int) -> dict[str, Any]:
+        # The lease is recorded before any side effect, so whoever runs next (this
+        # process after a crash, or the standby replica) knows the takeover started.
         patched = _patch_status(spec, {
             "failedPeers": sorted({*status.get("failedPeers", []), peer}),
-            "trafficShare": shares[spec.site], "fencingToken": token})
-        reconcile_site(patched, self.logger)  # scale to the failover profile
-        self.producer.publish(SiteFailover(
+            "fencingToken": token,
+            "failovers": {peer: {"token": token, "done": [], "decidedAt": micro_time()}}})
+        return self.resume(spec, dict(patched.get("status") or {}), peer)
+
+    def resume(self, spec: SiteSpec, status: dict[str, Any], peer: str) -> dict[str, Any]:
+        progress = status["failovers"][peer]
+        token, done = int(progress["token"]), list(progress["done"])
+        for name in remaining_steps(done):
+            started = time.monotonic()
+            self.steps[name](spec, status, peer, token)
+            done.append(name)
+            patched = _patch_status(spec, {"failovers": {peer: {
+                "token": token, "done": done, "at": {name: micro_time()}}}})
+            status = dict(patched.get("status") or {})
+            self.logger.info("takeover of %s (lease %d): %s in %.2fs", peer, token, name,
+                             time.monotonic() - started)
+            if os.environ.get(EXIT_AFTER_STEP_ENV) == name:
+                self.logger.critical("test hook %s=%s: exiting mid-failover",
+                                     EXIT_AFTER_STEP_ENV, name)
+                logging.shutdown()
+                os._exit(EXIT_TEST_HOOK)
+        return status
+
+    def _publish_once(self, data: EventModel, kind: str, failed_site: str, token: int) -> None:
+        self.producer.publish_event(Event(data=data, source=self.producer.source,
+                                          id=event_id(kind, failed_site, token)))
+        self.producer.flush(10)  # the step counts as done only once Kafka has it
+
+    def _write_split(self, spec: SiteSpec, status: dict[str, Any], peer: str,
+                     token: int) -> None:
+        failed = sorted({*status.get("failedPeers", []), peer})
+        self._split(spec, failed, token, "failover", peer)
+
+    def _split(self, spec: SiteSpec, failed: list[str], token: int, reason: str,
+               peer: str) -> None:
+        shares = shares_after(spec.site, spec.traffic_share, spec.peers, failed)
+        destinations = 0
+        if spec.edge is not None:
+            manifest = dispatcher_config_map(spec, spec.edge, failed, token)
+            Applier(client.ApiClient()).apply(manifest)
+            destinations = sum(1 for d in spec.edge.destinations if d.site not in failed)
+        else:
+            self.logger.warning("site %s has no spec.edge: no dispatcher list to rewrite; "
+                                "only the split event is published", spec.site)
+        _patch_status(spec, {"trafficShare": shares[spec.site]})
+        self._publish_once(SiteTrafficSplit(
+            site=spec.site, reason="failover" if reason == "failover" else "failback",
+            shares=tuple(SiteShare(site=s, share=v / 100) for s, v in sorted(shares.items())),
+            fencing_token=token, destinations=destinations), f"split-{reason}", peer, token)
+
+    def _scale(self, spec: SiteSpec, status: dict[str, Any], peer: str, token: int) -> None:
+        reconcile_site({"metadata": {"namespace": spec.namespace, "name": spec.name}},
+                       self.logger)  # reads the site afresh: failedPeers → failover profile
+
+    def _request_adoption(self, spec: SiteSpec, status: dict[str, Any], peer: str,
+                          token: int) -> None:
+        self._publish_once(SiteAdoptionRequested(
+            site=peer, adopted_by=spec.site, fencing_token=token,
+            scope=("callbacks", "sla-intervals")), "adoption", peer, token)
+
+    def _announce(self, spec: SiteSpec, status: dict[str, Any], peer: str, token: int) -> None:
+        self._publish_once(SiteFailover(
             site=peer, taken_over_by=spec.site, fencing_token=token,
-            votes=(spec.site, "witness"), reason="heartbeats stopped and probes failed"))
-        self.producer.flush(5)
-        conditions = merge_conditions(list(patched["status"].get("conditions") or []), [
+            votes=(spec.site, "witness"), reason="heartbeats stopped and probes failed"),
+            "failover", peer, token)
+        conditions = merge_conditions(list(status.get("conditions") or []), [
             condition("FailedOver", True, "PeerLost", f"took over {peer} with lease {token}",
                       now_text())])
         _patch_status(spec, {"conditions": conditions})
+        share = shares_after(spec.site, spec.traffic_share, spec.peers,
+                             status.get("failedPeers", []))[spec.site]
         kopf.warn(self.body, reason="FailedOver",
                   message=f"{spec.site} took over {peer} (lease {token}); traffic share now "
-                          f"{shares[spec.site]}%")
+                          f"{share}%")
+
+    # -- failback ------------------------------------------------------------------
 
     def fail_back(self, spec: SiteSpec, status: dict[str, Any], peer: str, token: int,
-                  now: float) -> None:
-        self.witness.release(peer, token)
+                  now: float) -> dict[str, Any]:
         remaining = [p for p in status.get("failedPeers", []) if p != peer]
+        self._split(spec, remaining, token, "failback", peer)
         conditions = merge_conditions(list(status.get("conditions") or []), [condition(
             "FailedOver", bool(remaining), "PeerRecovered",
             f"handed {peer}'s traffic back after the hold-down", now_text())])
         patched = _patch_status(spec, {"failedPeers": remaining,
-                                       "trafficShare": spec.traffic_share,
+                                       "failovers": {peer: None},
                                        "conditions": conditions})
         reconcile_site(patched, self.logger)  # back to the normal profile
         since = self.healthy_since.get(peer) or now
-        self.producer.publish(SiteFailback(site=peer, handed_back_by=spec.site,
-                                           fencing_token=token, healthy_for_seconds=now - since))
+        self._publish_once(SiteFailback(site=peer, handed_back_by=spec.site,
+                                        fencing_token=token, healthy_for_seconds=now - since),
+                           "failback", peer, token)
+        # Last: once released, the witness may grant a new lease for this peer.
+        self.witness.release(peer, token)
         kopf.info(self.body, reason="FailedBack",
                   message=f"{peer} healthy for {now - since:.0f}s; its traffic is handed back")
+        return dict(patched.get("status") or {})
 
     def close(self) -> None:
         self.peers.close()
@@ -159,4 +281,3 @@ def watch_peers(stopped: kopf.DaemonStopped, body: kopf.Body, logger: kopf.Logge
             stopped.wait(max(0.0, interval - (time.monotonic() - started)))
     finally:
         controller.close()
-

@@ -11,6 +11,8 @@ reach the witness).
 
 from __future__ import annotations
 
+import uuid
+
 from hotline_operators.failover.models import (
     Action,
     Decision,
@@ -57,10 +59,17 @@ def decide(view: PeerView, timings: Timings, *, failed_over: bool,
                                  "isolated one, so it takes nothing over")
 
 
-def split_after_failover(shares: dict[str, int], survivor: str,
-                         failed: list[str]) -> dict[str, int]:
-    """Traffic shares (percent) with the failed sites' shares moved to the survivor."""
-    moved = sum(shares.get(site, 0) for site in failed)
-    result = {site: (0 if site in failed else share) for site, share in shares.items()}
-    result[survivor] = result.get(survivor, 0) + moved
-    return result
+# A takeover's steps after the lease is recorded in status, in order. Each is
+# idempotent, and status.failovers[peer].done lists those finished, so a restarted
+# operator does only the rest.
+FAILOVER_STEPS = ("split-written", "scaled", "adoption-requested", "announced")
+
+
+def remaining_steps(done: list[str]) -> tuple[str, ...]:
+    return tuple(step for step in FAILOVER_STEPS if step not in done)
+
+
+def event_id(kind: str, failed_site: str, token: int) -> str:
+    """The same id for the same step of the same takeover: a resumed failover that
+    re-publishes is a duplicate consumers drop (they dedupe by ce_id)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"hotline:{kind}:{failed_site}:{token}"))

@@ -33,6 +33,25 @@ class MediaNetwork:
 
 
 @dataclass(frozen=True)
+class EdgeDestination:
+    """A media-node worker an edge may send calls to, and the site it belongs to."""
+
+    site: str
+    address: str  # host:port
+    name: str  # the dispatcher duid
+    max_load: int = 4
+
+
+@dataclass(frozen=True)
+class EdgeSpec:
+    """The Kamailio edge's dispatcher list the operator writes (in this namespace)."""
+
+    config_map: str
+    key: str = "dispatcher.list"
+    destinations: tuple[EdgeDestination, ...] = ()
+
+
+@dataclass(frozen=True)
 class SiteSpec:
     name: str  # the object's name; owned objects are named after it
     namespace: str
@@ -56,6 +75,7 @@ class SiteSpec:
     heartbeat_interval_s: int
     peer_timeout_s: int
     hold_down_s: int
+    edge: EdgeSpec | None = None
 
     @classmethod
     def from_resource(cls, body: Mapping[str, Any]) -> SiteSpec:
@@ -92,4 +112,15 @@ class SiteSpec:
             heartbeat_interval_s=int(timings.get("heartbeatIntervalSeconds", 1)),
             peer_timeout_s=int(timings.get("peerTimeoutSeconds", 5)),
             hold_down_s=int(timings.get("holdDownSeconds", 120)),
+            edge=_edge(spec.get("edge")),
         )
+
+
+def _edge(edge: Mapping[str, Any] | None) -> EdgeSpec | None:
+    if not edge:
+        return None
+    return EdgeSpec(
+        config_map=edge["dispatcherConfigMap"], key=edge.get("dispatcherKey", "dispatcher.list"),
+        destinations=tuple(EdgeDestination(d["site"], d["address"], d["name"],
+                                           int(d.get("maxLoad", 4)))
+                           for d in edge.get("destinations", [])))

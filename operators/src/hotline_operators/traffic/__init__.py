@@ -1,0 +1,1 @@
+"""The traffic split: which sites' media nodes a site's Kamailio edge sends calls to."""

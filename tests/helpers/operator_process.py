@@ -1,0 +1,52 @@
+"""The operator as a real OS process (kill -9 it, restart it), and a polling helper."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def poll(check: Callable[[], T | None], what: str, timeout: float = 60) -> T:
+    """Call ``check`` until it returns something other than None (or fail at the deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:.0f}s")
+        time.sleep(0.1)  # polling the API server (or a file) with a deadline
+
+
+class OperatorProcess:
+    """`kopf run --standalone -n <namespaces> -m hotline_operators.operator`, logging to a file."""
+
+    def __init__(self, kubeconfig: Path, namespaces: list[str], name: str, logs: Path,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.name = name
+        self.log = logs / f"{name}.log"
+        scope = [arg for ns in namespaces for arg in ("-n", ns)]
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "kopf", "run", "--standalone", *scope,
+                 "-m", "hotline_operators.operator"], stdout=out, stderr=subprocess.STDOUT,
+                env={**os.environ, "KUBECONFIG": str(kubeconfig), **(env or {})})
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

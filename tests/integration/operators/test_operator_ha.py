@@ -1,0 +1,115 @@
+"""Operator HA: two real operator processes, one Lease; SIGKILL the leader, the standby
+takes over within seconds and repairs what was broken meanwhile."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client import ApiClient
+
+from devstack.pytest_plugin import KubeTools
+from helpers.kube import new_namespace
+from helpers.operator_process import OperatorProcess, poll
+from helpers.sites import example_site
+from hotline_operators import crds
+
+pytestmark = pytest.mark.integration
+
+LEASE = "hotline-operator"
+LEASE_SECONDS = 4
+
+
+def start(kube: KubeTools, namespace: str, identity: str, logs: Path) -> OperatorProcess:
+    return OperatorProcess(kube.kubeconfig, [namespace], identity, logs, env={
+        "HOTLINE_OPERATOR_LEASE": LEASE, "HOTLINE_OPERATOR_LEASE_NAMESPACE": namespace,
+        "HOTLINE_OPERATOR_ID": identity, "HOTLINE_OPERATOR_LEASE_SECONDS": str(LEASE_SECONDS)})
+
+
+def lease_holder(api: ApiClient, namespace: str) -> tuple[str | None, int] | None:
+    try:
+        lease: Any = client.CoordinationV1Api(api).read_namespaced_lease(LEASE, namespace)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return lease.spec.holder_identity, int(lease.spec.lease_transitions or 0)
+
+
+@pytest.fixture(scope="module")
+def namespace(operator_api: ApiClient) -> str:
+    return new_namespace(operator_api, "op-ha")
+
+
+@pytest.fixture()
+def operators(kube: KubeTools, namespace: str, operator_api: ApiClient,
+              tmp_path: Path) -> Iterator[dict[str, OperatorProcess]]:
+    started: dict[str, OperatorProcess] = {}
+    try:
+        # op-1 first, so the roles are known: op-1 active, op-2 standby.
+        started["op-1"] = start(kube, namespace, "op-1", tmp_path)
+        poll(lambda: (lease_holder(operator_api, namespace) or (None, 0))[0] == "op-1" or None,
+             "op-1 taking the lease")
+        started["op-2"] = start(kube, namespace, "op-2", tmp_path)
+        poll(lambda: "is the standby" in started["op-2"].output() or None,
+             "op-2 reporting itself the standby")
+        yield started
+    finally:
+        for process in started.values():
+            process.stop()
+
+
+def test_the_standby_takes_over_when_the_leader_is_killed(
+    operators: dict[str, OperatorProcess], operator_api: ApiClient, namespace: str,
+) -> None:
+    objects = client.CustomObjectsApi(operator_api)
+    apps = client.AppsV1Api(operator_api)
+    objects.create_namespaced_custom_object(crds.GROUP, crds.VERSION, namespace, crds.SITES,
+                                            example_site())
+
+    def media_nodes() -> Any:
+        try:
+            return apps.read_namespaced_deployment("site-a-media-nodes", namespace)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    before = poll(media_nodes, "the leader creating the site's media nodes")
+    _, transitions = lease_holder(operator_api, namespace) or (None, 0)
+    poll(lambda: "Handler 'reconcile' succeeded" in operators["op-1"].output() or None,
+         "op-1 reporting the reconcile")
+    # The standby ran no handler while op-1 led.
+    assert "Handler" not in operators["op-2"].output()
+
+    killed_at = time.monotonic()
+    operators["op-1"].proc.send_signal(signal.SIGKILL)
+    operators["op-1"].proc.wait()
+    apps.delete_namespaced_deployment("site-a-media-nodes", namespace)  # only op-2 can repair
+
+    poll(lambda: (lease_holder(operator_api, namespace) or (None, 0))[0] == "op-2" or None,
+         "op-2 taking the lease", timeout=60)
+    took_lease = time.monotonic() - killed_at
+    def recreated() -> Any:
+        found = media_nodes()
+        return found if found is not None and found.metadata.uid != before.metadata.uid \
+            else None
+
+    back = poll(recreated,
+                "op-2 recreating the deleted Deployment", timeout=90)
+    repaired = time.monotonic() - killed_at
+    print(f"\noperator HA: leader SIGKILLed -> standby holds the lease in {took_lease:.1f} s, "
+          f"deleted Deployment repaired in {repaired:.1f} s (lease {LEASE_SECONDS} s)")
+    assert back.spec.replicas == 2
+    assert lease_holder(operator_api, namespace) == ("op-2", transitions + 1)
+    assert took_lease >= LEASE_SECONDS * 0.9, "took over before the lease could expire"
+
+    # A clean shutdown hands the lease over at once (no standby left to take it here).
+    operators["op-2"].stop()
+    assert operators["op-2"].proc.returncode == 0, operators["op-2"].output()[-3000:]
+    assert lease_holder(operator_api, namespace) == (None, transitions + 1)
