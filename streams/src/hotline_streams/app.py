@@ -27,11 +27,10 @@ from hotline_events.models import EventModel
 from hotline_events.models.agents import TYPES as AGENT_TYPES
 from hotline_events.models.callbacks import CallbackRequested
 from hotline_events.models.calls import CallQueued
-from hotline_events.models.metrics import SlaInterval
-from hotline_events.models.routing import RoutingDecision
 from hotline_streams.config.loader import load_dir
 from hotline_streams.config.models import TenantConfig
 from hotline_streams.settings import StreamSettings
+from hotline_streams.ticks.models import TICK_HEADER
 
 SOURCE_COMPONENT = "streams"
 
@@ -76,8 +75,6 @@ app = faust.App(
 inputs = app.topic(CALL_TOPIC, AGENT_TOPIC, CALLBACK_TOPIC, key_type=bytes, value_type=bytes)
 tenant_events = app.topic(f"{settings.app_id}-tenant-events", key_type=bytes,
                           value_type=bytes, partitions=PARTITIONS, internal=True)
-decisions_topic = app.topic(topic_of(RoutingDecision), key_type=bytes, value_type=bytes)
-sla_topic = app.topic(topic_of(SlaInterval), key_type=bytes, value_type=bytes)
 
 routing_books = app.Table("routing-books", partitions=PARTITIONS, key_type=bytes,
                           value_type=bytes)
@@ -97,10 +94,26 @@ def config_of(tenant: str) -> TenantConfig:
     return tenants.get(tenant) or TenantConfig(tenant=tenant)
 
 
-async def publish(topic: faust.TopicT, event: Event) -> None:
-    """Send and wait for Kafka's acknowledgement: state that says "done" is written only
-    after the output is durable, so a crash in between repeats the output (same event
-    id, deduped downstream) and never loses it."""
+_outputs: dict[str, faust.TopicT] = {}
+
+
+def output_topic(model: type[EventModel]) -> faust.TopicT:
+    name = topic_of(model)
+    if name not in _outputs:
+        _outputs[name] = app.topic(name, key_type=bytes, value_type=bytes)
+    return _outputs[name]
+
+
+async def publish(event: Event) -> None:
+    """Send to the catalog's topic of the event's type and wait for Kafka's
+    acknowledgement: state that says "done" is written only after the output is
+    durable, so a crash in between repeats the output (same event id, deduped
+    downstream) and never loses it."""
     key, value, headers = encode(event, catalog=catalog)
+    topic = output_topic(type(event.data))
     pending = await topic.send(key=key, value=value, headers=headers_of(headers))
     await pending
+
+
+def is_tick(headers: list[tuple[str, bytes]]) -> bool:
+    return any(k == TICK_HEADER for k, _ in headers)

@@ -11,14 +11,15 @@ from hotline_streams import codec
 from hotline_streams.app import (
     app,
     config_of,
-    decisions_topic,
     headers_of,
+    is_tick,
     publish,
     routing_books,
     settings,
     source,
     tenant_events,
 )
+from hotline_streams.durable import DurableAcks
 from hotline_streams.routing.book import RoutingBook, new_book
 from hotline_streams.routing.book import step as routing_step
 
@@ -26,19 +27,21 @@ from hotline_streams.routing.book import step as routing_step
 @app.agent(tenant_events)
 async def routing(stream: Any) -> None:
     """Agent state and skills routing per tenant; decisions to the routing topic."""
+    acks = DurableAcks(stream := stream.noack(), app)
     async for record in stream.events():
-        event = decode(headers_of(record.headers), record.value)
+        headers = headers_of(record.headers)
+        event = None if is_tick(headers) else decode(headers, record.value)
         tenant = record.key
         stored = routing_books.get(tenant)
         book = codec.load(stored, RoutingBook) if stored is not None \
             else new_book(tenant.decode())
         position = (record.message.partition, record.message.offset)
         book, out = routing_step(book, event, config_of(tenant.decode()), settings.site,
-                                 position)
-        for decision, decision_id, at in out:
-            await publish(decisions_topic, Event(data=decision, source=source,
-                                                 id=decision_id, time=at))
-        routing_books[tenant] = codec.dump(book)
+                                 position, record.message.timestamp)
+        for data, event_id, at in out:
+            await publish(Event(data=data, source=source, id=event_id, time=at))
+        acks.put(routing_books, record, tenant, codec.dump(book))
+        acks.done(record)
 
 
 @app.page("/tenants/{tenant}/routing")
