@@ -1,6 +1,6 @@
-"""``python -m hotline_streams worker -l info``: the Faust worker with the app."""
+"""``python -m hotline_streams worker -l info``: the Faust worker with every capability."""
 
-from hotline_streams.app import app
+from hotline_streams.wiring import app
 
 
 def main() -> None:

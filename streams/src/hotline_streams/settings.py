@@ -21,6 +21,7 @@ class StreamSettings:
     # at_least_once: faust-streaming's exactly_once processed nothing against Kafka 3.9
     # here; replays are made harmless by event-id dedupe and write order instead.
     processing_guarantee: str = "at_least_once"
+    tick_s: float = 1.0  # how often time passes for routing and SLA without events
     session_timeout_s: float = 6.0  # Kafka's group.min.session.timeout.ms; Faust's default is 60 s
 
     @classmethod
@@ -35,6 +36,7 @@ class StreamSettings:
             topic_prefix=e.get("HOTLINE_TOPIC_PREFIX", ""),
             tenants_dir=Path(tenants) if tenants else None,
             sla_grace_s=float(e.get("HOTLINE_SLA_GRACE_S", "3600")),
+            tick_s=float(e.get("HOTLINE_STREAMS_TICK_S", "1.0")),
             web_port=int(e.get("HOTLINE_STREAMS_WEB_PORT", "6066")),
             processing_guarantee=e.get("HOTLINE_STREAMS_GUARANTEE", "at_least_once"),
             data_dir=Path(e.get("HOTLINE_STREAMS_DATA_DIR", f"/tmp/hotline-streams/{app_id}")),

@@ -47,7 +47,16 @@ tenant: bank
 queues:
   cards:
     required_skills: [cards]
+    ring_timeout_s: 600  # the kill/restart takes wall-clock time: no RONA in that test
     overflow: [{after_s: 600, required_skills: [general]}]
+""",
+    "clinic.yaml": """
+tenant: clinic
+queues:
+  triage:
+    required_skills: [triage]
+    ring_timeout_s: 2
+    service_level: {interval_s: 10}
 """,
 }
 

@@ -22,6 +22,7 @@ from hotline_events.models.agents import (
     WrapUpStarted,
 )
 from hotline_events.models.calls import CallAnswered, CallCompleted, CallQueued
+from hotline_events.models.metrics import SlaInterval
 from hotline_events.models.routing import RoutingDecision
 
 pytestmark = pytest.mark.integration
@@ -130,3 +131,50 @@ def test_decisions_follow_the_rules_and_survive_a_worker_kill(streams: Any) -> N
         assert len(holding) == len(set(holding)) == 3  # a1: c2, a3: c4, a2: c3
     finally:
         decisions.close()
+
+
+def test_time_passes_without_events_ring_no_answer_and_intervals_close(streams: Any) -> None:
+    """Ticks: an offer nobody answers times out (agent not ready, contact re-offered),
+    and an interval closes final with no later event to push it."""
+    now = datetime.now(UTC)
+
+    def at(data: EventModel, second: float) -> Event:
+        return Event(data=data, source=SOURCE, time=now + timedelta(seconds=second))
+
+    decisions = streams.reader(RoutingDecision)
+    agents = streams.reader(AgentNotReady)  # the agent topic: all agent events
+    sla = streams.reader(SlaInterval)
+    try:
+        streams.worker.start()
+        streams.publish([
+            at(AgentLoggedIn(agent_id="n1", tenant="clinic", site="site-a",
+                             skills=(SkillLevel(skill="triage", proficiency=3),)), 0),
+            at(AgentReady(agent_id="n1", tenant="clinic"), 0.1),
+            at(CallQueued(call_id="p1", tenant="clinic", queue="triage",
+                          enqueued_at=now + timedelta(seconds=0.2)), 0.2)])
+        def clinic_pairs(got: list[Event]) -> list[tuple[str, str]]:
+            return [(d.call_id, d.agent_id) for d in unique(got) if d.tenant == "clinic"]
+
+        decisions.poll_until(lambda got: clinic_pairs(got) == [("p1", "n1")])
+        # n1 never answers: after the 2 s ring timeout a tick makes n1 not ready
+        agents.poll_until(lambda got: any(
+            isinstance(e.data, AgentNotReady) and e.data.agent_id == "n1"
+            and e.data.reason == "ring-no-answer" for e in got))
+        view = streams.worker.view("clinic")
+        assert {a["agent_id"]: a["state"] for a in view["agents"]} == {"n1": "not-ready"}
+        assert [(c["call_id"], c["offered_to"]) for c in view["contacts"]] == [("p1", None)]
+        streams.publish([
+            at(AgentLoggedIn(agent_id="n2", tenant="clinic", site="site-a",
+                             skills=(SkillLevel(skill="triage", proficiency=1),)), 1),
+            at(AgentReady(agent_id="n2", tenant="clinic"), 1.1)])
+        decisions.poll_until(lambda got: clinic_pairs(got) == [("p1", "n1"), ("p1", "n2")])
+        streams.publish([at(CallAnswered(call_id="p1", tenant="clinic", queue="triage",
+                                         agent_id="n2", wait_seconds=4), 4)])
+        # the 10 s interval of p1 closes by the ticks alone: no later event is sent
+        final = sla.poll_until(lambda got: next(
+            (e.data for e in got if isinstance(e.data, SlaInterval)
+             and e.data.tenant == "clinic" and e.data.final), None), timeout=60)
+        assert (final.queue, final.offered, final.answered) == ("triage", 1, 1)
+    finally:
+        for reader in (decisions, agents, sla):
+            reader.close()

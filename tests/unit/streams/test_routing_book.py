@@ -23,7 +23,7 @@ from hotline_streams.routing.models import AgentState
 
 DAY = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 CONFIG = parse({"tenant": "bank", "queues": {
-    "cards": {"required_skills": ["cards"],
+    "cards": {"required_skills": ["cards"], "ring_timeout_s": 600,
               "overflow": [{"after_s": 60, "required_skills": ["general"]}]}}})
 
 
@@ -53,8 +53,8 @@ def run(events: list[Event], book: RoutingBook | None = None,
     ids: list[str] = []
     for event in events:
         book, out = step(book, event, CONFIG, "site-a")
-        decisions += [d for d, _, _ in out]
-        ids += [i for _, i, _ in out]
+        decisions += [d for d, _, _ in out if isinstance(d, RoutingDecision)]
+        ids += [i for d, i, _ in out if isinstance(d, RoutingDecision)]
     return book, decisions, ids
 
 
@@ -159,3 +159,64 @@ def test_a_replay_from_an_older_offset_changes_nothing() -> None:
         again, out = step(book, event, CONFIG, "site-a", (0, offset))
         assert out == [] and again == book
     assert book.applied == {0: 3}
+
+
+TIMED = parse({"tenant": "bank", "queues": {
+    "cards": {"required_skills": ["cards"], "ring_timeout_s": 15,
+              "overflow": [{"after_s": 60, "required_skills": ["general"]},
+                           {"after_s": 120, "to_queue": "general"}]},
+    "general": {"required_skills": ["general"]},
+    "claims": {"required_skills": ["claims"]}}})
+WALL = 1_800_000_000.0  # the Kafka timestamps of the input records (wall clock)
+
+
+def timed(book: RoutingBook, event: Event | None, wall: float,
+          ) -> tuple[RoutingBook, list[RoutingDecision], list[AgentNotReady]]:
+    book, out = step(book, event, TIMED, "site-a", None, wall)
+    return (book, [d for d, _, _ in out if isinstance(d, RoutingDecision)],
+            [d for d, _, _ in out if isinstance(d, AgentNotReady)])
+
+
+def test_a_tick_times_out_an_unanswered_offer_and_the_contact_goes_back_first() -> None:
+    book = new_book("bank")
+    for n, event in enumerate([login("a1", 0, cards=3), ready("a1", 1), queued("c1", 2),
+                               queued("c2", 3)]):
+        book, decisions, _ = timed(book, event, WALL + n * 0.01)
+    assert book.state.contacts["c1"].offered_to == "a1"
+    book, decisions, rona = timed(book, None, WALL + 10)  # 10 s of ringing: not yet
+    assert decisions == [] and rona == []
+    book, decisions, rona = timed(book, None, WALL + 15.5)  # past the 15 s ring timeout
+    assert [(r.agent_id, r.reason) for r in rona] == [("a1", "ring-no-answer")]
+    assert book.state.agents["a1"].state is AgentState.NOT_READY
+    assert book.state.contacts["c1"].offered_to is None
+    book, decisions, _ = timed(book, login("a2", 20, cards=1), WALL + 16)
+    book, decisions, _ = timed(book, ready("a2", 21), WALL + 17)
+    assert pairs(decisions) == [("c1", "a2")]  # back at the head, before c2
+    # a replayed tick at the same time changes nothing
+    again, decisions, rona = timed(book, None, WALL + 17)
+    assert decisions == [] and rona == [] and again.state == book.state
+
+
+def test_ticks_relax_overflow_rules_after_their_wait_without_a_new_event() -> None:
+    book = new_book("bank")
+    for n, event in enumerate([login("g1", 0, general=2), ready("g1", 1), queued("c1", 2),
+                               login("x1", 0, claims=4), ready("x1", 1)]):
+        book, decisions, _ = timed(book, event, WALL + n * 0.01)
+    assert decisions == []
+    book, decisions, _ = timed(book, None, WALL + 50)  # 48 s waited: cards only
+    assert decisions == []
+    book, decisions, _ = timed(book, None, WALL + 62.5)  # 60.5 s: secondary skills
+    assert pairs(decisions) == [("c1", "g1")]
+    assert decisions[0].rule == "overflow" and decisions[0].waited_seconds >= 60
+
+
+def test_a_late_agent_no_answer_does_not_hit_the_next_agent() -> None:
+    book, _, _ = run([login("a1", 0, cards=3), ready("a1", 1), queued("c1", 2)])
+    book, _, _ = run([ev(AgentNoAnswer(call_id="c1", tenant="bank", queue="cards",
+                                       agent_id="a1", ring_seconds=15), 17),
+                      login("a2", 18, cards=1), ready("a2", 19)], book)
+    assert book.state.contacts["c1"].offered_to == "a2"
+    book, _, _ = run([ev(AgentNoAnswer(call_id="c1", tenant="bank", queue="cards",
+                                       agent_id="a1", ring_seconds=15), 20)], book)
+    assert book.state.contacts["c1"].offered_to == "a2"
+    assert book.state.agents["a2"].state is AgentState.RESERVED

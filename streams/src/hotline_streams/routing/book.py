@@ -32,7 +32,14 @@ from hotline_events.models.calls import (
 )
 from hotline_events.models.routing import RoutingDecision
 from hotline_streams.config.models import TenantConfig
-from hotline_streams.routing.logic import apply, decide, qualifies, ring_no_answer
+from hotline_streams.routing.logic import (
+    RONA_REASON,
+    apply,
+    decide,
+    expired_offers,
+    qualifies,
+    ring_no_answer,
+)
 from hotline_streams.routing.models import (
     Agent,
     AgentState,
@@ -41,6 +48,8 @@ from hotline_streams.routing.models import (
     Contact,
     RoutingState,
 )
+from hotline_streams.ticks.logic import advance as advance_clock
+from hotline_streams.ticks.models import Clock
 
 SEEN_IDS = 256  # event ids remembered per tenant (duplicates come from recent offsets)
 FINISHED_CALLS = 2048  # finished calls remembered, so a replayed `queued` is ignored
@@ -54,6 +63,7 @@ class RoutingBook:
     applied: dict[int, int] = field(default_factory=dict)  # partition → last offset folded
     finished: tuple[str, ...] = ()  # recent finished call ids, oldest first
     decisions: int = field(default=0)  # decisions made so far (for metrics)
+    clock: Clock = field(default_factory=Clock)  # the tenant's "now" (see ticks.logic)
 
 
 def new_book(tenant: str) -> RoutingBook:
@@ -143,7 +153,7 @@ def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingStat
                                               contact=data.call_id))
         return state
     if isinstance(data, AgentNoAnswer):
-        return ring_no_answer(state, data.call_id)
+        return ring_no_answer(state, data.call_id, data.agent_id)
     if isinstance(data, CallAbandoned):
         return _drop_contact(state, data.call_id, release_agent=True)
     if isinstance(data, CallCompleted):
@@ -185,37 +195,72 @@ def decision_event(state: RoutingState, assignment: Assignment, *, tenant: str, 
         candidates=candidates), decision_id, datetime.fromtimestamp(at, UTC)
 
 
-def step(book: RoutingBook, event: Event, config: TenantConfig, site: str,
-         position: tuple[int, int] | None = None,
-         ) -> tuple[RoutingBook, list[tuple[RoutingDecision, str, datetime]]]:
-    """Fold one event, then match; returns the book and the decisions to publish.
+def rona_event(tenant: str, call_id: str, agent_id: str, offered_at: float,
+               at: float) -> tuple[AgentNotReady, str, datetime]:
+    """The ring-no-answer of an offer: the agent goes not ready (deterministic id)."""
+    event_id = str(uuid.uuid5(DECISION_NAMESPACE,
+                              f"{tenant}/{call_id}/{agent_id}/rona/{offered_at}"))
+    return (AgentNotReady(agent_id=agent_id, tenant=tenant, reason=RONA_REASON), event_id,
+            datetime.fromtimestamp(at, UTC))
 
-    ``position`` (partition, offset in the worker's input) makes a crash replay a
-    no-op: the stored book already holds everything up to its last applied offset.
+
+Output = tuple[RoutingDecision | AgentNotReady, str, datetime]
+
+
+def step(book: RoutingBook, event: Event | None, config: TenantConfig, site: str,
+         position: tuple[int, int] | None = None, wall_s: float | None = None,
+         ) -> tuple[RoutingBook, list[Output]]:
+    """Fold one event (``None``: a tick), time out unanswered offers, then match.
+
+    Returns the book and the events to publish: routing decisions, and an agent's
+    ``AgentNotReady`` (reason ``ring-no-answer``) when an offer rang too long (its
+    contact goes back to the head of its queue). ``position`` (partition, offset in
+    the worker's input) makes a crash replay a no-op: the stored book already holds
+    everything up to its last applied offset. ``wall_s`` is the input record's Kafka
+    timestamp: time passes between events (``ticks.logic``).
     """
     if position is not None and position[1] <= book.applied.get(position[0], -1):
         return book, []
-    if event.id in book.seen:
+    if event is not None and event.id in book.seen:
         return book, []
     if position is not None:
         book = replace(book, applied={**book.applied, position[0]: position[1]})
-    data = event.data
+    event_s = event.time.timestamp() if event is not None else None
+    if wall_s is not None:
+        clock, now = advance_clock(book.clock, event_s, wall_s)
+    else:
+        now = max(event_s if event_s is not None else 0.0, book.clock.event_s)
+        clock = replace(book.clock, event_s=now)
+    book = replace(book, clock=clock)
+    state = book.state
     finished = book.finished
-    if isinstance(data, CallQueued) and data.call_id in finished:
-        return replace(book, seen=_remember(book.seen, event.id, SEEN_IDS)), []
-    state = fold(book.state, event, config)
-    done = _finishes(event)
-    if done is not None and done not in finished:
-        finished = _remember(finished, done, FINISHED_CALLS)
-    at = event.time.timestamp()
-    out: list[tuple[RoutingDecision, str, datetime]] = []
-    for assignment in decide(state, config.routing_rules(), at):
+    seen = book.seen
+    if event is not None:
+        seen = _remember(book.seen, event.id, SEEN_IDS)
+        data = event.data
+        if isinstance(data, CallQueued) and data.call_id in finished:
+            return replace(book, seen=seen), []
+        state = fold(state, event, config)
+        done = _finishes(event)
+        if done is not None and done not in finished:
+            finished = _remember(finished, done, FINISHED_CALLS)
+    rules = config.routing_rules()
+    out: list[Output] = []
+    for call_id, agent_id in expired_offers(state, rules, now):
+        offered_at = state.contacts[call_id].offered_at or now
+        state = ring_no_answer(state, call_id, agent_id)
+        out.append(rona_event(state.tenant, call_id, agent_id, offered_at, now))
+    cause = event.id if event is not None else (
+        f"tick/{position[0]}/{position[1]}" if position is not None else f"tick@{now}")
+    decisions = 0
+    for assignment in decide(state, rules, now):
         decision = decision_event(state, assignment, tenant=state.tenant, site=site,
-                                  cause=event.id, at=at)
-        applied = apply(state, assignment)
+                                  cause=cause, at=now)
+        applied = apply(state, assignment, now)
         if applied is state:
             continue
         state = applied
         out.append(decision)
-    return replace(book, state=state, seen=_remember(book.seen, event.id, SEEN_IDS),
-                   finished=finished, decisions=book.decisions + len(out)), out
+        decisions += 1
+    return replace(book, state=state, seen=seen, finished=finished,
+                   decisions=book.decisions + decisions), out

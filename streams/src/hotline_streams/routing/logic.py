@@ -22,6 +22,7 @@ from hotline_streams.routing.models import (
 )
 
 RONA_REASON = "ring-no-answer"
+DEFAULT_RING_TIMEOUT_S = 15.0  # QueueRouting's default, for queues not configured
 
 
 def queue_order(contact: Contact) -> tuple[int, int, int, float, str]:
@@ -75,7 +76,8 @@ def decide(state: RoutingState, rules: dict[str, QueueRouting],
     return decisions
 
 
-def apply(state: RoutingState, assignment: Assignment) -> RoutingState:
+def apply(state: RoutingState, assignment: Assignment,
+          now: float | None = None) -> RoutingState:
     """Record an offer: the contact rings the agent, the agent is reserved.
 
     Refuses an assignment that would offer a contact twice or give an agent two
@@ -88,15 +90,22 @@ def apply(state: RoutingState, assignment: Assignment) -> RoutingState:
         return state
     contacts = dict(state.contacts)
     agents = dict(state.agents)
-    contacts[contact.call_id] = replace(contact, offered_to=agent.agent_id)
+    contacts[contact.call_id] = replace(contact, offered_to=agent.agent_id,
+                                        offered_at=now if now is not None else contact.offered_at)
     agents[agent.agent_id] = replace(agent, state=AgentState.RESERVED, contact=contact.call_id)
     return RoutingState(state.tenant, contacts, agents)
 
 
-def ring_no_answer(state: RoutingState, call_id: str) -> RoutingState:
-    """The offered agent did not answer: agent not ready, contact back at the head."""
+def ring_no_answer(state: RoutingState, call_id: str,
+                   agent_id: str | None = None) -> RoutingState:
+    """The offered agent did not answer: agent not ready, contact back at the head.
+
+    With ``agent_id``, only if the contact still rings that agent (a media node's late
+    report must not hit the agent the contact was offered to next).
+    """
     contact = state.contacts.get(call_id)
-    if contact is None or contact.offered_to is None:
+    if contact is None or contact.offered_to is None \
+            or (agent_id is not None and contact.offered_to != agent_id):
         return state
     contacts = dict(state.contacts)
     agents = dict(state.agents)
@@ -104,7 +113,8 @@ def ring_no_answer(state: RoutingState, call_id: str) -> RoutingState:
     if agent is not None and agent.contact == call_id:
         agents[agent.agent_id] = replace(agent, state=AgentState.NOT_READY,
                                          not_ready_reason=RONA_REASON, contact=None)
-    contacts[call_id] = replace(contact, offered_to=None, returned_to_head=True)
+    contacts[call_id] = replace(contact, offered_to=None, offered_at=None,
+                                returned_to_head=True)
     return RoutingState(state.tenant, contacts, agents)
 
 
@@ -119,3 +129,17 @@ def answered(state: RoutingState, call_id: str) -> RoutingState:
     if contact.offered_to and contact.offered_to in agents:
         agents[contact.offered_to] = replace(agents[contact.offered_to], state=AgentState.BUSY)
     return RoutingState(state.tenant, contacts, agents)
+
+
+def expired_offers(state: RoutingState, rules: dict[str, QueueRouting],
+                   now: float) -> list[tuple[str, str]]:
+    """(call, agent) of offers ringing at least their queue's ring timeout by ``now``."""
+    out = []
+    for contact in sorted(state.contacts.values(), key=queue_order):
+        if contact.offered_to is None or contact.offered_at is None:
+            continue
+        queue = rules.get(contact.queue)
+        timeout = queue.ring_timeout_s if queue is not None else DEFAULT_RING_TIMEOUT_S
+        if now - contact.offered_at >= timeout:
+            out.append((contact.call_id, contact.offered_to))
+    return out

@@ -68,6 +68,7 @@ class Contact:
     language: str | None = None
     returned_to_head: bool = False  # after a ring-no-answer
     offered_to: str | None = None  # the agent it is ringing, if any
+    offered_at: float | None = None  # when that ringing began (ring-no-answer timeout)
 
 
 @dataclass(frozen=True)

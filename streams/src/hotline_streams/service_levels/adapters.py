@@ -14,6 +14,7 @@ from hotline_streams.ledger.models import CallEntry
 from hotline_streams.service_levels.intervals import Emit, SlaBook, advance, record
 from hotline_streams.service_levels.logic import figures
 from hotline_streams.service_levels.models import AbandonTreatment, QueueSettings
+from hotline_streams.ticks.logic import advance as advance_clock
 
 # The contract spells one treatment differently from the model's enum.
 TREATMENT_NAMES = {
@@ -84,15 +85,36 @@ def to_event(emit: Emit, tenant: str, site: str,
     return data, str(event_id)
 
 
+def _now(book: SlaBook, event_s: float | None, wall_s: float | None) -> tuple[SlaBook, float]:
+    if wall_s is None:
+        now = max(event_s if event_s is not None else 0.0, book.clock.event_s)
+        return replace(book, clock=replace(book.clock, event_s=now)), now
+    clock, now = advance_clock(book.clock, event_s, wall_s)
+    return replace(book, clock=clock), now
+
+
 def on_event(book: SlaBook, entry: CallEntry | None, event: Event, config: TenantConfig,
-             grace_s: float, position: Position | None = None,
+             grace_s: float, position: Position | None = None, wall_s: float | None = None,
              ) -> tuple[SlaBook, CallEntry | None, list[Emit], int]:
     """One decoded event of the tenant: (book, the call's ledger entry, emits, dropped).
 
     ``entry`` is the ledger entry of the event's call (``ledger.logic.call_id_of``), or
-    None for other events; the stream worker stores both results.
+    None for other events; the stream worker stores both results. ``wall_s`` is the
+    input record's Kafka timestamp (time passes between events, ``ticks.logic``).
     """
     after = fold(entry, event)
-    book, emits, dropped = step(book, position, entry, after, event.time.timestamp(), config,
-                                grace_s)
+    if position is not None and position[1] <= book.applied.get(position[0], -1):
+        return book, after, [], 0
+    book, now = _now(book, event.time.timestamp(), wall_s)
+    book, emits, dropped = step(book, position, entry, after, now, config, grace_s)
     return book, after, emits, dropped
+
+
+def on_tick(book: SlaBook, config: TenantConfig, grace_s: float, position: Position | None,
+            wall_s: float) -> tuple[SlaBook, list[Emit]]:
+    """Time passed without an event: intervals that ended close (final) on time."""
+    if position is not None and position[1] <= book.applied.get(position[0], -1):
+        return book, []
+    book, now = _now(book, None, wall_s)
+    book, emits, _ = step(book, position, None, None, now, config, grace_s)
+    return book, emits

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from hotline_streams.service_levels.logic import add, interval_start, remove
 from hotline_streams.service_levels.models import ContactOutcome, IntervalCounts, QueueSettings
+from hotline_streams.ticks.models import Clock
 
 SettingsFor = Callable[[str], QueueSettings]
 
@@ -41,6 +42,7 @@ class SlaBook:
     # Position of the last event counted, per partition of the worker's input: a replay
     # after a crash (offsets behind the stored book) is recognised and not counted twice.
     applied: dict[int, int] = field(default_factory=dict)
+    clock: Clock = field(default_factory=Clock)  # the tenant's "now" (see ticks.logic)
 
 
 @dataclass(frozen=True)

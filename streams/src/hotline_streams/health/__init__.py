@@ -1,0 +1,1 @@
+"""Health: the worker's readiness page."""

@@ -1,0 +1,17 @@
+"""``GET /ready``: 200 once partitions are assigned, tables recovered and streams run."""
+
+from __future__ import annotations
+
+from faust.web import Request, Response, View
+
+from hotline_streams.app import app
+
+
+@app.page("/ready")
+async def ready(web: View, request: Request) -> Response:
+    """200 once partitions are assigned, tables recovered and streams flowing."""
+    recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+    assigned = bool(app.consumer.assignment()) if app.consumer is not None else False
+    ok = recovered and assigned and not app.rebalancing
+    return web.json({"ready": ok, "recovered": recovered, "assigned": assigned,
+                    "rebalancing": app.rebalancing}, status=200 if ok else 503)
