@@ -120,10 +120,15 @@ class Pool:
             if proc is None or proc.poll() is None:
                 continue
             del self.procs[slot.index]
+            drained = slot.state == "draining" and proc.returncode == 0
             lost = logic.on_death(slot, now)
             if self.draining:
                 log.info("worker %s exited (%d) while the node drains", slot.name,
                          proc.returncode)
+                continue
+            if drained and not lost:
+                slot.start_at = now
+                log.info("worker %s drained and exited; starting a fresh one", slot.name)
                 continue
             slot.restarts += 1
             log.error("worker %s (pid %d) died with exit %d holding %d call(s); they are "
