@@ -23,6 +23,7 @@ from pool_support import Pool, http_get, metric, poll, start_pool
 from devstack.kafka import KafkaCluster
 from hotline_events.catalog import Catalog
 from hotline_events.models.calls import CallAbandoned, CallCompleted, CallOffered
+from hotline_events.models.sites import MediaNodeHeartbeat
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +55,22 @@ def offered_on(call_events: CallReader, caller: str) -> CallOffered:
     first = call_events.wait_for(caller, lambda ev: bool(ev), timeout=60)[0]
     assert isinstance(first, CallOffered)
     return first
+
+
+def test_the_node_and_its_workers_heartbeat_capacity_and_load(
+        pool: Pool, kafka_site_a: KafkaCluster, catalog: Catalog) -> None:
+    node = wait_for_event(kafka_site_a.bootstrap, catalog, MediaNodeHeartbeat,
+                          lambda e: e.media_node == pool.node  # type: ignore[attr-defined]
+                          and e.capacity == 8)  # type: ignore[attr-defined]
+    assert isinstance(node, MediaNodeHeartbeat)
+    assert (node.workers, node.active_calls, node.draining) == (2, 0, False)
+    worker = wait_for_event(kafka_site_a.bootstrap, catalog, MediaNodeHeartbeat,
+                            lambda e: e.media_node == f"{pool.node}.w1")  # type: ignore[attr-defined]
+    assert isinstance(worker, MediaNodeHeartbeat)
+    assert (worker.capacity, worker.workers, worker.draining) == (4, 1, False)
+    metrics = pool.metrics()
+    assert metric(metrics, "hotline_media_capacity_calls") == 8
+    assert metric(metrics, "hotline_media_ready") == 1
 
 
 def test_a_draining_worker_leaves_the_edge_and_finishes_its_call(
