@@ -106,6 +106,9 @@ modparam("rr", "enable_full_lr", 1)
 modparam("dialog", "dlg_flag", 4)
 modparam("dispatcher", "list_file", "{dispatcher_list_path}")
 modparam("dispatcher", "flags", 2)
+# Call-load dispatching (algorithm 10) keeps its per-call table only when this is set;
+# without it Kamailio logs "ds_add_cell(): invalid parameters" and ignores the load.
+modparam("dispatcher", "ds_hash_size", 9)
 modparam("dispatcher", "ds_ping_method", "OPTIONS")
 modparam("dispatcher", "ds_ping_from", "sip:edge@{host}:{port}")
 modparam("dispatcher", "ds_ping_interval", {cfg.ping_interval_seconds})
