@@ -19,6 +19,7 @@ import time
 from types import FrameType
 
 from devstack import artifacts
+from devstack.platform import Platform
 from devstack.process import ServerError
 from devstack.settings import ENV_OVERRIDES, ExternalEndpoints
 from devstack.stack import PROFILES, Stack, install
@@ -65,8 +66,22 @@ def _up(args: argparse.Namespace) -> int:
                   "stopping the stack", file=sys.stderr)
             stack.down()
             return 1
+    platform: Platform | None = None
+    if args.platform:
+        kafka_a = ExternalEndpoints.from_environ(stack.env()).kafka_site_a
+        assert kafka_a is not None, "every profile runs a site-a Kafka"
+        platform = Platform(stack.run_dir, kafka_a)
+        try:
+            platform.up()
+        except ServerError as exc:
+            print(f"devstack: the platform did not come up:\n{exc}", file=sys.stderr)
+            platform.down()
+            stack.down()
+            return 1
     print(f"devstack: {args.profile} stack healthy in {time.monotonic() - started:.1f}s")
     print(stack.describe())
+    if platform is not None:
+        print(platform.describe())
     print("\nClients find it through these variables (tests too: they then reuse it):")
     print(env_file.read_text().rstrip())
     print(f"\n  source {env_file}\n")
@@ -79,12 +94,15 @@ def _up(args: argparse.Namespace) -> int:
             stop.wait(args.check_every)
             if stop.is_set():
                 break
-            problems = {name: p for name, p in stack.health().items() if p}
+            health = {**stack.health(), **(platform.health() if platform else {})}
+            problems = {name: p for name, p in health.items() if p}
             for problem in problems.values():
                 log.error("health check failed: %s", problem)
             if problems and args.exit_on_failure:
                 return 1
     finally:
+        if platform is not None:
+            platform.down()
         stack.down()
         print("devstack: stopped")
     return 0
@@ -122,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--init", action="append", default=[], metavar="COMMAND",
                       help="shell command to run once the stack is healthy, with its "
                            "HOTLINE_* variables set (repeatable); failure stops the stack")
+    p_up.add_argument("--platform", action="store_true",
+                      help="also start Hotline on it: Kamailio edge, media-node pool, stream "
+                           "worker, SIPp callers and agents (see devstack.platform)")
     p_up.set_defaults(func=_up)
     p_check = sub.add_parser("check", help="health-check the servers named in the environment")
     p_check.set_defaults(func=_check)

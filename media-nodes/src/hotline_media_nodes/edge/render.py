@@ -46,6 +46,8 @@ class EdgeConfig:
     extra_log: bool = False
     children: int = 2
     tcp: bool = False  # also listen on TCP (e.g. for a kubelet tcpSocket probe)
+    # binrpc socket ("unix:/path") for kamcmd: lets the pool reload the destination set
+    control_socket: str | None = None
 
     def __post_init__(self) -> None:
         if not _HOST_PORT.match(self.listen):
@@ -73,6 +75,9 @@ def render_kamailio_cfg(cfg: EdgeConfig, dispatcher_list_path: str) -> str:
     trunk_check = " || ".join(f'is_in_subnet("$si", "{c}")' for c in cfg.trunks)
     transports = (f"auto_aliases=no\nlisten=udp:{host}:{port}\nlisten=tcp:{host}:{port}"
                   if cfg.tcp else f"disable_tcp=yes\nauto_aliases=no\nlisten=udp:{host}:{port}")
+    # A pool reloads the set whenever a worker starts, drains or dies: no rate limit.
+    control = (f'loadmodule "ctl.so"\nmodparam("ctl", "binrpc", "{cfg.control_socket}")\n'
+               'modparam("dispatcher", "reload_delta", 0)\n' if cfg.control_socket else "")
     return f"""#!KAMAILIO
 # Hotline media-node edge. Rendered by hotline_media_nodes.edge; do not edit.
 debug={3 if cfg.extra_log else 2}
@@ -94,13 +99,16 @@ loadmodule "sanity.so"
 loadmodule "ipops.so"
 loadmodule "dialog.so"
 loadmodule "dispatcher.so"
-
+{control}
 modparam("tm", "fr_timer", {cfg.invite_timeout_ms})
 modparam("tm", "fr_inv_timer", 60000)
 modparam("rr", "enable_full_lr", 1)
 modparam("dialog", "dlg_flag", 4)
 modparam("dispatcher", "list_file", "{dispatcher_list_path}")
 modparam("dispatcher", "flags", 2)
+# Call-load dispatching (algorithm 10) keeps its per-call table only when this is set;
+# without it Kamailio logs "ds_add_cell(): invalid parameters" and ignores the load.
+modparam("dispatcher", "ds_hash_size", 9)
 modparam("dispatcher", "ds_ping_method", "OPTIONS")
 modparam("dispatcher", "ds_ping_from", "sip:edge@{host}:{port}")
 modparam("dispatcher", "ds_ping_interval", {cfg.ping_interval_seconds})

@@ -17,10 +17,13 @@ from types import FrameType
 
 from hotline_events.catalog import default_catalog
 from hotline_events.pii import CallerTokenKeyMissing, token_key
-from hotline_events.producer import EventProducer, ProducerError
+from hotline_events.producer import ProducerError
+from hotline_media_nodes.health import HealthServer, Snapshot
 from hotline_media_nodes.ivr.loader import FlowError, load_flow
 from hotline_media_nodes.ivr.validate import FlowRejected, validate_flow
+from hotline_media_nodes.pool.adapters import ReportingPublisher
 from hotline_media_nodes.prompts import MissingPrompts, durations, load_prompts
+from hotline_media_nodes.publishing import BufferedPublisher
 from hotline_media_nodes.worker import logic, pjsip
 from hotline_media_nodes.worker.calls import Controller, Identity
 
@@ -43,6 +46,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--drain-seconds", type=float, default=30.0)
     p.add_argument("--heartbeat-seconds", type=float, default=5.0)
     p.add_argument("--retry-after", type=int, default=30)
+    p.add_argument("--health-port", type=int, default=None,
+                   help="serve /healthz /readyz /metrics on this TCP port (0: kernel-chosen)")
+    p.add_argument("--event-buffer", type=int, default=10_000,
+                   help="events kept while Kafka is down; beyond it the oldest are dropped")
+    p.add_argument("--report-calls", action="store_true",
+                   help="print call+/queue/call-/draining lines for a supervising pool")
     return p.parse_args(argv)
 
 
@@ -66,8 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     catalog = default_catalog()
     if args.topic_prefix:
         catalog = catalog.prefixed(args.topic_prefix)
-    producer = EventProducer(args.kafka, f"//hotline/{args.site}/media-node/{args.media_node}",
-                             catalog=catalog)
+    health = (HealthServer(args.bind, args.health_port,
+                           {"media_node": args.media_node, "site": args.site})
+              if args.health_port is not None else None)
+    buffered = BufferedPublisher(args.kafka, f"//hotline/{args.site}/media-node/{args.media_node}",
+                                 catalog=catalog, bound=args.event_buffer)
+    producer = ReportingPublisher(buffered, args.report_calls)
     endpoint = pjsip.Endpoint(args.bind, args.sip_port, f"hotline-media-node/{args.media_node}")
     controller = Controller(Identity(args.site, args.media_node, args.retry_after), by_number,
                             prompts, allow, producer, key)
@@ -78,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         if not controller.draining:
             controller.draining = True
             drain_deadline.append(time.monotonic() + args.drain_seconds)
+            if args.report_calls:
+                print("draining", flush=True)
             log.warning("SIGTERM: draining; new calls get 503 (Retry-After %d s), %d active "
                         "call(s) may run up to %.0f s", args.retry_after,
                         controller.active_calls, args.drain_seconds)
@@ -85,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGINT, on_sigterm)
     print(f"ready sip={args.bind}:{endpoint.port}", flush=True)
+    if health is not None:
+        print(f"health http://{args.bind}:{health.port}/", flush=True)
     log.info("worker %s ready on udp %s:%d for %s", args.media_node, args.bind, endpoint.port,
              ", ".join(sorted(by_number)))
     next_beat = 0.0
@@ -98,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
             if now >= next_beat:
                 controller.publish(None, controller.heartbeat())
                 next_beat = now + args.heartbeat_seconds
+            status = buffered.poll()
+            if health is not None:
+                health.update(Snapshot(
+                    phase="draining" if controller.draining else "ready",
+                    active_calls=controller.active_calls, capacity=pjsip.MAX_CALLS,
+                    calls_total=producer.calls_total, events_buffered=status.buffered,
+                    events_dropped=status.dropped, degraded=status.link.reason))
             if drain_deadline and (controller.active_calls == 0 or now >= drain_deadline[0]):
                 break
     finally:
@@ -109,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         controller.publish(None, controller.heartbeat())
         controller.sessions.clear()
         endpoint.shutdown()
+        if health is not None:
+            health.update(Snapshot(phase="stopping"))
         try:
-            producer.flush(10)
+            buffered.flush(10)
         except ProducerError as err:
             log.error("events lost at shutdown: %s", err)
     log.info("worker %s stopped", args.media_node)

@@ -1,0 +1,163 @@
+"""Hotline itself on a running stack: the SIP edge, media nodes, streams and traffic.
+
+``devstack up --platform`` (what ``./hotline run`` does) starts, after the servers:
+
+* a media-node pool (``python -m hotline_media_nodes.pool``) with its own Kamailio
+  edge, on the demo tenant's IVR flow (``media-nodes/flows/demo-bank.yaml``);
+* a stream worker (``python -m hotline_streams worker``) with the demo tenant's queues
+  (``streams/config-examples/``);
+* traffic: SIPp agent phones (UAS), simulated agent desktops on Kafka
+  (``python -m hotline_loadtests.agents``), and SIPp callers through the edge at a
+  steady low rate.
+
+Every process is a ``ManagedProcess``: it dies with devstack and is stopped with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.network import PortAllocator
+from devstack.process import ManagedProcess, ServerError, wait_until
+from hotline_events.catalog import default_catalog
+from hotline_events.models.agents import AgentReady
+from hotline_events.models.calls import CallOffered
+from hotline_events.models.routing import RoutingDecision
+from hotline_events.models.sites import MediaNodeHeartbeat
+
+REPO = Path(__file__).resolve().parents[3]
+FLOW = REPO / "media-nodes" / "flows" / "demo-bank.yaml"
+TENANTS = REPO / "streams" / "config-examples"
+CALLER = REPO / "loadtests" / "scenarios" / "caller_asks_for_agent.xml"
+TENANT = "demo-bank"
+TOKEN_KEY_ENV = "HOTLINE_CALLER_TOKEN_KEY"
+
+
+def _free_udp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _http_ok(url: str, want_json_key: str | None = None) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            if want_json_key is None:
+                return int(response.status) == 200
+            return bool(json.load(response).get(want_json_key))
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+@dataclass
+class Platform:
+    """The platform's processes on one stack (single site, site-a)."""
+
+    run_dir: Path
+    bootstrap: str
+    workers: int = 2
+    call_rate_per_minute: float = 12.0  # one new caller every 5 s
+    max_callers: int = 6
+    agents: int = 4
+    ports: PortAllocator = field(default_factory=PortAllocator)
+    processes: list[ManagedProcess] = field(default_factory=list)
+    edge_port: int = 0
+    health_port: int = 0
+    streams_port: int = 0
+    phone_port: int = 0
+
+    def _start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> \
+            ManagedProcess:
+        proc = ManagedProcess(name=name, argv=argv, log_path=self.run_dir / "platform" /
+                              f"{name.replace(' ', '-')}.log", env=env)
+        proc.start()
+        self.processes.append(proc)
+        return proc
+
+    def up(self) -> None:
+        home = self.run_dir / "platform"
+        home.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "HOTLINE_KAFKA_SITE_A": self.bootstrap}
+        # One key per run unless the operator set one: caller tokens join within a run.
+        env.setdefault(TOKEN_KEY_ENV, f"hotline-run-{uuid.uuid4().hex}")
+        sipp = shutil.which("sipp")
+        if sipp is None:
+            raise ServerError("sipp is missing (Debian package sip-tester): it plays the "
+                              "callers and the agents' phones")
+        prompts = subprocess.run(
+            [sys.executable, "-m", "hotline_media_nodes.cli", "prompts", "install", str(FLOW)],
+            env=env, capture_output=True, text=True, timeout=300, check=False)
+        if prompts.returncode != 0:
+            raise ServerError(f"installing the demo prompts failed:\n{prompts.stderr[-3000:]}")
+
+        self.edge_port, self.health_port = _free_udp_port(), self.ports.take()
+        self.phone_port, self.streams_port = _free_udp_port(), self.ports.take()
+        pool = self._start("media-node pool", [
+            sys.executable, "-m", "hotline_media_nodes.pool", "--workers", str(self.workers),
+            "--flow", str(FLOW), "--allow", "127.0.0.1/32", "--kafka", self.bootstrap,
+            "--media-node", "mn-a-0", "--site", "site-a",
+            "--edge-listen", f"127.0.0.1:{self.edge_port}",
+            "--health-port", str(self.health_port), "--workdir", str(home / "media-node"),
+            "--drain-seconds", "10"], env)
+        streams_env = {**env, "HOTLINE_TENANTS_DIR": str(TENANTS),
+                       "HOTLINE_STREAMS_APP_ID": f"hotline-streams-{uuid.uuid4().hex[:6]}",
+                       "HOTLINE_STREAMS_WEB_PORT": str(self.streams_port),
+                       "HOTLINE_STREAMS_DATA_DIR": str(home / "streams-data")}
+        streams = self._start("stream worker", [sys.executable, "-m", "hotline_streams",
+                                                "worker", "-l", "info"], streams_env)
+        wait_until(lambda: _http_ok(f"http://127.0.0.1:{self.health_port}/readyz"),
+                   timeout=180, proc=pool, what="ready (a worker in the edge's set)")
+        wait_until(lambda: _http_ok(f"http://127.0.0.1:{self.streams_port}/ready", "ready"),
+                   timeout=240, proc=streams, what="ready (partitions assigned, tables recovered)")
+        self._start("agent phones", [sipp, "-sn", "uas", "-i", "127.0.0.1",
+                                     "-p", str(self.phone_port), "-nostdin",
+                                     "-mp", str(_free_udp_port())])
+        self._start("agent desktops", [
+            sys.executable, "-m", "hotline_loadtests.agents", "--kafka", self.bootstrap,
+            "--tenant", TENANT, "--agents", str(self.agents), "--skills", "general:3,cards:4",
+            "--wrap-up-seconds", "5"], env)
+        self._start("callers", [
+            sipp, f"127.0.0.1:{self.edge_port}", "-sf", str(CALLER), "-s", "800100",
+            "-i", "127.0.0.1", "-p", str(_free_udp_port()), "-mp", str(_free_udp_port()),
+            "-r", f"{self.call_rate_per_minute:g}", "-rp", "60000",
+            "-l", str(self.max_callers), "-nostdin", "-trace_err",
+            "-error_file", str(home / "callers-errors.log")])
+
+    def health(self) -> dict[str, str | None]:
+        return {p.name: None if p.alive() else p.exit_description() for p in self.processes}
+
+    def describe(self) -> str:
+        catalog = default_catalog()
+        topics = ", ".join(catalog.topic_for_type(t.TYPE).name for t in
+                           (CallOffered, RoutingDecision, AgentReady, MediaNodeHeartbeat))
+        rows = ["Hotline is running (tenant demo-bank, site-a):",
+                f"  SIP edge (Kamailio): sip:800100@127.0.0.1:{self.edge_port} (IVR), "
+                f"sip:800101@… (balance); trunks allowed: 127.0.0.1/32",
+                f"  media node mn-a-0: {self.workers} pjsua2 workers; "
+                f"http://127.0.0.1:{self.health_port}/metrics /readyz /healthz",
+                f"  streams: http://127.0.0.1:{self.streams_port}/tenants/{TENANT}/routing "
+                f"(/ready)",
+                f"  traffic: SIPp callers at {self.call_rate_per_minute:g}/min "
+                f"(≤{self.max_callers} at once), {self.agents} agents, phones on "
+                f"udp 127.0.0.1:{self.phone_port}",
+                f"  Kafka topics: {topics}",
+                f"  logs: {self.run_dir / 'platform'}"]
+        rows += [f"  {p.name}: pid {p.pid}, log {p.log_path}" for p in self.processes]
+        return "\n".join(rows)
+
+    def down(self) -> None:
+        # Traffic first, then the node (it drains), then the streams.
+        for proc in reversed(self.processes):
+            proc.terminate()
+        for proc in reversed(self.processes):
+            proc.wait_stopped(grace=30)
