@@ -42,6 +42,7 @@ from hotline_events.models.callbacks import (
 from hotline_events.models.calls import CallAnswered, CallOffered
 from hotline_events.models.identity import CallerIdentified
 from hotline_events.models.metrics import QueueStatistics
+from hotline_events.models.sites import SiteAdoptionRequested
 from hotline_events.producer import EventProducer
 from hotline_events.topics import ensure_topics
 from hotline_streams.callbacks.models import Callback, CallbackPolicy, QuietHours, Status
@@ -364,7 +365,11 @@ def test_the_surviving_site_adopts_the_failed_sites_open_callbacks(
     site_a, site_b = scheduler("site-a", "dc-a"), scheduler("site-b", "dc-b")
     site_a.tick()
     assert site_a.dialled == 1, "site-a dialled another site's callbacks before adopting"
-    assert site_a.adopt("site-b") == 3
+    # The operator's adoption command (after its SiteFailover) moves them here.
+    command = SiteAdoptionRequested(site="site-b", adopted_by="site-a", fencing_token=7,
+                                    scope=("callbacks", "sla-intervals"))
+    site_b.handle(Event(data=command, source="//hotline/site-a/operator/op-0"))  # not for b
+    site_a.handle(Event(data=command, source="//hotline/site-a/operator/op-0"))
     assert site_a.adopt("site-b") == 0, "adoption is idempotent"
     site_a.tick()
     site_b.tick()  # the failed site comes back believing it still owns them: too late

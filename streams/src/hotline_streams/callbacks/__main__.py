@@ -29,6 +29,7 @@ from hotline_events.models.callbacks import CallbackRequested
 from hotline_events.models.calls import CallQueued
 from hotline_events.models.identity import CallerIdentified
 from hotline_events.models.metrics import QueueStatistics
+from hotline_events.models.sites import SiteAdoptionRequested
 from hotline_events.producer import EventProducer
 from hotline_streams.callbacks.config import load_policies
 from hotline_streams.callbacks.scheduler import Scheduler
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(scheduler: Scheduler, args: argparse.Namespace, catalog: Catalog) -> int:
     topics = sorted({catalog.topic_for_type(t.TYPE).name for t in (
-        CallbackRequested, CallQueued, CallerIdentified, QueueStatistics)})
+        CallbackRequested, CallQueued, CallerIdentified, QueueStatistics,
+        SiteAdoptionRequested)})
     consumer = ContractConsumer(args.kafka, f"{args.topic_prefix}hotline-callbacks-{args.site}",
                                 topics,
                                 catalog=catalog)

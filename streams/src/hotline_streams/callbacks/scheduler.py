@@ -38,6 +38,7 @@ from hotline_events.models.callbacks import (
 from hotline_events.models.calls import CallAbandoned, CallAnswered, CallOffered, CallQueued
 from hotline_events.models.identity import CallerIdentified
 from hotline_events.models.metrics import QueueStatistics
+from hotline_events.models.sites import SiteAdoptionRequested
 from hotline_events.producer import EventProducer
 from hotline_streams.callbacks import logic
 from hotline_streams.callbacks.models import (
@@ -295,6 +296,12 @@ class Scheduler:
                     from_site, self.site)
         return adopted
 
+    def _adoption_requested(self, data: SiteAdoptionRequested) -> None:
+        if (data.adopted_by == self.site and data.site != self.site
+                and "callbacks" in data.scope):
+            # Idempotent: a resumed failover's repeated command finds nothing left to move.
+            self.adopt(data.site)
+
     # -- helpers -----------------------------------------------------------------------
 
     def _open_view(self) -> list[Callback]:
@@ -372,4 +379,5 @@ _HANDLERS: dict[type[EventModel], Callable[[Scheduler, Any], None]] = {
     CallbackConnected: Scheduler._connected,
     CallbackFailed: Scheduler._failed,
     CallbackCancelled: Scheduler._cancelled,
+    SiteAdoptionRequested: Scheduler._adoption_requested,
 }
