@@ -7,12 +7,15 @@ between claim and dial). Their dial commands are read back from Kafka.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
 import traceback
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -221,7 +224,7 @@ def test_a_scheduler_killed_between_claim_and_dial_is_resumed_with_one_dial(
              "--kafka", topics.bootstrap, "--topic-prefix", topics.prefix,
              "--cassandra", f"{node.address}:{node.port}", "--datacenter", "dc-a",
              "--keyspace", keyspace, "--site", "site-a", "--instance", f"sched-{n}",
-             "--policies", str(policies), "--tick-seconds", "0.2"],
+             "--policies", str(policies), "--tick-seconds", "0.2", "--http", "127.0.0.1:0"],
             env=env, stdout=subprocess.PIPE, stderr=(tmp_path / f"sched-{n}.log").open("wb"))
 
     first = scheduler(crash_after, 1)
@@ -234,7 +237,9 @@ def test_a_scheduler_killed_between_claim_and_dial_is_resumed_with_one_dial(
     reader = topics.reader(DialCallback)
     second = scheduler(None, 2)
     try:
-        assert second.stdout is not None and second.stdout.readline().startswith(b"ready")
+        assert second.stdout is not None
+        web = second.stdout.readline().decode().split()[1]  # "http http://host:port"
+        assert second.stdout.readline().startswith(b"ready")
         producer.publish(stats(tenant, agents_ready=1))  # the restarted view of the queue
         producer.flush()
         deadline = time.monotonic() + 90
@@ -253,6 +258,12 @@ def test_a_scheduler_killed_between_claim_and_dial_is_resumed_with_one_dial(
         assert len({e.id for e in sent}) == 1
         assert len(sent) == expected
         assert {e.data.attempt for e in sent} == {1}  # type: ignore[attr-defined]
+        scraped = urllib.request.urlopen(f"{web}/metrics", timeout=10).read().decode()
+        dialled = re.compile(r'hotline_callbacks_dialled_total\{[^}]*tenant="' + tenant
+                             + r'"[^}]*\} 1\.0')
+        assert dialled.search(scraped), scraped[-2000:]
+        with urllib.request.urlopen(f"{web}/healthz", timeout=10) as health:
+            assert json.load(health)["status"] == "ok"
     finally:
         second.terminate()
         second.wait(30)

@@ -32,8 +32,10 @@ from hotline_events.models.metrics import QueueStatistics
 from hotline_events.models.sites import SiteAdoptionRequested
 from hotline_events.producer import EventProducer
 from hotline_streams.callbacks.config import load_policies
+from hotline_streams.callbacks.metrics import prometheus_provider
 from hotline_streams.callbacks.scheduler import Scheduler
 from hotline_streams.callbacks.store import CallbackStore, ensure_schema
+from hotline_streams.callbacks.web import Health, serve
 
 log = logging.getLogger("hotline_streams.callbacks")
 
@@ -55,6 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--policies", default=None, help="YAML: tenant → callback policy")
     p.add_argument("--tick-seconds", type=float, default=0.5)
     p.add_argument("--from-site", help="adopt: the failed site whose callbacks to take")
+    p.add_argument("--http", default=None, metavar="HOST:PORT",
+                   help="serve /healthz /readyz /metrics here (port 0: kernel-chosen)")
     return p.parse_args(argv)
 
 
@@ -100,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             catalog = catalog.prefixed(args.topic_prefix)
         producer = EventProducer(args.kafka, source, catalog=catalog)
         policies = load_policies(args.policies)
+        provider = prometheus_provider()
         scheduler = Scheduler(store, producer, site=args.site, instance=args.instance,
-                              policy_of=policies)
+                              policy_of=policies,
+                              meter=provider.get_meter("hotline_streams.callbacks"))
         if args.command == "adopt":
             if not args.from_site:
                 print("adopt needs --from-site", file=sys.stderr)
@@ -117,6 +123,12 @@ def run(scheduler: Scheduler, args: argparse.Namespace, catalog: Catalog) -> int
     topics = sorted({catalog.topic_for_type(t.TYPE).name for t in (
         CallbackRequested, CallQueued, CallerIdentified, QueueStatistics,
         SiteAdoptionRequested)})
+    health = Health()
+    if args.http:
+        host, _, port = args.http.rpartition(":")
+        server = serve(host or "127.0.0.1", int(port), health)
+        address, bound = server.server_address[0], server.server_address[1]
+        print(f"http http://{address!s}:{bound}", flush=True)
     consumer = ContractConsumer(args.kafka, f"{args.topic_prefix}hotline-callbacks-{args.site}",
                                 topics,
                                 catalog=catalog)
@@ -135,11 +147,12 @@ def run(scheduler: Scheduler, args: argparse.Namespace, catalog: Catalog) -> int
             received = consumer.poll(min(args.tick_seconds, 0.2))
             if received is not None:
                 retrying(lambda r=received: scheduler.handle(r.event),
-                         f"{received.event.type} {received.event.id}")
+                         f"{received.event.type} {received.event.id}", health)
                 if isinstance(received.event.data, QueueStatistics):
                     next_tick = 0.0  # an agent may have come free: dial without waiting
             if time.monotonic() >= next_tick:
-                retrying(scheduler.tick, "the scheduling tick")
+                retrying(scheduler.tick, "the scheduling tick", health)
+                health.last_tick_ok = scheduler.last_tick_ok
                 next_tick = time.monotonic() + args.tick_seconds
         consumer.commit()
     finally:
@@ -147,15 +160,17 @@ def run(scheduler: Scheduler, args: argparse.Namespace, catalog: Catalog) -> int
     return 0
 
 
-def retrying(action: object, what: str) -> None:
+def retrying(action: object, what: str, health: Health) -> None:
     """Run ``action`` until it succeeds: Cassandra or Kafka being down delays the
     event, never drops it (its offset is stored only after it was handled)."""
     delay = 0.5
     while True:
         try:
             action()  # type: ignore[operator]
+            health.problem = None
             return
         except Exception as exc:
+            health.problem = f"{what}: {exc}"
             log.error("handling %s failed: %s; retrying in %.1f s (nothing is committed "
                       "until it succeeds)", what, exc, delay)
             time.sleep(delay)

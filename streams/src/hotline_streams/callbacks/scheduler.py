@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry.metrics import Meter, NoOpMeter
+
 from hotline_events.envelope import Event
 from hotline_events.models import EventModel
 from hotline_events.models.callbacks import (
@@ -41,6 +43,7 @@ from hotline_events.models.metrics import QueueStatistics
 from hotline_events.models.sites import SiteAdoptionRequested
 from hotline_events.producer import EventProducer
 from hotline_streams.callbacks import logic
+from hotline_streams.callbacks.metrics import CallbackMetrics, labels
 from hotline_streams.callbacks.models import (
     IN_FLIGHT,
     Callback,
@@ -91,7 +94,8 @@ class _Lru(OrderedDict[str, CallMemo]):
 class Scheduler:
     def __init__(self, store: CallbackStore, producer: EventProducer, *, site: str,
                  instance: str, policy_of: Callable[[str], CallbackPolicy],
-                 clock: Callable[[], float] = time.time, refresh_s: float = 2.0) -> None:
+                 clock: Callable[[], float] = time.time, refresh_s: float = 2.0,
+                 meter: Meter | None = None) -> None:
         self.store = store
         self.producer = producer
         self.site = site
@@ -109,6 +113,9 @@ class Scheduler:
         self.refresh_s = refresh_s
         self._view: dict[tuple[str, str], Callback] = {}
         self._view_read_at = float("-inf")
+        self.metrics = CallbackMetrics(meter or NoOpMeter("hotline_streams.callbacks"),
+                                       self._open_counts)
+        self.last_tick_ok = float("-inf")  # monotonic time of the last completed tick
 
     # -- events in ---------------------------------------------------------------------
 
@@ -151,6 +158,7 @@ class Scheduler:
             due_at=window_start)
         if self.store.create(cb):
             self._view[(cb.tenant, cb.callback_id)] = cb
+            self.metrics.requested.add(1, labels(cb, reason=cb.reason))
             log.info("callback %s for call %s (tenant %s, queue %s) stored; due from %s",
                      cb.callback_id, cb.call_id, cb.tenant, cb.queue, _at(cb.due_at))
             self._publish(CallbackScheduled(
@@ -221,6 +229,7 @@ class Scheduler:
         done = self._change(cb, status=Status.CONNECTED, connected_at=self.clock(),
                                  outcome="connected", claim_expires=0.0)
         if done is not None:
+            self.metrics.on_connected(cb, done.connected_at or self.clock())
             log.info("callback %s connected on attempt %d, %.0f s after the request",
                      cb.callback_id, data.attempt, (done.connected_at or 0.0) - cb.requested_at)
             self.store.close(done)
@@ -253,6 +262,7 @@ class Scheduler:
         sent = 0
         for cb in decided.dial:
             sent += self._dial(cb, now)
+        self.last_tick_ok = time.monotonic()
         return sent
 
     def _dial(self, cb: Callback, now: float) -> int:
@@ -277,6 +287,7 @@ class Scheduler:
         self._crash_point("command")
         self._change(claimed, status=Status.COMMANDED)
         self.dialled += 1
+        self.metrics.dialled.add(1, labels(cb))
         log.info("callback %s: attempt %d commanded to site %s media nodes (claim %s)",
                  cb.callback_id, attempt, self.site, claim_id)
         return 1
@@ -303,6 +314,13 @@ class Scheduler:
             self.adopt(data.site)
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _open_counts(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for cb in list(self._view.values()):
+            if cb.owner_site == self.site:
+                counts[(cb.tenant, cb.queue)] = counts.get((cb.tenant, cb.queue), 0) + 1
+        return counts
 
     def _open_view(self) -> list[Callback]:
         if time.monotonic() - self._view_read_at >= self.refresh_s:
@@ -332,6 +350,7 @@ class Scheduler:
             claim_expires=0.0, outcome=after.outcome)
         if changed is None:
             return
+        self.metrics.failed.add(1, labels(cb, reason=reason))
         if retry:
             self._publish(CallbackScheduled(
                 callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant,
@@ -341,6 +360,7 @@ class Scheduler:
             self._publish(CallbackCancelled(
                 callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant,
                 reason=after.outcome), step="cancelled", attempt=cb.attempt)  # type: ignore[arg-type]
+            self.metrics.cancelled.add(1, labels(cb, reason=after.outcome or "unknown"))
             self.store.close(changed)
 
     def _cancel(self, cb: Callback, reason: str, *, publish: bool = True) -> None:
@@ -348,6 +368,7 @@ class Scheduler:
         if changed is None:
             return
         log.info("callback %s cancelled: %s", cb.callback_id, reason)
+        self.metrics.cancelled.add(1, labels(cb, reason=reason))
         if publish:
             self._publish(CallbackCancelled(callback_id=cb.callback_id, call_id=cb.call_id,
                                             tenant=cb.tenant, reason=reason),  # type: ignore[arg-type]

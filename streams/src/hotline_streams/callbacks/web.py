@@ -1,0 +1,60 @@
+"""``/healthz``, ``/readyz`` and ``/metrics`` of a callback scheduler (a thread).
+
+Healthy while the last event or tick was handled; "degraded" with the reason while
+Cassandra or Kafka keeps failing (the scheduler retries with backoff meanwhile);
+ready once a scheduling tick completed recently.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+STALE_TICK_S = 30.0
+
+
+class Health:
+    def __init__(self) -> None:
+        self.problem: str | None = None
+        self.last_tick_ok = float("-inf")
+
+    def report(self) -> tuple[int, dict[str, object]]:
+        since = time.monotonic() - self.last_tick_ok
+        fresh = since < STALE_TICK_S
+        status = "degraded" if self.problem else ("ok" if fresh else "starting")
+        body: dict[str, object] = {"status": status, "problem": self.problem,
+                                   "seconds_since_tick": None if since == float("inf")
+                                   else round(since, 1)}
+        return (200 if status == "ok" else 503), body
+
+
+def serve(bind: str, port: int, health: Health) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/metrics":
+                self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
+            elif self.path in ("/healthz", "/readyz"):
+                code, body = health.report()
+                if self.path == "/healthz" and body["status"] == "starting":
+                    code = 200  # alive while it waits for its first tick
+                self._send(code, json.dumps(body).encode(), "application/json")
+            else:
+                self._send(404, b"not found\n", "text/plain")
+
+        def _send(self, code: int, body: bytes, kind: str) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # scrapes every few seconds would drown the log
+
+    server = ThreadingHTTPServer((bind, port), Handler)
+    threading.Thread(target=server.serve_forever, name="callbacks-http", daemon=True).start()
+    return server
