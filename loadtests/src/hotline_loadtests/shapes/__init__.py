@@ -1,0 +1,1 @@
+"""Load shapes: how many calls arrive per second at each moment of a run."""
