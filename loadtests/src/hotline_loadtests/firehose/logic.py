@@ -117,7 +117,9 @@ class Firehose:
             tier="vip" if self.rng.random() < self.mix.vip_share else "standard",
             skills=queue.skills, dialled_number=queue.dialled_number, arrived_at=t,
             queued_at=t + self.mix.ivr_seconds,
-            patience_s=self.rng.expovariate(1 / self.mix.patience_mean_s),
+            # Exponential patience, cut at 3x the mean so a run drains in bounded time.
+            patience_s=min(self.rng.expovariate(1 / self.mix.patience_mean_s),
+                           3 * self.mix.patience_mean_s),
             talk_s=max(5.0, self.rng.expovariate(1 / self.mix.talk_mean_s)))
         self.calls[call.call_id] = call
         self._schedule(call.queued_at, "queue", call.call_id)
@@ -146,8 +148,9 @@ class Firehose:
 
     # -- time ----------------------------------------------------------------------------
 
-    def next_due(self) -> float | None:
-        return self._heap[0][0] if self._heap else None
+    def busy(self) -> bool:
+        """Calls still in the system (ringing, waiting, talking or in wrap-up)."""
+        return bool(self.calls)
 
     def due(self, now: float) -> list[Emit]:
         out: list[Emit] = []
@@ -166,8 +169,8 @@ class Firehose:
                                enqueued_at=at(t), original_enqueued_at=None))]
 
     def _on_patience(self, call_id: str, t: float) -> list[Emit]:
-        call = self.calls[call_id]
-        if call.state is not CallState.QUEUED:
+        call = self.calls.get(call_id)
+        if call is None or call.state is not CallState.QUEUED:
             return []
         call.state = CallState.DONE
         self.abandoned += 1
