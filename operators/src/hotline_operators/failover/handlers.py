@@ -200,9 +200,15 @@ class Controller:
         shares = shares_after(spec.site, spec.traffic_share, spec.peers, failed)
         destinations = 0
         if spec.edge is not None:
-            manifest = dispatcher_config_map(spec, spec.edge, failed, token)
-            Applier(client.ApiClient()).apply(manifest)
             destinations = sum(1 for d in spec.edge.destinations if d.site not in failed)
+            if destinations:
+                manifest = dispatcher_config_map(spec, spec.edge, failed, token)
+                Applier(client.ApiClient()).apply(manifest)
+            else:
+                # An empty dispatcher list would refuse every call: keep the edge's list.
+                self.logger.error("site %s: spec.edge lists no destinations of %s; the "
+                                  "edge's dispatcher list %s is left as it is", spec.site,
+                                  spec.site, spec.edge.config_map)
         else:
             self.logger.warning("site %s has no spec.edge: no dispatcher list to rewrite; "
                                 "only the split event is published", spec.site)

@@ -84,17 +84,23 @@ class Leader:
         seen: Observation | None = None
         announced = False
         while True:
-            record = await asyncio.to_thread(self.store.read)
-            seen = observe(seen, record, time.monotonic())
-            if may_acquire(seen, s.identity, time.monotonic()):
-                claimed = await asyncio.to_thread(self.store.claim, record)
-                if claimed is not None:
-                    self.record, self.last_renewed = claimed, time.monotonic()
-                    log.warning("%s now holds lease %s/%s (transition %d): starting the "
-                                "handlers", s.identity, s.namespace, s.lease_name,
-                                claimed.transitions)
-                    return
-            elif not announced:
+            try:
+                record = await asyncio.to_thread(self.store.read)
+                seen = observe(seen, record, time.monotonic())
+                free = may_acquire(seen, s.identity, time.monotonic())
+                claimed = await asyncio.to_thread(self.store.claim, record) if free else None
+            except Exception as exc:  # API server away: stay standby, try again
+                log.warning("%s cannot read or claim lease %s/%s: %s; retrying as the "
+                            "standby", s.identity, s.namespace, s.lease_name, exc)
+                await asyncio.sleep(s.renew_every_s)
+                continue
+            if claimed is not None:
+                self.record, self.last_renewed = claimed, time.monotonic()
+                log.warning("%s now holds lease %s/%s (transition %d): starting the "
+                            "handlers", s.identity, s.namespace, s.lease_name,
+                            claimed.transitions)
+                return
+            if not free and not announced:
                 announced = True
                 log.info("%s is the standby: %s holds lease %s/%s; taking over if it is "
                          "not renewed for %.0fs", s.identity,
