@@ -87,7 +87,8 @@ class Leader:
             try:
                 record = await asyncio.to_thread(self.store.read)
                 seen = observe(seen, record, time.monotonic())
-                free = may_acquire(seen, s.identity, time.monotonic())
+                sent = time.monotonic()
+                free = may_acquire(seen, s.identity, sent)
                 claimed = await asyncio.to_thread(self.store.claim, record) if free else None
             except Exception as exc:  # API server away: stay standby, try again
                 log.warning("%s cannot read or claim lease %s/%s: %s; retrying as the "
@@ -95,7 +96,7 @@ class Leader:
                 await asyncio.sleep(s.renew_every_s)
                 continue
             if claimed is not None:
-                self.record, self.last_renewed = claimed, time.monotonic()
+                self.record, self.last_renewed = claimed, sent
                 log.warning("%s now holds lease %s/%s (transition %d): starting the "
                             "handlers", s.identity, s.namespace, s.lease_name,
                             claimed.transitions)
@@ -116,6 +117,7 @@ class Leader:
     def _renew_loop(self) -> None:
         s = self.settings
         while not self._stop.wait(s.renew_every_s):
+            sent = time.monotonic()  # the renewal counts from when it was sent
             try:
                 renewed = self.store.claim(self.record)
             except Exception as exc:  # API server unreachable: retry until the deadline
@@ -129,7 +131,7 @@ class Leader:
             if renewed is None:
                 self._lose("another replica wrote it")
                 return
-            self.record, self.last_renewed = renewed, time.monotonic()
+            self.record, self.last_renewed = renewed, sent
 
     def _lose(self, why: str) -> None:
         if self._stop.is_set():
