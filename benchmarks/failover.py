@@ -134,7 +134,10 @@ def site_body(site: str, peer: str, bootstrap: str, witness: str, probe: str,
         "spec": {
             "site": site, "peers": [peer], "kafka": {"bootstrapServers": bootstrap},
             "cassandra": {"contactPoints": ["cassandra.invalid"], "localDatacenter": "dc"},
-            "mediaNodes": {"replicas": {"normal": 2, "failover": 4}},
+            # hostNetwork: no LoadBalancer Service, whose 200 RTP node ports per site
+            # would exhaust the API server's node-port range within a few runs.
+            "mediaNodes": {"replicas": {"normal": 2, "failover": 4},
+                           "network": {"mode": "hostNetwork"}},
             "streamWorkers": {"replicas": {"normal": 1, "failover": 2}},
             "peerProbes": [{"site": peer, "url": probe}],
             "witness": {"url": witness},

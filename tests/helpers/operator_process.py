@@ -29,13 +29,13 @@ class OperatorProcess:
     """`kopf run --standalone -n <namespaces> -m hotline_operators.operator`, logging to a file."""
 
     def __init__(self, kubeconfig: Path, namespaces: list[str], name: str, logs: Path,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
         self.name = name
         self.log = logs / f"{name}.log"
         scope = [arg for ns in namespaces for arg in ("-n", ns)]
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "kopf", "run", "--standalone", *scope,
+                [sys.executable, "-m", "kopf", "run", "--standalone", *scope, *args,
                  "-m", "hotline_operators.operator"], stdout=out, stderr=subprocess.STDOUT,
                 env={**os.environ, "KUBECONFIG": str(kubeconfig), **(env or {})})
 

@@ -28,3 +28,12 @@ _SITE: dict[str, Any] = {
 def example_site() -> dict[str, Any]:
     """A valid ContactCenterSite (a fresh copy each time)."""
     return copy.deepcopy(_SITE)
+
+
+def host_network_site() -> dict[str, Any]:
+    """example_site() with hostNetwork media nodes: a ClusterIP Service instead of a
+    LoadBalancer, whose ~200 RTP node ports per site would soon exhaust the test API
+    server's node-port range (30000-32767) when many tests create sites."""
+    body = example_site()
+    body["spec"]["mediaNodes"]["network"] = {"mode": "hostNetwork"}
+    return body

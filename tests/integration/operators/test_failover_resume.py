@@ -24,7 +24,7 @@ from devstack.pytest_plugin import KubeTools
 from helpers.kafka_io import EventReader
 from helpers.kube import new_namespace
 from helpers.operator_process import OperatorProcess, poll
-from helpers.sites import example_site
+from helpers.sites import host_network_site
 from hotline_events.catalog import default_catalog
 from hotline_events.envelope import Event
 from hotline_events.models.sites import (
@@ -53,7 +53,7 @@ def lonely_site(operator_api: ApiClient, kafka_site_a: KafkaCluster,
                 witness: str) -> dict[str, Any]:
     ensure_topics(kafka_site_a.bootstrap)
     namespace = new_namespace(operator_api, "failover-resume")
-    body = example_site()
+    body = host_network_site()
     body["spec"].update({
         "kafka": {"bootstrapServers": kafka_site_a.bootstrap},
         "peerProbes": [{"site": "site-b", "url": f"http://127.0.0.1:{closed_port()}/"}],

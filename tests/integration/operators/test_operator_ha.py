@@ -4,19 +4,21 @@ takes over within seconds and repairs what was broken meanwhile."""
 from __future__ import annotations
 
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from kubernetes import client
 from kubernetes.client import ApiClient
 
 from devstack.pytest_plugin import KubeTools
 from helpers.kube import new_namespace
 from helpers.operator_process import OperatorProcess, poll
-from helpers.sites import example_site
+from helpers.sites import host_network_site
 from hotline_operators import crds
 
 pytestmark = pytest.mark.integration
@@ -25,10 +27,35 @@ LEASE = "hotline-operator"
 LEASE_SECONDS = 4
 
 
-def start(kube: KubeTools, namespace: str, identity: str, logs: Path) -> OperatorProcess:
-    return OperatorProcess(kube.kubeconfig, [namespace], identity, logs, env={
-        "HOTLINE_OPERATOR_LEASE": LEASE, "HOTLINE_OPERATOR_LEASE_NAMESPACE": namespace,
-        "HOTLINE_OPERATOR_ID": identity, "HOTLINE_OPERATOR_LEASE_SECONDS": str(LEASE_SECONDS)})
+class Candidate(OperatorProcess):
+    """An operator replica as the chart runs it: with the Lease, and a liveness port
+    that the standby answers until it leads."""
+
+    def __init__(self, kube: KubeTools, namespace: str, identity: str, logs: Path) -> None:
+        port = free_port()
+        self.health_url = f"http://127.0.0.1:{port}/healthz"
+        super().__init__(
+            kube.kubeconfig, [namespace], identity, logs, args=("--liveness", self.health_url),
+            env={"HOTLINE_OPERATOR_LEASE": LEASE,
+                 "HOTLINE_OPERATOR_LEASE_NAMESPACE": namespace,
+                 "HOTLINE_OPERATOR_ID": identity,
+                 "HOTLINE_OPERATOR_LEASE_SECONDS": str(LEASE_SECONDS),
+                 "HOTLINE_STANDBY_HEALTH_PORT": str(port)})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def health(process: Candidate) -> dict[str, Any] | None:
+    """The liveness endpoint's JSON answer, or None while nothing answers."""
+    try:
+        answer = requests.get(process.health_url, timeout=2)
+    except requests.RequestException:
+        return None
+    return dict(answer.json()) if answer.ok else None
 
 
 def lease_holder(api: ApiClient, namespace: str) -> tuple[str | None, int] | None:
@@ -48,14 +75,14 @@ def namespace(operator_api: ApiClient) -> str:
 
 @pytest.fixture()
 def operators(kube: KubeTools, namespace: str, operator_api: ApiClient,
-              tmp_path: Path) -> Iterator[dict[str, OperatorProcess]]:
-    started: dict[str, OperatorProcess] = {}
+              tmp_path: Path) -> Iterator[dict[str, Candidate]]:
+    started: dict[str, Candidate] = {}
     try:
         # op-1 first, so the roles are known: op-1 active, op-2 standby.
-        started["op-1"] = start(kube, namespace, "op-1", tmp_path)
+        started["op-1"] = Candidate(kube, namespace, "op-1", tmp_path)
         poll(lambda: (lease_holder(operator_api, namespace) or (None, 0))[0] == "op-1" or None,
              "op-1 taking the lease")
-        started["op-2"] = start(kube, namespace, "op-2", tmp_path)
+        started["op-2"] = Candidate(kube, namespace, "op-2", tmp_path)
         poll(lambda: "is the standby" in started["op-2"].output() or None,
              "op-2 reporting itself the standby")
         yield started
@@ -65,12 +92,12 @@ def operators(kube: KubeTools, namespace: str, operator_api: ApiClient,
 
 
 def test_the_standby_takes_over_when_the_leader_is_killed(
-    operators: dict[str, OperatorProcess], operator_api: ApiClient, namespace: str,
+    operators: dict[str, Candidate], operator_api: ApiClient, namespace: str,
 ) -> None:
     objects = client.CustomObjectsApi(operator_api)
     apps = client.AppsV1Api(operator_api)
     objects.create_namespaced_custom_object(crds.GROUP, crds.VERSION, namespace, crds.SITES,
-                                            example_site())
+                                            host_network_site())
 
     def media_nodes() -> Any:
         try:
@@ -84,8 +111,9 @@ def test_the_standby_takes_over_when_the_leader_is_killed(
     _, transitions = lease_holder(operator_api, namespace) or (None, 0)
     poll(lambda: "Handler 'reconcile' succeeded" in operators["op-1"].output() or None,
          "op-1 reporting the reconcile")
-    # The standby ran no handler while op-1 led.
+    # The standby ran no handler while op-1 led, yet answered its liveness probe.
     assert "Handler" not in operators["op-2"].output()
+    assert health(operators["op-2"]) == {"standby": True}
 
     killed_at = time.monotonic()
     operators["op-1"].proc.send_signal(signal.SIGKILL)
@@ -106,6 +134,12 @@ def test_the_standby_takes_over_when_the_leader_is_killed(
     print(f"\noperator HA: leader SIGKILLed -> standby holds the lease in {took_lease:.1f} s, "
           f"deleted Deployment repaired in {repaired:.1f} s (lease {LEASE_SECONDS} s)")
     assert back.spec.replicas == 2
+    # kopf's own liveness endpoint took the port over from the standby's.
+    def kopf_answers() -> bool | None:
+        answer = health(operators["op-2"])
+        return True if answer is not None and "standby" not in answer else None
+
+    poll(kopf_answers, "kopf's liveness endpoint answering on the standby's port")
     assert lease_holder(operator_api, namespace) == ("op-2", transitions + 1)
     assert took_lease >= LEASE_SECONDS * 0.9, "took over before the lease could expire"
 

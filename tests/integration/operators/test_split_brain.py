@@ -22,7 +22,7 @@ from devstack.kafka import KafkaCluster
 from devstack.pytest_plugin import KubeTools
 from helpers.kube import new_namespace
 from helpers.operator_process import OperatorProcess, poll
-from helpers.sites import example_site
+from helpers.sites import host_network_site
 from hotline_events.topics import ensure_topics
 from hotline_operators import crds
 
@@ -55,7 +55,7 @@ def cluster(kube: KubeTools, operator_api: ApiClient, kafka_site_a: KafkaCluster
 
 def create_site(cluster: dict[str, Any], api: ApiClient, site: str, peer: str,
                 witness: str) -> None:
-    body = example_site()
+    body = host_network_site()
     body["metadata"]["name"] = site
     body["spec"].update({
         "site": site, "peers": [peer],

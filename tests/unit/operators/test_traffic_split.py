@@ -75,6 +75,10 @@ def test_a_resumed_failover_does_only_the_remaining_steps() -> None:
 
 
 def test_event_ids_are_the_same_for_the_same_step_of_the_same_takeover() -> None:
-    assert event_id("failover", "site-b", 7) == event_id("failover", "site-b", 7)
-    assert event_id("failover", "site-b", 7) != event_id("failover", "site-b", 8)
-    assert event_id("failover", "site-b", 7) != event_id("adoption", "site-b", 7)
+    at = "2026-11-23T11:00:00.000000Z"
+    assert event_id("failover", "site-b", 7, at) == event_id("failover", "site-b", 7, at)
+    assert event_id("failover", "site-b", 7, at) != event_id("failover", "site-b", 8, at)
+    assert event_id("failover", "site-b", 7, at) != event_id("adoption", "site-b", 7, at)
+    # A second takeover under a re-granted token is not mistaken for a duplicate.
+    later = "2026-11-23T12:00:00.000000Z"
+    assert event_id("failover", "site-b", 7, at) != event_id("failover", "site-b", 7, later)

@@ -185,24 +185,33 @@ class Controller:
                 os._exit(EXIT_TEST_HOOK)
         return status
 
-    def _publish_once(self, data: EventModel, kind: str, failed_site: str, token: int) -> None:
+    def _publish_once(self, data: EventModel, kind: str, failed_site: str, token: int,
+                      status: dict[str, Any]) -> None:
+        decided_at = str(((status.get("failovers") or {}).get(failed_site) or {})
+                         .get("decidedAt", ""))
         self.producer.publish_event(Event(data=data, source=self.producer.source,
-                                          id=event_id(kind, failed_site, token)))
+                                          id=event_id(kind, failed_site, token, decided_at)))
         self.producer.flush(10)  # the step counts as done only once Kafka has it
 
     def _write_split(self, spec: SiteSpec, status: dict[str, Any], peer: str,
                      token: int) -> None:
         failed = sorted({*status.get("failedPeers", []), peer})
-        self._split(spec, failed, token, "failover", peer)
+        self._split(spec, status, failed, token, "failover", peer)
 
-    def _split(self, spec: SiteSpec, failed: list[str], token: int, reason: str,
-               peer: str) -> None:
+    def _split(self, spec: SiteSpec, status: dict[str, Any], failed: list[str], token: int,
+               reason: str, peer: str) -> None:
         shares = shares_after(spec.site, spec.traffic_share, spec.peers, failed)
         destinations = 0
         if spec.edge is not None:
-            manifest = dispatcher_config_map(spec, spec.edge, failed, token)
-            Applier(client.ApiClient()).apply(manifest)
             destinations = sum(1 for d in spec.edge.destinations if d.site not in failed)
+            if destinations:
+                manifest = dispatcher_config_map(spec, spec.edge, failed, token)
+                Applier(client.ApiClient()).apply(manifest)
+            else:
+                # An empty dispatcher list would refuse every call: keep the edge's list.
+                self.logger.error("site %s: spec.edge lists no destinations of %s; the "
+                                  "edge's dispatcher list %s is left as it is", spec.site,
+                                  spec.site, spec.edge.config_map)
         else:
             self.logger.warning("site %s has no spec.edge: no dispatcher list to rewrite; "
                                 "only the split event is published", spec.site)
@@ -210,7 +219,8 @@ class Controller:
         self._publish_once(SiteTrafficSplit(
             site=spec.site, reason="failover" if reason == "failover" else "failback",
             shares=tuple(SiteShare(site=s, share=v / 100) for s, v in sorted(shares.items())),
-            fencing_token=token, destinations=destinations), f"split-{reason}", peer, token)
+            fencing_token=token, destinations=destinations), f"split-{reason}", peer, token,
+            status)
 
     def _scale(self, spec: SiteSpec, status: dict[str, Any], peer: str, token: int) -> None:
         reconcile_site({"metadata": {"namespace": spec.namespace, "name": spec.name}},
@@ -220,13 +230,13 @@ class Controller:
                           token: int) -> None:
         self._publish_once(SiteAdoptionRequested(
             site=peer, adopted_by=spec.site, fencing_token=token,
-            scope=("callbacks", "sla-intervals")), "adoption", peer, token)
+            scope=("callbacks", "sla-intervals")), "adoption", peer, token, status)
 
     def _announce(self, spec: SiteSpec, status: dict[str, Any], peer: str, token: int) -> None:
         self._publish_once(SiteFailover(
             site=peer, taken_over_by=spec.site, fencing_token=token,
             votes=(spec.site, "witness"), reason="heartbeats stopped and probes failed"),
-            "failover", peer, token)
+            "failover", peer, token, status)
         conditions = merge_conditions(list(status.get("conditions") or []), [
             condition("FailedOver", True, "PeerLost", f"took over {peer} with lease {token}",
                       now_text())])
@@ -241,8 +251,15 @@ class Controller:
 
     def fail_back(self, spec: SiteSpec, status: dict[str, Any], peer: str, token: int,
                   now: float) -> dict[str, Any]:
+        # Side effects first, status last: a crash in between repeats them after the
+        # next hold-down under the same event ids (duplicates consumers drop), while
+        # the repair timer puts the workloads back once status says so.
         remaining = [p for p in status.get("failedPeers", []) if p != peer]
-        self._split(spec, remaining, token, "failback", peer)
+        self._split(spec, status, remaining, token, "failback", peer)
+        since = self.healthy_since.get(peer) or now
+        self._publish_once(SiteFailback(site=peer, handed_back_by=spec.site,
+                                        fencing_token=token, healthy_for_seconds=now - since),
+                           "failback", peer, token, status)
         conditions = merge_conditions(list(status.get("conditions") or []), [condition(
             "FailedOver", bool(remaining), "PeerRecovered",
             f"handed {peer}'s traffic back after the hold-down", now_text())])
@@ -250,10 +267,6 @@ class Controller:
                                        "failovers": {peer: None},
                                        "conditions": conditions})
         reconcile_site(patched, self.logger)  # back to the normal profile
-        since = self.healthy_since.get(peer) or now
-        self._publish_once(SiteFailback(site=peer, handed_back_by=spec.site,
-                                        fencing_token=token, healthy_for_seconds=now - since),
-                           "failback", peer, token)
         # Last: once released, the witness may grant a new lease for this peer.
         self.witness.release(peer, token)
         kopf.info(self.body, reason="FailedBack",

@@ -69,7 +69,10 @@ def remaining_steps(done: list[str]) -> tuple[str, ...]:
     return tuple(step for step in FAILOVER_STEPS if step not in done)
 
 
-def event_id(kind: str, failed_site: str, token: int) -> str:
+def event_id(kind: str, failed_site: str, token: int, decided_at: str) -> str:
     """The same id for the same step of the same takeover: a resumed failover that
-    re-publishes is a duplicate consumers drop (they dedupe by ce_id)."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"hotline:{kind}:{failed_site}:{token}"))
+    re-publishes is a duplicate consumers drop (they dedupe by ce_id). ``decided_at``
+    tells apart two takeovers under one token (a witness that re-grants a lease never
+    released)."""
+    name = f"hotline:{kind}:{failed_site}:{token}:{decided_at}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))

@@ -84,17 +84,24 @@ class Leader:
         seen: Observation | None = None
         announced = False
         while True:
-            record = await asyncio.to_thread(self.store.read)
-            seen = observe(seen, record, time.monotonic())
-            if may_acquire(seen, s.identity, time.monotonic()):
-                claimed = await asyncio.to_thread(self.store.claim, record)
-                if claimed is not None:
-                    self.record, self.last_renewed = claimed, time.monotonic()
-                    log.warning("%s now holds lease %s/%s (transition %d): starting the "
-                                "handlers", s.identity, s.namespace, s.lease_name,
-                                claimed.transitions)
-                    return
-            elif not announced:
+            try:
+                record = await asyncio.to_thread(self.store.read)
+                seen = observe(seen, record, time.monotonic())
+                sent = time.monotonic()
+                free = may_acquire(seen, s.identity, sent)
+                claimed = await asyncio.to_thread(self.store.claim, record) if free else None
+            except Exception as exc:  # API server away: stay standby, try again
+                log.warning("%s cannot read or claim lease %s/%s: %s; retrying as the "
+                            "standby", s.identity, s.namespace, s.lease_name, exc)
+                await asyncio.sleep(s.renew_every_s)
+                continue
+            if claimed is not None:
+                self.record, self.last_renewed = claimed, sent
+                log.warning("%s now holds lease %s/%s (transition %d): starting the "
+                            "handlers", s.identity, s.namespace, s.lease_name,
+                            claimed.transitions)
+                return
+            if not free and not announced:
                 announced = True
                 log.info("%s is the standby: %s holds lease %s/%s; taking over if it is "
                          "not renewed for %.0fs", s.identity,
@@ -110,6 +117,7 @@ class Leader:
     def _renew_loop(self) -> None:
         s = self.settings
         while not self._stop.wait(s.renew_every_s):
+            sent = time.monotonic()  # the renewal counts from when it was sent
             try:
                 renewed = self.store.claim(self.record)
             except Exception as exc:  # API server unreachable: retry until the deadline
@@ -123,7 +131,7 @@ class Leader:
             if renewed is None:
                 self._lose("another replica wrote it")
                 return
-            self.record, self.last_renewed = renewed, time.monotonic()
+            self.record, self.last_renewed = renewed, sent
 
     def _lose(self, why: str) -> None:
         if self._stop.is_set():
