@@ -17,6 +17,7 @@ Settings come from the environment (``settings.py``).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import faust
@@ -85,6 +86,49 @@ sla_state = app.Table("sla-state", partitions=PARTITIONS, key_type=bytes, value_
 source = f"//hotline/{settings.site}/{SOURCE_COMPONENT}/{settings.app_id}"
 
 
+def internal_topics() -> dict[str, tuple[int, dict[str, str]]]:
+    """The worker's own topics (name → partitions, configs), as Faust would declare them."""
+    compact = {"cleanup.policy": "compact"}
+    return {tenant_events.get_topic_name(): (PARTITIONS, {}),
+            routing_books.changelog_topic.get_topic_name(): (PARTITIONS, compact),
+            sla_state.changelog_topic.get_topic_name(): (PARTITIONS, compact),
+            f"{settings.app_id}-__assignor-__leader": (1, {})}
+
+
+def prepare_topics(timeout_s: float = 60.0) -> None:
+    """Create the internal topics and wait until the broker lists them, before the
+    worker joins its group. Why: Faust creates them while joining, and on a loaded
+    broker the first assignment can be computed before they are in the metadata; the
+    worker then ran without its tenant topic ("Ignoring missing topic") and processed
+    nothing while reporting ready."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap})
+    wanted = internal_topics()
+    futures = admin.create_topics([NewTopic(name, partitions, 1, config=config)
+                                   for name, (partitions, config) in wanted.items()])
+    for name, future in futures.items():
+        try:
+            future.result(timeout_s)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise RuntimeError(f"streams worker {settings.app_id}: cannot create topic "
+                                   f"{name} on {settings.bootstrap}: {exc}; not starting"
+                                   ) from exc
+    deadline = time.monotonic() + timeout_s
+    while True:
+        listed = admin.list_topics(timeout=10).topics
+        missing = [n for n, (parts, _) in wanted.items()
+                   if n not in listed or len(listed[n].partitions) < parts]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"streams worker {settings.app_id}: topics {missing} not in "
+                               f"the metadata of {settings.bootstrap} after {timeout_s:.0f} s")
+        time.sleep(0.2)  # metadata propagation has no notification to wait on
+
+
 def headers_of(raw: Any) -> list[tuple[str, bytes]]:
     pairs = raw.items() if isinstance(raw, dict) else (raw or ())
     return [(str(k), v if isinstance(v, bytes) else str(v).encode()) for k, v in pairs]
@@ -104,15 +148,18 @@ def output_topic(model: type[EventModel]) -> faust.TopicT:
     return _outputs[name]
 
 
-async def publish(event: Event) -> None:
-    """Send to the catalog's topic of the event's type and wait for Kafka's
-    acknowledgement: state that says "done" is written only after the output is
-    durable, so a crash in between repeats the output (same event id, deduped
+async def publish(*events: Event) -> None:
+    """Send each to the catalog's topic of its type, then wait for Kafka's
+    acknowledgement of all: state that says "done" is written only after the output
+    is durable, so a crash in between repeats the output (same event ids, deduped
     downstream) and never loses it."""
-    key, value, headers = encode(event, catalog=catalog)
-    topic = output_topic(type(event.data))
-    pending = await topic.send(key=key, value=value, headers=headers_of(headers))
-    await pending
+    pending = []
+    for event in events:
+        key, value, headers = encode(event, catalog=catalog)
+        topic = output_topic(type(event.data))
+        pending.append(await topic.send(key=key, value=value, headers=headers_of(headers)))
+    for sent in pending:
+        await sent
 
 
 def is_tick(headers: list[tuple[str, bytes]]) -> bool:

@@ -3,9 +3,10 @@
 from hotline_streams.app import app
 from hotline_streams.health import wiring as health_wiring
 from hotline_streams.intake import wiring as intake_wiring
+from hotline_streams.queue_stats import wiring as queue_stats_wiring
 from hotline_streams.routing import wiring as routing_wiring
 from hotline_streams.service_levels import wiring as service_levels_wiring
 from hotline_streams.ticks import wiring as ticks_wiring
 
-__all__ = ["app", "health_wiring", "intake_wiring", "routing_wiring", "service_levels_wiring",
-           "ticks_wiring"]
+__all__ = ["app", "health_wiring", "intake_wiring", "queue_stats_wiring", "routing_wiring",
+           "service_levels_wiring", "ticks_wiring"]

@@ -110,6 +110,11 @@ class StreamWorker:
             body: dict[str, Any] = json.load(r)
             return body
 
+    def get(self, path: str) -> bytes:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+            body: bytes = r.read()
+            return body
+
     def kill(self) -> None:
         """SIGKILL: no shutdown, no final commit, no flush (a crashed pod)."""
         assert self.process is not None

@@ -4,6 +4,7 @@ offered twice nor an agent given two contacts across a SIGKILL and restart."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from hotline_events.models.agents import (
     WrapUpStarted,
 )
 from hotline_events.models.calls import CallAnswered, CallCompleted, CallQueued
-from hotline_events.models.metrics import SlaInterval
+from hotline_events.models.metrics import QueueStatistics, SlaInterval, WaitEstimate
 from hotline_events.models.routing import RoutingDecision
 
 pytestmark = pytest.mark.integration
@@ -144,6 +145,8 @@ def test_time_passes_without_events_ring_no_answer_and_intervals_close(streams: 
     decisions = streams.reader(RoutingDecision)
     agents = streams.reader(AgentNotReady)  # the agent topic: all agent events
     sla = streams.reader(SlaInterval)
+    stats = streams.reader(QueueStatistics)
+    estimates = streams.reader(WaitEstimate)
     try:
         streams.worker.start()
         streams.publish([
@@ -163,6 +166,17 @@ def test_time_passes_without_events_ring_no_answer_and_intervals_close(streams: 
         view = streams.worker.view("clinic")
         assert {a["agent_id"]: a["state"] for a in view["agents"]} == {"n1": "not-ready"}
         assert [(c["call_id"], c["offered_to"]) for c in view["contacts"]] == [("p1", None)]
+        # live figures on the ticks: the queue's statistics and p1's estimate and position
+        stats.poll_until(lambda got: any(
+            isinstance(e.data, QueueStatistics) and e.data.tenant == "clinic"
+            and (e.data.waiting, e.data.agents_not_ready, e.data.agents_ready) == (1, 1, 0)
+            for e in got))
+        estimates.poll_until(lambda got: any(
+            isinstance(e.data, WaitEstimate) and e.data.call_id == "p1" and e.data.position == 1
+            and e.data.method == "no-agents" for e in got))
+        scraped = streams.worker.get("/metrics").decode()
+        assert re.search(r'hotline_queue_waiting\{[^}]*queue="triage",tenant="clinic"\} 1\.0',
+                         scraped), scraped[-2000:]
         streams.publish([
             at(AgentLoggedIn(agent_id="n2", tenant="clinic", site="site-a",
                              skills=(SkillLevel(skill="triage", proficiency=1),)), 1),
@@ -176,5 +190,5 @@ def test_time_passes_without_events_ring_no_answer_and_intervals_close(streams: 
              and e.data.tenant == "clinic" and e.data.final), None), timeout=60)
         assert (final.queue, final.offered, final.answered) == ("triage", 1, 1)
     finally:
-        for reader in (decisions, agents, sla):
+        for reader in (decisions, agents, sla, stats, estimates):
             reader.close()

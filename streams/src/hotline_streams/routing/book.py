@@ -30,8 +30,11 @@ from hotline_events.models.calls import (
     CallCompleted,
     CallQueued,
 )
+from hotline_events.models.metrics import QueueStatistics, WaitEstimate
 from hotline_events.models.routing import RoutingDecision
 from hotline_streams.config.models import TenantConfig
+from hotline_streams.estimates.logic import ewma
+from hotline_streams.queue_stats.logic import live_figures
 from hotline_streams.routing.logic import (
     RONA_REASON,
     apply,
@@ -46,6 +49,7 @@ from hotline_streams.routing.models import (
     Assignment,
     CallerTier,
     Contact,
+    QueueRecent,
     RoutingState,
 )
 from hotline_streams.ticks.logic import advance as advance_clock
@@ -64,6 +68,8 @@ class RoutingBook:
     finished: tuple[str, ...] = ()  # recent finished call ids, oldest first
     decisions: int = field(default=0)  # decisions made so far (for metrics)
     clock: Clock = field(default_factory=Clock)  # the tenant's "now" (see ticks.logic)
+    recent: dict[str, QueueRecent] = field(default_factory=dict)  # per queue
+    stats_at: float = 0.0  # when live statistics and estimates were last published
 
 
 def new_book(tenant: str) -> RoutingBook:
@@ -150,7 +156,7 @@ def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingStat
         answering = state.agents.get(data.agent_id)
         if answering is not None:
             state = _set_agent(state, replace(answering, state=AgentState.BUSY,
-                                              contact=data.call_id))
+                                              contact=data.call_id, busy_since=at))
         return state
     if isinstance(data, AgentNoAnswer):
         return ring_no_answer(state, data.call_id, data.agent_id)
@@ -204,7 +210,33 @@ def rona_event(tenant: str, call_id: str, agent_id: str, offered_at: float,
             datetime.fromtimestamp(at, UTC))
 
 
-Output = tuple[RoutingDecision | AgentNotReady, str, datetime]
+Output = tuple[RoutingDecision | AgentNotReady | QueueStatistics | WaitEstimate, str, datetime]
+STATS_EVERY_S = 5.0  # live statistics and wait estimates, on the ticks this far apart
+RECENT_MINUTES = 60
+
+
+def note_recent(recent: dict[str, QueueRecent], state: RoutingState,
+                event: Event) -> dict[str, QueueRecent]:
+    """Arrivals, handle and wait averages per queue (the same dict when unchanged)."""
+    data = event.data
+    at = event.time.timestamp()
+    if isinstance(data, CallQueued):
+        if data.call_id in state.contacts:
+            return recent
+        queue = recent.get(data.queue, QueueRecent())
+        minute = int(at // 60)
+        arrivals = {m: n for m, n in queue.arrivals.items() if m > minute - RECENT_MINUTES}
+        arrivals[minute] = arrivals.get(minute, 0) + 1
+        return {**recent, data.queue: replace(queue, arrivals=arrivals)}
+    if isinstance(data, CallAnswered):
+        queue = recent.get(data.queue, QueueRecent())
+        return {**recent, data.queue: replace(queue, wait_s=ewma(queue.wait_s,
+                                                                 data.wait_seconds))}
+    if isinstance(data, CallCompleted) and data.queue is not None and data.agent_id:
+        handle = data.talk_seconds + data.hold_seconds + data.wrap_up_seconds
+        queue = recent.get(data.queue, QueueRecent())
+        return {**recent, data.queue: replace(queue, aht_s=ewma(queue.aht_s, handle))}
+    return recent
 
 
 def step(book: RoutingBook, event: Event | None, config: TenantConfig, site: str,
@@ -240,6 +272,8 @@ def step(book: RoutingBook, event: Event | None, config: TenantConfig, site: str
         data = event.data
         if isinstance(data, CallQueued) and data.call_id in finished:
             return replace(book, seen=seen), []
+        recent = note_recent(book.recent, state, event)
+        book = replace(book, recent=recent) if recent is not book.recent else book
         state = fold(state, event, config)
         done = _finishes(event)
         if done is not None and done not in finished:
@@ -262,5 +296,11 @@ def step(book: RoutingBook, event: Event | None, config: TenantConfig, site: str
         state = applied
         out.append(decision)
         decisions += 1
-    return replace(book, state=state, seen=seen, finished=finished,
-                   decisions=book.decisions + decisions), out
+    book = replace(book, state=state, seen=seen, finished=finished,
+                   decisions=book.decisions + decisions)
+    if event is None and now - book.stats_at >= STATS_EVERY_S:
+        stats, estimates = live_figures(state, book.recent, config, site, now)
+        out += stats
+        out += estimates
+        book = replace(book, stats_at=now)
+    return book, out

@@ -92,7 +92,8 @@ def apply(state: RoutingState, assignment: Assignment,
     agents = dict(state.agents)
     contacts[contact.call_id] = replace(contact, offered_to=agent.agent_id,
                                         offered_at=now if now is not None else contact.offered_at)
-    agents[agent.agent_id] = replace(agent, state=AgentState.RESERVED, contact=contact.call_id)
+    agents[agent.agent_id] = replace(agent, state=AgentState.RESERVED, contact=contact.call_id,
+                                     busy_since=now)
     return RoutingState(state.tenant, contacts, agents)
 
 

@@ -33,6 +33,7 @@ class Agent:
     idle_since: float = 0.0  # when the agent last became ready
     not_ready_reason: str | None = None
     contact: str | None = None  # the call the agent holds (one voice contact at a time)
+    busy_since: float | None = None  # when the contact it holds was offered or answered
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,12 @@ class RoutingState:
     tenant: str
     contacts: dict[str, Contact] = field(default_factory=dict)
     agents: dict[str, Agent] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueRecent:
+    """What a queue saw lately: the base of arrival rate, AHT and wait estimates."""
+
+    arrivals: dict[int, int] = field(default_factory=dict)  # minute (epoch // 60) → queued
+    aht_s: float | None = None  # weighted average handle time of completed contacts
+    wait_s: float | None = None  # weighted average wait of answered contacts

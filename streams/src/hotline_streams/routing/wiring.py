@@ -20,6 +20,7 @@ from hotline_streams.app import (
     tenant_events,
 )
 from hotline_streams.durable import DurableAcks
+from hotline_streams.queue_stats.adapters import live
 from hotline_streams.routing.book import RoutingBook, new_book
 from hotline_streams.routing.book import step as routing_step
 
@@ -38,8 +39,9 @@ async def routing(stream: Any) -> None:
         position = (record.message.partition, record.message.offset)
         book, out = routing_step(book, event, config_of(tenant.decode()), settings.site,
                                  position, record.message.timestamp)
-        for data, event_id, at in out:
-            await publish(Event(data=data, source=source, id=event_id, time=at))
+        await publish(*(Event(data=data, source=source, id=event_id, time=at)
+                        for data, event_id, at in out))
+        live.note(out)
         acks.put(routing_books, record, tenant, codec.dump(book))
         acks.done(record)
 

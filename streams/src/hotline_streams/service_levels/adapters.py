@@ -14,6 +14,7 @@ from hotline_streams.ledger.models import CallEntry
 from hotline_streams.service_levels.intervals import Emit, SlaBook, advance, record
 from hotline_streams.service_levels.logic import figures
 from hotline_streams.service_levels.models import AbandonTreatment, QueueSettings
+from hotline_streams.service_levels.windows import note, prune
 from hotline_streams.ticks.logic import advance as advance_clock
 
 # The contract spells one treatment differently from the model's enum.
@@ -47,6 +48,10 @@ def step(book: SlaBook, position: Position | None, before: CallEntry | None,
         book, out, kept = record(book, previous, current, config.settings, grace_s)
         emits += out
         dropped += not kept
+        queue_minutes = note(book.minutes.get(current.queue, {}), previous, current,
+                             config.settings(current.queue))
+        book = replace(book, minutes={**book.minutes,
+                                      current.queue: prune(queue_minutes, at)})
     book, closed = advance(book, at, grace_s)
     if position is not None:
         book = replace(book, applied={**book.applied, position[0]: position[1]})

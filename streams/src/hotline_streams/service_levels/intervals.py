@@ -43,6 +43,8 @@ class SlaBook:
     # after a crash (offsets behind the stored book) is recognised and not counted twice.
     applied: dict[int, int] = field(default_factory=dict)
     clock: Clock = field(default_factory=Clock)  # the tenant's "now" (see ticks.logic)
+    # Per queue, outcomes per minute of the last hour: the sliding windows (windows.py).
+    minutes: dict[str, dict[int, IntervalCounts]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
