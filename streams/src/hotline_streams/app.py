@@ -82,6 +82,12 @@ routing_books = app.Table("routing-books", partitions=PARTITIONS, key_type=bytes
 # One table for a tenant's SLA book (key ``B/<tenant>``) and its calls' ledger entries
 # (``L/<call id>``): written from the same event, both land in one changelog partition.
 sla_state = app.Table("sla-state", partitions=PARTITIONS, key_type=bytes, value_type=bytes)
+call_topic = app.topic(CALL_TOPIC, key_type=bytes, value_type=bytes)
+CALL_PARTITIONS = catalog.topic(CALL_TOPIC).partitions
+# Screen pop: ``C/<call id>`` a call's context, ``H/<caller token>`` the caller's last
+# contacts (partitioned like the call events it is folded from).
+call_context = app.Table("call-context", partitions=CALL_PARTITIONS, key_type=bytes,
+                         value_type=bytes)
 
 source = f"//hotline/{settings.site}/{SOURCE_COMPONENT}/{settings.app_id}"
 
@@ -92,6 +98,7 @@ def internal_topics() -> dict[str, tuple[int, dict[str, str]]]:
     return {tenant_events.get_topic_name(): (PARTITIONS, {}),
             routing_books.changelog_topic.get_topic_name(): (PARTITIONS, compact),
             sla_state.changelog_topic.get_topic_name(): (PARTITIONS, compact),
+            call_context.changelog_topic.get_topic_name(): (CALL_PARTITIONS, compact),
             f"{settings.app_id}-__assignor-__leader": (1, {})}
 
 

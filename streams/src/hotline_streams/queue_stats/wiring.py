@@ -9,8 +9,11 @@ import msgspec
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hotline_streams.app import app
+from hotline_streams import codec
+from hotline_streams.app import app, routing_books
 from hotline_streams.queue_stats.adapters import live, metrics_provider
+from hotline_streams.routing.book import RoutingBook
+from hotline_streams.routing.logic import queue_order
 
 provider = metrics_provider()
 
@@ -32,3 +35,19 @@ async def queues_view(web: View, request: Request, tenant: str) -> Response:
         if t == tenant:
             queues.setdefault(queue, {}).setdefault("windows", {})[f"{minutes}m"] = asdict(fig)  # type: ignore[index]
     return web.json({"tenant": tenant, "queues": queues})
+
+
+@app.page("/tenants/{tenant}/waiting")
+async def waiting_view(web: View, request: Request, tenant: str) -> Response:
+    """Waiting contacts in routing order with their latest position and estimate."""
+    stored = routing_books.get(tenant.encode())
+    book = codec.load(stored, RoutingBook) if stored is not None else None
+    estimates = live.estimates.get(tenant, {})
+    contacts = sorted((c for c in book.state.contacts.values() if c.offered_to is None),
+                      key=queue_order) if book is not None else []
+    return web.json({"tenant": tenant, "waiting": [
+        {"call_id": c.call_id, "queue": c.queue, "tier": c.tier.value,
+         "enqueued_at": c.enqueued_at,
+         "position": estimates[c.call_id].position if c.call_id in estimates else None,
+         "estimated_wait_seconds": estimates[c.call_id].estimated_wait_seconds
+         if c.call_id in estimates else None} for c in contacts]})

@@ -106,7 +106,8 @@ def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingStat
             agent_id=data.agent_id, tenant=data.tenant, state=AgentState.NOT_READY,
             skills={s.skill: s.proficiency for s in data.skills},
             languages=frozenset(data.languages), idle_since=at, not_ready_reason="logged-in",
-            contact=agent.contact if agent else None))
+            contact=agent.contact if agent else None,
+            logged_in_at=agent.logged_in_at if agent and agent.logged_in_at else at))
     if isinstance(data, AgentLoggedOut):
         if agent is None:
             return state
@@ -118,7 +119,8 @@ def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingStat
         if agent is None or agent.state in (AgentState.RESERVED, AgentState.BUSY):
             return state  # holds a contact: ready only after its wrap-up
         return _set_agent(state, replace(agent, state=AgentState.READY, contact=None,
-                                         not_ready_reason=None, idle_since=at))
+                                         not_ready_reason=None, idle_since=at,
+                                         wrap_up_since=None))
     if isinstance(data, AgentNotReady):
         if agent is None or agent.state in (AgentState.RESERVED, AgentState.BUSY):
             return state
@@ -127,12 +129,13 @@ def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingStat
     if isinstance(data, WrapUpStarted):
         if agent is None:
             return state
-        return _set_agent(state, replace(agent, state=AgentState.WRAP_UP, contact=data.call_id))
+        return _set_agent(state, replace(agent, state=AgentState.WRAP_UP, contact=data.call_id,
+                                         wrap_up_since=agent.wrap_up_since or at))
     if isinstance(data, WrapUpEnded):
         if agent is None or agent.contact not in (None, data.call_id):
             return state
         return _set_agent(state, replace(agent, state=AgentState.READY, contact=None,
-                                         idle_since=at))
+                                         idle_since=at, wrap_up_since=None))
     if isinstance(data, CallQueued):
         if data.call_id in state.contacts:
             return state
@@ -167,7 +170,8 @@ def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingStat
         holder = state.agents.get(data.agent_id or "")
         if holder is not None and holder.contact == data.call_id \
                 and holder.state in (AgentState.BUSY, AgentState.RESERVED):
-            state = _set_agent(state, replace(holder, state=AgentState.WRAP_UP))
+            state = _set_agent(state, replace(holder, state=AgentState.WRAP_UP,
+                                              wrap_up_since=at))
         return state
     return state
 

@@ -34,6 +34,8 @@ class Agent:
     not_ready_reason: str | None = None
     contact: str | None = None  # the call the agent holds (one voice contact at a time)
     busy_since: float | None = None  # when the contact it holds was offered or answered
+    logged_in_at: float | None = None  # staffed time of the session starts here
+    wrap_up_since: float | None = None  # after-call work started
 
 
 @dataclass(frozen=True)
