@@ -12,17 +12,17 @@ from faust.web import Request, Response, View
 from hotline_events.envelope import Event
 from hotline_streams import codec
 from hotline_streams.agent_api.logic import BadRequest, command
-from hotline_streams.app import app, call_context, publish, routing_books, settings, source
+from hotline_streams.app import app, call_context, publish, settings, source
 from hotline_streams.routing.book import RoutingBook
 from hotline_streams.routing.models import Agent
+from hotline_streams.routing.wiring import book_of
 from hotline_streams.screen_pop.models import CallContext, CallerHistory
 
 log = logging.getLogger("hotline_streams.agent_api")
 
 
 def _book(tenant: str) -> RoutingBook | None:
-    stored = routing_books.get(tenant.encode())
-    return codec.load(stored, RoutingBook) if stored is not None else None
+    return book_of(tenant.encode())
 
 
 def _agent(tenant: str, agent_id: str) -> Agent | None:

@@ -9,11 +9,10 @@ import msgspec
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hotline_streams import codec
-from hotline_streams.app import app, routing_books
+from hotline_streams.app import app
 from hotline_streams.queue_stats.adapters import live, metrics_provider
-from hotline_streams.routing.book import RoutingBook
 from hotline_streams.routing.logic import queue_order
+from hotline_streams.routing.wiring import book_of
 
 provider = metrics_provider()
 
@@ -40,8 +39,7 @@ async def queues_view(web: View, request: Request, tenant: str) -> Response:
 @app.page("/tenants/{tenant}/waiting")
 async def waiting_view(web: View, request: Request, tenant: str) -> Response:
     """Waiting contacts in routing order with their latest position and estimate."""
-    stored = routing_books.get(tenant.encode())
-    book = codec.load(stored, RoutingBook) if stored is not None else None
+    book = book_of(tenant.encode())
     estimates = live.estimates.get(tenant, {})
     contacts = sorted((c for c in book.state.contacts.values() if c.offered_to is None),
                       key=queue_order) if book is not None else []
