@@ -82,7 +82,7 @@ def worker(bootstrap: str, tenant_yaml: str, timeout: float = 120.0) -> Iterator
     log = work / "worker.log"
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "hotline_streams", "worker", "-l",
-                                    "warning"], env=env, stdout=out, stderr=subprocess.STDOUT)
+                                    "warn"], env=env, stdout=out, stderr=subprocess.STDOUT)
     w = Worker(bootstrap, catalog, app_id, port, process, log)
     try:
         deadline = time.monotonic() + timeout

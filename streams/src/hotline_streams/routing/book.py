@@ -40,7 +40,6 @@ from hotline_streams.routing.logic import (
     apply,
     decide,
     expired_offers,
-    qualifies,
     ring_no_answer,
 )
 from hotline_streams.routing.models import (
@@ -188,8 +187,7 @@ def decision_event(state: RoutingState, assignment: Assignment, *, tenant: str, 
     """The decision struct, its deterministic id (a UUID) and its time."""
     contact = state.contacts[assignment.call_id]
     skills = contact.required_skills
-    candidates = sum(1 for a in state.agents.values()
-                     if qualifies(a, skills, contact.language)) or 1
+    candidates = max(1, assignment.candidates)
     if assignment.via_overflow is not None:
         rule = "overflow"
     elif contact.tier is CallerTier.VIP:

@@ -49,29 +49,46 @@ def qualifies(agent: Agent, skills: frozenset[str], language: str | None) -> boo
 
 
 def best_agent(agents: Iterable[Agent], skills: frozenset[str],
-               language: str | None) -> Agent | None:
-    candidates = [a for a in agents if qualifies(a, skills, language)]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda a: (-sum(a.skills[s] for s in skills),
-                                          a.idle_since, a.agent_id))
+               language: str | None) -> tuple[Agent | None, int]:
+    """The best of ``agents`` (all ready and free) for the skills, and how many qualified.
+
+    One pass, no sorting: this runs for every decision over every free agent.
+    """
+    best: Agent | None = None
+    best_key: tuple[int, float, str] | None = None
+    count = 0
+    for agent in agents:
+        if language is not None and language not in agent.languages:
+            continue
+        held = agent.skills
+        if not skills <= held.keys():
+            continue
+        count += 1
+        key = (-sum(held[s] for s in skills), agent.idle_since, agent.agent_id)
+        if best_key is None or key < best_key:
+            best, best_key = agent, key
+    return best, count
 
 
 def decide(state: RoutingState, rules: dict[str, QueueRouting],
            now: float) -> list[Assignment]:
     """Match waiting contacts to ready agents; each at most once per decision round."""
+    waiting = [c for c in state.contacts.values() if c.offered_to is None]
+    if not waiting:
+        return []  # the common case under load: skip scanning the agents
     free = {a.agent_id: a for a in state.agents.values()
             if a.state is AgentState.READY and a.contact is None}
     decisions: list[Assignment] = []
-    waiting = sorted((c for c in state.contacts.values() if c.offered_to is None),
-                     key=queue_order)
-    for contact in waiting:
+    for contact in sorted(waiting, key=queue_order):
+        if not free:
+            break
         for skills, via in acceptable_skills(contact, rules.get(contact.queue), now):
-            agent = best_agent(free.values(), skills, contact.language)
+            agent, candidates = best_agent(free.values(), skills, contact.language)
             if agent is not None:
                 del free[agent.agent_id]
                 decisions.append(Assignment(contact.call_id, agent.agent_id, contact.queue,
-                                            via_overflow=via, waited_s=now - contact.enqueued_at))
+                                            via_overflow=via, waited_s=now - contact.enqueued_at,
+                                            candidates=candidates))
                 break
     return decisions
 

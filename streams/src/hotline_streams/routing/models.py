@@ -81,6 +81,7 @@ class Assignment:
     queue: str
     via_overflow: str | None = None  # the queue whose rule made the match, if any
     waited_s: float = 0.0
+    candidates: int = 1  # ready agents that qualified
 
 
 @dataclass

@@ -60,7 +60,7 @@ async def service_levels(stream: Any) -> None:
                 before = codec.load(stored, CallEntry) if stored is not None else None
             book, after, emits, dropped = on_event(
                 book, before, event, config, settings.sla_grace_s, position,
-                record.message.timestamp)
+                record.message.timestamp, emit_provisional=False)  # open ones on the ticks
             if dropped:
                 log.warning("SLA tenant %s: %d outcome(s) of call %s came later than the "
                             "%.0f s grace after their interval; not counted",
