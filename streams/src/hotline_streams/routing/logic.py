@@ -78,6 +78,8 @@ def decide(state: RoutingState, rules: dict[str, QueueRouting],
         return []  # the common case under load: skip scanning the agents
     free = {a.agent_id: a for a in state.agents.values()
             if a.state is AgentState.READY and a.contact is None}
+    if not free:
+        return []
     decisions: list[Assignment] = []
     for contact in sorted(waiting, key=queue_order):
         if not free:
@@ -152,12 +154,12 @@ def answered(state: RoutingState, call_id: str) -> RoutingState:
 def expired_offers(state: RoutingState, rules: dict[str, QueueRouting],
                    now: float) -> list[tuple[str, str]]:
     """(call, agent) of offers ringing at least their queue's ring timeout by ``now``."""
-    out = []
-    for contact in sorted(state.contacts.values(), key=queue_order):
+    due = []
+    for contact in state.contacts.values():
         if contact.offered_to is None or contact.offered_at is None:
             continue
         queue = rules.get(contact.queue)
         timeout = queue.ring_timeout_s if queue is not None else DEFAULT_RING_TIMEOUT_S
         if now - contact.offered_at >= timeout:
-            out.append((contact.call_id, contact.offered_to))
-    return out
+            due.append(contact)
+    return [(c.call_id, c.offered_to or "") for c in sorted(due, key=queue_order)]
