@@ -46,16 +46,45 @@ class Worker:
     catalog: Catalog
     app_id: str
     port: int
-    process: subprocess.Popen[bytes]
+    env: dict[str, str]
     log: Path
+    process: subprocess.Popen[bytes] | None = None
 
     def get(self, path: str) -> Any:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
             return json.load(r)
 
     def cpu_seconds(self) -> float:
+        assert self.process is not None
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the worker process and wait for its ``/ready``."""
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "hotline_streams", "worker", "-l", "warn"],
+                env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise SystemExit(f"worker exited: see {self.log}")
+            try:
+                if self.get("/ready").get("ready"):
+                    return
+            except (urllib.error.URLError, OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"worker not ready after {timeout} s: see {self.log}")
+            time.sleep(0.2)  # polling the readiness page
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
 
 
 def _free_port() -> int:
@@ -66,7 +95,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def worker(bootstrap: str, tenant_yaml: str, timeout: float = 120.0) -> Iterator[Worker]:
+def worker(bootstrap: str, tenant_yaml: str, start: bool = True) -> Iterator[Worker]:
+    """Isolated topics (created now), a tenant file and a worker (started unless
+    ``start=False``: then call ``start()``); stopped on exit."""
     run = uuid.uuid4().hex[:8]
     catalog = default_catalog().prefixed(f"b{run}.")
     ensure_topics(bootstrap, catalog, replication_factor=1)
@@ -79,31 +110,13 @@ def worker(bootstrap: str, tenant_yaml: str, timeout: float = 120.0) -> Iterator
            "HOTLINE_TOPIC_PREFIX": f"b{run}.", "HOTLINE_TENANTS_DIR": str(work / "tenants"),
            "HOTLINE_STREAMS_WEB_PORT": str(port),
            "HOTLINE_STREAMS_DATA_DIR": str(work / "data")}
-    log = work / "worker.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "hotline_streams", "worker", "-l",
-                                    "warn"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    w = Worker(bootstrap, catalog, app_id, port, process, log)
+    w = Worker(bootstrap, catalog, app_id, port, env, work / "worker.log")
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"worker exited: see {log}")
-            try:
-                if w.get("/ready").get("ready"):
-                    break
-            except (urllib.error.URLError, OSError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"worker not ready after {timeout} s: see {log}")
-            time.sleep(0.2)  # polling the readiness page
+        if start:
+            w.start()
         yield w
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        w.stop()
 
 
 def percentile(values: list[float], q: float) -> float:
