@@ -117,7 +117,9 @@ def raw_consume(bootstrap: str, topics: list[str], expected: int) -> float:
 def committed_all(admin: AdminClient, group: str, ends: dict[tuple[str, int], int]) -> bool:
     request = ConsumerGroupTopicPartitions(group, [TopicPartition(t, p) for t, p in ends])
     result = admin.list_consumer_group_offsets([request])[group].result(10)
-    return all(tp.offset >= ends[(tp.topic, tp.partition)] for tp in result.topic_partitions)
+    # An empty partition has end 0 and no committed offset (negative): done.
+    return all(tp.offset >= ends[(tp.topic, tp.partition)] or ends[(tp.topic, tp.partition)] == 0
+               for tp in result.topic_partitions)
 
 
 def main() -> None:
