@@ -51,8 +51,8 @@ class QueueStatistics(EventModel, frozen=True, kw_only=True):
         description="Erlang C: agents needed now to meet the queue's service-level target "
                     "at the observed arrival rate and AHT.")] = None
     surge_level: Annotated[Annotated[int, msgspec.Meta(ge=0, le=4)] | None, msgspec.Meta(
-        description="0 when the agents available cover `agents_needed`; 1-4 as "
-                                "the shortfall deepens (bring backup staff online in turn).")] = None
+        description="0 when the agents available cover `agents_needed`; 1-4 as the "
+                    "shortfall deepens (bring backup staff online in turn).")] = None
 
 
 class WaitEstimate(EventModel, frozen=True, kw_only=True):
