@@ -30,32 +30,58 @@ class DurableAcks:
         self.stream = stream
         self.app = app
         self._writes: list[Awaitable[Any]] = []
-        self._queue: asyncio.Queue[tuple[Any, list[Awaitable[Any]]]] = asyncio.Queue()
+        self._events: list[Any] = []  # processed, waiting for a write that covers them
+        self._queue: asyncio.Queue[tuple[int, list[Any], list[Awaitable[Any]]]] = \
+            asyncio.Queue()
         self._acker: asyncio.Task[None] | None = None
+        self._generation = 0
+        app.on_partitions_revoked.connect(self._forget)
+
+    async def _forget(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
+        """A rebalance: never ack an event of the old assignment. Faust forgets the
+        partitions' acked offsets and re-delivers from the committed ones; a late ack of an
+        old event would mark an offset done in the new assignment and let the commit
+        jump over events not yet processed again."""
+        self._generation += 1
+        self._events, self._writes = [], []
 
     def put(self, table: Any, event: Any, key: bytes, value: bytes) -> None:
         """``table[key] = value``, remembering the changelog write for ``event``'s ack."""
         table.data[key] = value
         self._writes.append(table.send_changelog(event.message.partition, key, value))
 
-    def done(self, event: Any) -> None:
-        """The event is processed; ack it once its writes are durable (in input order)."""
+    def done(self, event: Any, *, settled: bool = True) -> None:
+        """The event is processed. It is acked once the writes made since the previous
+        acked event are durable, in input order. An event that wrote nothing waits for
+        the next event that does: an agent that checkpoints its state now and then
+        (every dirty key at once) passes ``settled=False`` between checkpoints, and the
+        checkpoint acks everything it covers."""
         if self._acker is None:
             self._acker = asyncio.ensure_future(self._ack_in_order())
-        self._queue.put_nowait((event, self._writes))
-        self._writes = []
+        self._events.append(event)
+        if self._writes or settled:
+            self._queue.put_nowait((self._generation, self._events, self._writes))
+            self._events, self._writes = [], []
+
+    @property
+    def unwritten(self) -> int:
+        """Events processed since the last write (not acknowledgeable yet)."""
+        return len(self._events)
 
     async def _ack_in_order(self) -> None:
         while True:
-            event, writes = await self._queue.get()
+            generation, events, writes = await self._queue.get()
             try:
                 for write in writes:
                     await write
             except Exception as exc:
-                log.exception("table write for input %s[%d]@%d failed; worker crashes "
-                              "without committing it (replayed after the restart)",
-                              event.message.topic, event.message.partition,
-                              event.message.offset)
+                first = events[0].message
+                log.exception("table write for inputs from %s[%d]@%d failed; worker crashes "
+                              "without committing them (replayed after the restart)",
+                              first.topic, first.partition, first.offset)
                 await self.app.crash(exc)
                 return
-            await self.stream.ack(event)
+            if generation != self._generation:
+                continue  # re-delivered after the rebalance; acked then
+            for event in events:
+                await self.stream.ack(event)

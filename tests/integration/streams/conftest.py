@@ -110,6 +110,22 @@ class StreamWorker:
             body: dict[str, Any] = json.load(r)
             return body
 
+    def get(self, path: str) -> bytes:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+            body: bytes = r.read()
+            return body
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        """POST JSON; returns (status, decoded body) for errors as well."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", method="POST",
+            data=json.dumps(body or {}).encode(), headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as r:
+                return r.status, json.load(r)
+        except urllib.error.HTTPError as err:
+            return err.code, json.load(err)
+
     def kill(self) -> None:
         """SIGKILL: no shutdown, no final commit, no flush (a crashed pod)."""
         assert self.process is not None

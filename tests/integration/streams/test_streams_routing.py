@@ -4,6 +4,8 @@ offered twice nor an agent given two contacts across a SIGKILL and restart."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -21,14 +23,21 @@ from hotline_events.models.agents import (
     WrapUpEnded,
     WrapUpStarted,
 )
-from hotline_events.models.calls import CallAnswered, CallCompleted, CallQueued
-from hotline_events.models.metrics import SlaInterval
+from hotline_events.models.calls import (
+    CallAnswered,
+    CallCompleted,
+    CallOffered,
+    CallQueued,
+    IvrSelection,
+)
+from hotline_events.models.metrics import QueueStatistics, SlaInterval, WaitEstimate
 from hotline_events.models.routing import RoutingDecision
 
 pytestmark = pytest.mark.integration
 
 DAY = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 SOURCE = "//hotline/site-a/test/streams"
+TOKEN = "ct1_" + "ef" * 32
 
 
 def ev(data: EventModel, second: float) -> Event:
@@ -65,11 +74,12 @@ def pairs(events: list[Event]) -> list[tuple[str, str]]:
     return [(d.call_id, d.agent_id) for d in unique(events) if d.tenant == "bank"]
 
 
-def wait_view(streams: Any, check: Callable[[dict[str, Any]], bool], what: str) -> None:
-    """Poll the worker's routing view of tenant ``bank`` until ``check`` holds."""
+def wait_view(streams: Any, check: Callable[[dict[str, Any]], bool], what: str,
+              tenant: str = "bank") -> None:
+    """Poll the worker's routing view of ``tenant`` until ``check`` holds."""
     deadline = time.monotonic() + 30
     while True:
-        view = streams.worker.view("bank")
+        view = streams.worker.view(tenant)
         if check(view):
             return
         assert time.monotonic() < deadline, f"routing view never showed {what}: {view}"
@@ -144,13 +154,19 @@ def test_time_passes_without_events_ring_no_answer_and_intervals_close(streams: 
     decisions = streams.reader(RoutingDecision)
     agents = streams.reader(AgentNotReady)  # the agent topic: all agent events
     sla = streams.reader(SlaInterval)
+    stats = streams.reader(QueueStatistics)
+    estimates = streams.reader(WaitEstimate)
     try:
         streams.worker.start()
         streams.publish([
             at(AgentLoggedIn(agent_id="n1", tenant="clinic", site="site-a",
                              skills=(SkillLevel(skill="triage", proficiency=3),)), 0),
             at(AgentReady(agent_id="n1", tenant="clinic"), 0.1),
-            at(CallQueued(call_id="p1", tenant="clinic", queue="triage",
+            at(CallOffered(call_id="p1", tenant="clinic", site="site-a", media_node="m1",
+                           dialled_number="4008001234", caller_token=TOKEN), 0.1),
+            at(IvrSelection(call_id="p1", tenant="clinic", menu_id="main", level=1,
+                            option="1", target="queue:triage", elapsed_seconds=3), 0.15),
+            at(CallQueued(call_id="p1", tenant="clinic", queue="triage", caller_tier="vip",
                           enqueued_at=now + timedelta(seconds=0.2)), 0.2)])
         def clinic_pairs(got: list[Event]) -> list[tuple[str, str]]:
             return [(d.call_id, d.agent_id) for d in unique(got) if d.tenant == "clinic"]
@@ -163,11 +179,31 @@ def test_time_passes_without_events_ring_no_answer_and_intervals_close(streams: 
         view = streams.worker.view("clinic")
         assert {a["agent_id"]: a["state"] for a in view["agents"]} == {"n1": "not-ready"}
         assert [(c["call_id"], c["offered_to"]) for c in view["contacts"]] == [("p1", None)]
-        streams.publish([
-            at(AgentLoggedIn(agent_id="n2", tenant="clinic", site="site-a",
-                             skills=(SkillLevel(skill="triage", proficiency=1),)), 1),
-            at(AgentReady(agent_id="n2", tenant="clinic"), 1.1)])
+        # live figures on the ticks: the queue's statistics and p1's estimate and position
+        stats.poll_until(lambda got: any(
+            isinstance(e.data, QueueStatistics) and e.data.tenant == "clinic"
+            and (e.data.waiting, e.data.agents_not_ready, e.data.agents_ready) == (1, 1, 0)
+            for e in got))
+        estimates.poll_until(lambda got: any(
+            isinstance(e.data, WaitEstimate) and e.data.call_id == "p1" and e.data.position == 1
+            and e.data.method == "no-agents" for e in got))
+        scraped = streams.worker.get("/metrics").decode()
+        assert re.search(r'hotline_queue_waiting\{[^}]*queue="triage",tenant="clinic"\} 1\.0',
+                         scraped), scraped[-2000:]
+        # n2 logs in and gets ready through the agent API (published agent events)
+        api = "/tenants/clinic/agents/n2"
+        assert streams.worker.post(f"{api}/login", {"skills": {"triage": 9}})[1]["field"] \
+            == "skills[0].proficiency"  # 400 naming the field
+        assert streams.worker.post(f"{api}/ready")[0] == 409  # not logged in yet
+        assert streams.worker.post(f"{api}/login", {"skills": {"triage": 1}})[0] == 202
+        wait_view(streams, lambda v: "n2" in agent_states(v), "n2 logged in", "clinic")
+        assert streams.worker.post(f"{api}/ready")[0] == 202
         decisions.poll_until(lambda got: clinic_pairs(got) == [("p1", "n1"), ("p1", "n2")])
+        # the screen pop of n2's assignment: tier, IVR path, caller
+        pop = json.loads(streams.worker.get(f"{api}/assignment"))["assignment"]
+        assert (pop["call_id"], pop["tier"], pop["queue"], pop["caller_token"]) == (
+            "p1", "vip", "triage", TOKEN)
+        assert [(c["menu_id"], c["option"]) for c in pop["ivr_path"]] == [("main", "1")]
         streams.publish([at(CallAnswered(call_id="p1", tenant="clinic", queue="triage",
                                          agent_id="n2", wait_seconds=4), 4)])
         # the 10 s interval of p1 closes by the ticks alone: no later event is sent
@@ -176,5 +212,5 @@ def test_time_passes_without_events_ring_no_answer_and_intervals_close(streams: 
              and e.data.tenant == "clinic" and e.data.final), None), timeout=60)
         assert (final.queue, final.offered, final.answered) == ("triage", 1, 1)
     finally:
-        for reader in (decisions, agents, sla):
+        for reader in (decisions, agents, sla, stats, estimates):
             reader.close()

@@ -193,7 +193,7 @@ def run_day(streams: Any, kill_mid_run: bool) -> None:
         streams.worker.start()
         streams.publish(events[:half])
         # The worker produced SLA output for the first half (then, maybe, it dies).
-        sla.poll_until(lambda got: len(got) >= 20, timeout=60)
+        sla.poll_until(lambda got: len(got) >= 10, timeout=60)
         if kill_mid_run:
             # The kill must land after some commits (acks work) and before the end.
             group = streams.worker.env["HOTLINE_STREAMS_APP_ID"]

@@ -33,7 +33,7 @@ from hotline_streams.config.loader import parse
 from hotline_streams.config.models import TenantConfig
 from hotline_streams.ledger.logic import call_id_of, changes, fold, outcomes, replay
 from hotline_streams.ledger.models import CallEntry
-from hotline_streams.service_levels.adapters import on_event, to_event
+from hotline_streams.service_levels.adapters import on_event, on_tick, to_event
 from hotline_streams.service_levels.intervals import Emit, SlaBook
 from hotline_streams.service_levels.logic import by_interval, figures
 from hotline_streams.service_levels.models import IntervalCounts, Outcome
@@ -248,3 +248,32 @@ def test_figures_counts_subtract_a_replaced_outcome() -> None:
                                              answered_wait_s=10, handle_s=150, handled=1)
     fig = figures(interval.counts, CONFIG.settings("billing"), interval.start)
     assert fig.aht_s == 150
+
+
+def test_batched_provisional_emits_wait_for_the_tick_and_finals_do_not() -> None:
+    def batched(events: list[Event], book: SlaBook, first: int) -> tuple[SlaBook, list[Emit]]:
+        emits: list[Emit] = []
+        for n, event in enumerate(events, start=first):
+            call = call_id_of(event)
+            book, entry, out, _ = on_event(book, ledger.get(call) if call else None, event,
+                                           CONFIG, 3600, (0, n), WALL + min(n, 99),
+                                           emit_provisional=False)
+            if call is not None and entry is not None:
+                ledger[call] = entry
+            emits += out
+        return book, emits
+
+    ledger: dict[str, CallEntry] = {}
+    open_events = [e for e in LOG if e.time.timestamp() < T0 + 900]
+    book, emits = batched(open_events, SlaBook(tenant="acme"), 0)
+    assert emits == []  # the interval is open: its updates wait for the tick
+    last = WALL + len(open_events) - 1  # a tick right after the last event: still open
+    book, ticked = on_tick(book, CONFIG, 3600, (0, 100), last)
+    assert [(e.final, e.interval.start) for e in ticked] == [(False, T0)]
+    book, again = on_tick(book, CONFIG, 3600, (0, 101), last)
+    assert again == []  # nothing changed since the last tick
+    _, emits = batched(LOG[len(open_events):], book, 200)
+    assert emits and all(e.final for e in emits)  # finals (and corrections) at once
+
+
+WALL = 1_800_000_000.0

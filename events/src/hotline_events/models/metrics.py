@@ -40,6 +40,19 @@ class QueueStatistics(EventModel, frozen=True, kw_only=True):
     agents_busy: Count
     agents_not_ready: Count
     estimated_wait_seconds: Seconds
+    # Added in 0.2 (optional, so 0.1 readers and writers are unaffected).
+    agents_wrap_up: Count | None = None
+    arrivals_per_minute: Annotated[Annotated[float, msgspec.Meta(ge=0)] | None, msgspec.Meta(
+        description="Contacts queued per minute over the last 15 minutes.")] = None
+    aht_seconds: Annotated[Seconds | None, msgspec.Meta(
+        description="Recent average handle time (talk + hold + wrap-up), weighted to the "
+                    "latest completed contacts.")] = None
+    agents_needed: Annotated[Count | None, msgspec.Meta(
+        description="Erlang C: agents needed now to meet the queue's service-level target "
+                    "at the observed arrival rate and AHT.")] = None
+    surge_level: Annotated[Annotated[int, msgspec.Meta(ge=0, le=4)] | None, msgspec.Meta(
+        description="0 when the agents available cover `agents_needed`; 1-4 as the "
+                    "shortfall deepens (bring backup staff online in turn).")] = None
 
 
 class WaitEstimate(EventModel, frozen=True, kw_only=True):

@@ -30,14 +30,16 @@ from hotline_events.models.calls import (
     CallCompleted,
     CallQueued,
 )
+from hotline_events.models.metrics import QueueStatistics, WaitEstimate
 from hotline_events.models.routing import RoutingDecision
 from hotline_streams.config.models import TenantConfig
+from hotline_streams.estimates.logic import ewma
+from hotline_streams.queue_stats.logic import live_figures
 from hotline_streams.routing.logic import (
     RONA_REASON,
     apply,
     decide,
     expired_offers,
-    qualifies,
     ring_no_answer,
 )
 from hotline_streams.routing.models import (
@@ -46,6 +48,7 @@ from hotline_streams.routing.models import (
     Assignment,
     CallerTier,
     Contact,
+    QueueRecent,
     RoutingState,
 )
 from hotline_streams.ticks.logic import advance as advance_clock
@@ -64,6 +67,8 @@ class RoutingBook:
     finished: tuple[str, ...] = ()  # recent finished call ids, oldest first
     decisions: int = field(default=0)  # decisions made so far (for metrics)
     clock: Clock = field(default_factory=Clock)  # the tenant's "now" (see ticks.logic)
+    recent: dict[str, QueueRecent] = field(default_factory=dict)  # per queue
+    stats_at: float = 0.0  # when live statistics and estimates were last published
 
 
 def new_book(tenant: str) -> RoutingBook:
@@ -100,7 +105,8 @@ def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingStat
             agent_id=data.agent_id, tenant=data.tenant, state=AgentState.NOT_READY,
             skills={s.skill: s.proficiency for s in data.skills},
             languages=frozenset(data.languages), idle_since=at, not_ready_reason="logged-in",
-            contact=agent.contact if agent else None))
+            contact=agent.contact if agent else None,
+            logged_in_at=agent.logged_in_at if agent and agent.logged_in_at else at))
     if isinstance(data, AgentLoggedOut):
         if agent is None:
             return state
@@ -112,7 +118,8 @@ def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingStat
         if agent is None or agent.state in (AgentState.RESERVED, AgentState.BUSY):
             return state  # holds a contact: ready only after its wrap-up
         return _set_agent(state, replace(agent, state=AgentState.READY, contact=None,
-                                         not_ready_reason=None, idle_since=at))
+                                         not_ready_reason=None, idle_since=at,
+                                         wrap_up_since=None))
     if isinstance(data, AgentNotReady):
         if agent is None or agent.state in (AgentState.RESERVED, AgentState.BUSY):
             return state
@@ -121,12 +128,13 @@ def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingStat
     if isinstance(data, WrapUpStarted):
         if agent is None:
             return state
-        return _set_agent(state, replace(agent, state=AgentState.WRAP_UP, contact=data.call_id))
+        return _set_agent(state, replace(agent, state=AgentState.WRAP_UP, contact=data.call_id,
+                                         wrap_up_since=agent.wrap_up_since or at))
     if isinstance(data, WrapUpEnded):
         if agent is None or agent.contact not in (None, data.call_id):
             return state
         return _set_agent(state, replace(agent, state=AgentState.READY, contact=None,
-                                         idle_since=at))
+                                         idle_since=at, wrap_up_since=None))
     if isinstance(data, CallQueued):
         if data.call_id in state.contacts:
             return state
@@ -150,7 +158,7 @@ def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingStat
         answering = state.agents.get(data.agent_id)
         if answering is not None:
             state = _set_agent(state, replace(answering, state=AgentState.BUSY,
-                                              contact=data.call_id))
+                                              contact=data.call_id, busy_since=at))
         return state
     if isinstance(data, AgentNoAnswer):
         return ring_no_answer(state, data.call_id, data.agent_id)
@@ -161,7 +169,8 @@ def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingStat
         holder = state.agents.get(data.agent_id or "")
         if holder is not None and holder.contact == data.call_id \
                 and holder.state in (AgentState.BUSY, AgentState.RESERVED):
-            state = _set_agent(state, replace(holder, state=AgentState.WRAP_UP))
+            state = _set_agent(state, replace(holder, state=AgentState.WRAP_UP,
+                                              wrap_up_since=at))
         return state
     return state
 
@@ -178,8 +187,7 @@ def decision_event(state: RoutingState, assignment: Assignment, *, tenant: str, 
     """The decision struct, its deterministic id (a UUID) and its time."""
     contact = state.contacts[assignment.call_id]
     skills = contact.required_skills
-    candidates = sum(1 for a in state.agents.values()
-                     if qualifies(a, skills, contact.language)) or 1
+    candidates = max(1, assignment.candidates)
     if assignment.via_overflow is not None:
         rule = "overflow"
     elif contact.tier is CallerTier.VIP:
@@ -204,7 +212,33 @@ def rona_event(tenant: str, call_id: str, agent_id: str, offered_at: float,
             datetime.fromtimestamp(at, UTC))
 
 
-Output = tuple[RoutingDecision | AgentNotReady, str, datetime]
+Output = tuple[RoutingDecision | AgentNotReady | QueueStatistics | WaitEstimate, str, datetime]
+STATS_EVERY_S = 5.0  # live statistics and wait estimates, on the ticks this far apart
+RECENT_MINUTES = 60
+
+
+def note_recent(recent: dict[str, QueueRecent], state: RoutingState,
+                event: Event) -> dict[str, QueueRecent]:
+    """Arrivals, handle and wait averages per queue (the same dict when unchanged)."""
+    data = event.data
+    at = event.time.timestamp()
+    if isinstance(data, CallQueued):
+        if data.call_id in state.contacts:
+            return recent
+        queue = recent.get(data.queue, QueueRecent())
+        minute = int(at // 60)
+        arrivals = {m: n for m, n in queue.arrivals.items() if m > minute - RECENT_MINUTES}
+        arrivals[minute] = arrivals.get(minute, 0) + 1
+        return {**recent, data.queue: replace(queue, arrivals=arrivals)}
+    if isinstance(data, CallAnswered):
+        queue = recent.get(data.queue, QueueRecent())
+        return {**recent, data.queue: replace(queue, wait_s=ewma(queue.wait_s,
+                                                                 data.wait_seconds))}
+    if isinstance(data, CallCompleted) and data.queue is not None and data.agent_id:
+        handle = data.talk_seconds + data.hold_seconds + data.wrap_up_seconds
+        queue = recent.get(data.queue, QueueRecent())
+        return {**recent, data.queue: replace(queue, aht_s=ewma(queue.aht_s, handle))}
+    return recent
 
 
 def step(book: RoutingBook, event: Event | None, config: TenantConfig, site: str,
@@ -240,6 +274,8 @@ def step(book: RoutingBook, event: Event | None, config: TenantConfig, site: str
         data = event.data
         if isinstance(data, CallQueued) and data.call_id in finished:
             return replace(book, seen=seen), []
+        recent = note_recent(book.recent, state, event)
+        book = replace(book, recent=recent) if recent is not book.recent else book
         state = fold(state, event, config)
         done = _finishes(event)
         if done is not None and done not in finished:
@@ -262,5 +298,11 @@ def step(book: RoutingBook, event: Event | None, config: TenantConfig, site: str
         state = applied
         out.append(decision)
         decisions += 1
-    return replace(book, state=state, seen=seen, finished=finished,
-                   decisions=book.decisions + decisions), out
+    book = replace(book, state=state, seen=seen, finished=finished,
+                   decisions=book.decisions + decisions)
+    if event is None and now - book.stats_at >= STATS_EVERY_S:
+        stats, estimates = live_figures(state, book.recent, config, site, now)
+        out += stats
+        out += estimates
+        book = replace(book, stats_at=now)
+    return book, out

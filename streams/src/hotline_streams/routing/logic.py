@@ -49,29 +49,48 @@ def qualifies(agent: Agent, skills: frozenset[str], language: str | None) -> boo
 
 
 def best_agent(agents: Iterable[Agent], skills: frozenset[str],
-               language: str | None) -> Agent | None:
-    candidates = [a for a in agents if qualifies(a, skills, language)]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda a: (-sum(a.skills[s] for s in skills),
-                                          a.idle_since, a.agent_id))
+               language: str | None) -> tuple[Agent | None, int]:
+    """The best of ``agents`` (all ready and free) for the skills, and how many qualified.
+
+    One pass, no sorting: this runs for every decision over every free agent.
+    """
+    best: Agent | None = None
+    best_key: tuple[int, float, str] | None = None
+    count = 0
+    for agent in agents:
+        if language is not None and language not in agent.languages:
+            continue
+        held = agent.skills
+        if not skills <= held.keys():
+            continue
+        count += 1
+        key = (-sum(held[s] for s in skills), agent.idle_since, agent.agent_id)
+        if best_key is None or key < best_key:
+            best, best_key = agent, key
+    return best, count
 
 
 def decide(state: RoutingState, rules: dict[str, QueueRouting],
            now: float) -> list[Assignment]:
     """Match waiting contacts to ready agents; each at most once per decision round."""
+    waiting = [c for c in state.contacts.values() if c.offered_to is None]
+    if not waiting:
+        return []  # the common case under load: skip scanning the agents
     free = {a.agent_id: a for a in state.agents.values()
             if a.state is AgentState.READY and a.contact is None}
+    if not free:
+        return []
     decisions: list[Assignment] = []
-    waiting = sorted((c for c in state.contacts.values() if c.offered_to is None),
-                     key=queue_order)
-    for contact in waiting:
+    for contact in sorted(waiting, key=queue_order):
+        if not free:
+            break
         for skills, via in acceptable_skills(contact, rules.get(contact.queue), now):
-            agent = best_agent(free.values(), skills, contact.language)
+            agent, candidates = best_agent(free.values(), skills, contact.language)
             if agent is not None:
                 del free[agent.agent_id]
                 decisions.append(Assignment(contact.call_id, agent.agent_id, contact.queue,
-                                            via_overflow=via, waited_s=now - contact.enqueued_at))
+                                            via_overflow=via, waited_s=now - contact.enqueued_at,
+                                            candidates=candidates))
                 break
     return decisions
 
@@ -92,7 +111,8 @@ def apply(state: RoutingState, assignment: Assignment,
     agents = dict(state.agents)
     contacts[contact.call_id] = replace(contact, offered_to=agent.agent_id,
                                         offered_at=now if now is not None else contact.offered_at)
-    agents[agent.agent_id] = replace(agent, state=AgentState.RESERVED, contact=contact.call_id)
+    agents[agent.agent_id] = replace(agent, state=AgentState.RESERVED, contact=contact.call_id,
+                                     busy_since=now)
     return RoutingState(state.tenant, contacts, agents)
 
 
@@ -134,12 +154,12 @@ def answered(state: RoutingState, call_id: str) -> RoutingState:
 def expired_offers(state: RoutingState, rules: dict[str, QueueRouting],
                    now: float) -> list[tuple[str, str]]:
     """(call, agent) of offers ringing at least their queue's ring timeout by ``now``."""
-    out = []
-    for contact in sorted(state.contacts.values(), key=queue_order):
+    due = []
+    for contact in state.contacts.values():
         if contact.offered_to is None or contact.offered_at is None:
             continue
         queue = rules.get(contact.queue)
         timeout = queue.ring_timeout_s if queue is not None else DEFAULT_RING_TIMEOUT_S
         if now - contact.offered_at >= timeout:
-            out.append((contact.call_id, contact.offered_to))
-    return out
+            due.append(contact)
+    return [(c.call_id, c.offered_to or "") for c in sorted(due, key=queue_order)]

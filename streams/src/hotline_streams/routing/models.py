@@ -33,6 +33,9 @@ class Agent:
     idle_since: float = 0.0  # when the agent last became ready
     not_ready_reason: str | None = None
     contact: str | None = None  # the call the agent holds (one voice contact at a time)
+    busy_since: float | None = None  # when the contact it holds was offered or answered
+    logged_in_at: float | None = None  # staffed time of the session starts here
+    wrap_up_since: float | None = None  # after-call work started
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Assignment:
     queue: str
     via_overflow: str | None = None  # the queue whose rule made the match, if any
     waited_s: float = 0.0
+    candidates: int = 1  # ready agents that qualified
 
 
 @dataclass
@@ -87,3 +91,12 @@ class RoutingState:
     tenant: str
     contacts: dict[str, Contact] = field(default_factory=dict)
     agents: dict[str, Agent] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueRecent:
+    """What a queue saw lately: the base of arrival rate, AHT and wait estimates."""
+
+    arrivals: dict[int, int] = field(default_factory=dict)  # minute (epoch // 60) → queued
+    aht_s: float | None = None  # weighted average handle time of completed contacts
+    wait_s: float | None = None  # weighted average wait of answered contacts

@@ -11,9 +11,10 @@ from hotline_events.models.metrics import SlaInterval
 from hotline_streams.config.models import TenantConfig
 from hotline_streams.ledger.logic import changes, fold
 from hotline_streams.ledger.models import CallEntry
-from hotline_streams.service_levels.intervals import Emit, SlaBook, advance, record
+from hotline_streams.service_levels.intervals import Emit, SlaBook, advance, flush, record
 from hotline_streams.service_levels.logic import figures
 from hotline_streams.service_levels.models import AbandonTreatment, QueueSettings
+from hotline_streams.service_levels.windows import note, prune
 from hotline_streams.ticks.logic import advance as advance_clock
 
 # The contract spells one treatment differently from the model's enum.
@@ -30,7 +31,7 @@ Position = tuple[int, int]  # (partition, offset) of the event in the worker's i
 
 def step(book: SlaBook, position: Position | None, before: CallEntry | None,
          after: CallEntry | None, at: float, config: TenantConfig,
-         grace_s: float) -> tuple[SlaBook, list[Emit], int]:
+         grace_s: float, emit_provisional: bool = True) -> tuple[SlaBook, list[Emit], int]:
     """Fold a ledger change and move the watermark to ``at``: (book, emits, dropped).
 
     An event at or before the book's last applied position changes nothing: after a
@@ -44,9 +45,14 @@ def step(book: SlaBook, position: Position | None, before: CallEntry | None,
     emits: list[Emit] = []
     dropped = 0
     for previous, current in changes(before, after):
-        book, out, kept = record(book, previous, current, config.settings, grace_s)
+        book, out, kept = record(book, previous, current, config.settings, grace_s,
+                                 emit_provisional)
         emits += out
         dropped += not kept
+        queue_minutes = note(book.minutes.get(current.queue, {}), previous, current,
+                             config.settings(current.queue))
+        book = replace(book, minutes={**book.minutes,
+                                      current.queue: prune(queue_minutes, at)})
     book, closed = advance(book, at, grace_s)
     if position is not None:
         book = replace(book, applied={**book.applied, position[0]: position[1]})
@@ -95,26 +101,31 @@ def _now(book: SlaBook, event_s: float | None, wall_s: float | None) -> tuple[Sl
 
 def on_event(book: SlaBook, entry: CallEntry | None, event: Event, config: TenantConfig,
              grace_s: float, position: Position | None = None, wall_s: float | None = None,
+             emit_provisional: bool = True,
              ) -> tuple[SlaBook, CallEntry | None, list[Emit], int]:
     """One decoded event of the tenant: (book, the call's ledger entry, emits, dropped).
 
     ``entry`` is the ledger entry of the event's call (``ledger.logic.call_id_of``), or
     None for other events; the stream worker stores both results. ``wall_s`` is the
     input record's Kafka timestamp (time passes between events, ``ticks.logic``).
+    ``emit_provisional=False`` leaves open intervals' updates to the next tick.
     """
     after = fold(entry, event)
     if position is not None and position[1] <= book.applied.get(position[0], -1):
         return book, after, [], 0
     book, now = _now(book, event.time.timestamp(), wall_s)
-    book, emits, dropped = step(book, position, entry, after, now, config, grace_s)
+    book, emits, dropped = step(book, position, entry, after, now, config, grace_s,
+                                emit_provisional)
     return book, after, emits, dropped
 
 
 def on_tick(book: SlaBook, config: TenantConfig, grace_s: float, position: Position | None,
             wall_s: float) -> tuple[SlaBook, list[Emit]]:
-    """Time passed without an event: intervals that ended close (final) on time."""
+    """Time passed without an event: intervals that ended close (final) on time, and
+    open intervals changed since the last tick are emitted (provisional)."""
     if position is not None and position[1] <= book.applied.get(position[0], -1):
         return book, []
     book, now = _now(book, None, wall_s)
     book, emits, _ = step(book, position, None, None, now, config, grace_s)
-    return book, emits
+    book, provisional = flush(book)
+    return book, _latest(emits + provisional)

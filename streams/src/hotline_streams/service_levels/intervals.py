@@ -28,6 +28,7 @@ class OpenInterval:
     interval_s: int
     counts: IntervalCounts = field(default_factory=IntervalCounts)
     final_sent: bool = False
+    dirty: bool = False  # changed since its last provisional emit (when those are batched)
 
     @property
     def end(self) -> float:
@@ -43,6 +44,8 @@ class SlaBook:
     # after a crash (offsets behind the stored book) is recognised and not counted twice.
     applied: dict[int, int] = field(default_factory=dict)
     clock: Clock = field(default_factory=Clock)  # the tenant's "now" (see ticks.logic)
+    # Per queue, outcomes per minute of the last hour: the sliding windows (windows.py).
+    minutes: dict[str, dict[int, IntervalCounts]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,13 @@ def interval_key(queue: str, start: float) -> str:
 
 
 def record(book: SlaBook, previous: ContactOutcome | None, current: ContactOutcome,
-           settings_for: SettingsFor, grace_s: float) -> tuple[SlaBook, list[Emit], bool]:
-    """Fold a changed outcome; returns the book, what to emit, and False if dropped."""
+           settings_for: SettingsFor, grace_s: float,
+           emit_provisional: bool = True) -> tuple[SlaBook, list[Emit], bool]:
+    """Fold a changed outcome; returns the book, what to emit, and False if dropped.
+
+    With ``emit_provisional=False`` an open interval is only marked dirty (``flush``
+    emits it later, e.g. once a tick); a change to a final interval is emitted at once.
+    """
     settings = settings_for(current.queue)
     start = interval_start(current.enqueued_at, settings.interval_s)
     key = interval_key(current.queue, start)
@@ -72,10 +80,22 @@ def record(book: SlaBook, previous: ContactOutcome | None, current: ContactOutco
         counts = remove(counts, previous, settings)
     counts = add(counts, current, settings)
     final = interval.end <= book.watermark
-    interval = replace(interval, counts=counts, final_sent=interval.final_sent or final)
+    emit = final or emit_provisional
+    interval = replace(interval, counts=counts, final_sent=interval.final_sent or final,
+                       dirty=not emit)
     intervals = dict(book.intervals)
     intervals[key] = interval
-    return replace(book, intervals=intervals), [Emit(interval, final)], True
+    return replace(book, intervals=intervals), [Emit(interval, final)] if emit else [], True
+
+
+def flush(book: SlaBook) -> tuple[SlaBook, list[Emit]]:
+    """Provisional emits of the open intervals changed since their last emit."""
+    dirty = {k: iv for k, iv in book.intervals.items() if iv.dirty}
+    if not dirty:
+        return book, []
+    cleaned = {k: replace(iv, dirty=False) for k, iv in dirty.items()}
+    return (replace(book, intervals={**book.intervals, **cleaned}),
+            [Emit(iv, False) for iv in cleaned.values()])
 
 
 def advance(book: SlaBook, now: float, grace_s: float) -> tuple[SlaBook, list[Emit]]:
@@ -86,7 +106,7 @@ def advance(book: SlaBook, now: float, grace_s: float) -> tuple[SlaBook, list[Em
     intervals: dict[str, OpenInterval] = {}
     for key, interval in sorted(book.intervals.items(), key=lambda kv: (kv[1].start, kv[0])):
         if interval.end <= now and not interval.final_sent:
-            interval = replace(interval, final_sent=True)
+            interval = replace(interval, final_sent=True, dirty=False)
             emits.append(Emit(interval, True))
         if interval.end + grace_s >= now:
             intervals[key] = interval  # still open for late corrections

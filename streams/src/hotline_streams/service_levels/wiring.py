@@ -22,8 +22,10 @@ from hotline_streams.app import (
 from hotline_streams.durable import DurableAcks
 from hotline_streams.ledger.logic import call_id_of
 from hotline_streams.ledger.models import CallEntry
+from hotline_streams.queue_stats.adapters import live
 from hotline_streams.service_levels.adapters import on_event, on_tick, to_event
 from hotline_streams.service_levels.intervals import SlaBook
+from hotline_streams.service_levels.windows import WINDOWS_MIN, window
 
 log = logging.getLogger("hotline_streams.service_levels")
 
@@ -44,6 +46,12 @@ async def service_levels(stream: Any) -> None:
         if is_tick(headers):
             book, emits = on_tick(book, config, settings.sla_grace_s, position,
                                   record.message.timestamp)
+            now = book.clock.event_s
+            live.note_windows(tenant.decode(), [
+                (length, window(book.minutes.get(queue, {}), now, length,
+                                config.settings(queue)))
+                for queue in sorted(set(book.minutes) | set(config.queues))
+                for length in WINDOWS_MIN])
         else:
             event = decode(headers, record.value)
             call_id = call_id_of(event)
@@ -52,16 +60,16 @@ async def service_levels(stream: Any) -> None:
                 before = codec.load(stored, CallEntry) if stored is not None else None
             book, after, emits, dropped = on_event(
                 book, before, event, config, settings.sla_grace_s, position,
-                record.message.timestamp)
+                record.message.timestamp, emit_provisional=False)  # open ones on the ticks
             if dropped:
                 log.warning("SLA tenant %s: %d outcome(s) of call %s came later than the "
                             "%.0f s grace after their interval; not counted",
                             tenant.decode(), dropped, call_id, settings.sla_grace_s)
-        for emit in emits:
-            data, event_id = to_event(emit, tenant.decode(), settings.site,
-                                      config.settings(emit.interval.queue))
-            await publish(Event(data=data, source=source, id=event_id,
-                                time=datetime.fromtimestamp(book.watermark, UTC)))
+        out = [to_event(emit, tenant.decode(), settings.site,
+                        config.settings(emit.interval.queue)) for emit in emits]
+        await publish(*(Event(data=data, source=source, id=event_id,
+                              time=datetime.fromtimestamp(book.watermark, UTC))
+                        for data, event_id in out))
         # State after the output is acknowledged (a crash before repeats emits, never loses
         # them), and the input acked only once the state is durable (``DurableAcks``). The
         # book before the ledger entry, both into one changelog partition in this order: a

@@ -1,0 +1,124 @@
+"""Shared by the streams benchmarks: a Kafka (devstack, or ``--kafka``), isolated topics,
+a tenant file and one real stream worker process (``python -m hotline_streams worker``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devstack.settings import ExternalEndpoints
+from devstack.stack import Component, Stack
+from hotline_events.catalog import Catalog, default_catalog
+from hotline_events.topics import ensure_topics
+
+
+@contextmanager
+def kafka(bootstrap: str | None) -> Iterator[str]:
+    """The given bootstrap, or a devstack Kafka started (and stopped) here."""
+    if bootstrap:
+        yield bootstrap
+        return
+    stack = Stack(external=ExternalEndpoints.from_environ({}))
+    try:
+        stack.up([Component.KAFKA_SITE_A])
+        yield stack.kafka["site-a"].bootstrap
+    finally:
+        stack.down()
+
+
+@dataclass
+class Worker:
+    bootstrap: str
+    catalog: Catalog
+    app_id: str
+    port: int
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
+            return json.load(r)
+
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the worker process and wait for its ``/ready``."""
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "hotline_streams", "worker", "-l", "warn"],
+                env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise SystemExit(f"worker exited: see {self.log}")
+            try:
+                if self.get("/ready").get("ready"):
+                    return
+            except (urllib.error.URLError, OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"worker not ready after {timeout} s: see {self.log}")
+            time.sleep(0.2)  # polling the readiness page
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def worker(bootstrap: str, tenant_yaml: str, start: bool = True) -> Iterator[Worker]:
+    """Isolated topics (created now), a tenant file and a worker (started unless
+    ``start=False``: then call ``start()``); stopped on exit."""
+    run = uuid.uuid4().hex[:8]
+    catalog = default_catalog().prefixed(f"b{run}.")
+    ensure_topics(bootstrap, catalog, replication_factor=1)
+    work = Path(tempfile.mkdtemp(prefix="streams-bench-"))
+    (work / "tenants").mkdir()
+    (work / "tenants" / "bench.yaml").write_text(tenant_yaml)
+    port = _free_port()
+    app_id = f"streams-bench-{run}"
+    env = {**os.environ, "HOTLINE_KAFKA_SITE_A": bootstrap, "HOTLINE_STREAMS_APP_ID": app_id,
+           "HOTLINE_TOPIC_PREFIX": f"b{run}.", "HOTLINE_TENANTS_DIR": str(work / "tenants"),
+           "HOTLINE_STREAMS_WEB_PORT": str(port),
+           "HOTLINE_STREAMS_DATA_DIR": str(work / "data")}
+    w = Worker(bootstrap, catalog, app_id, port, env, work / "worker.log")
+    try:
+        if start:
+            w.start()
+        yield w
+    finally:
+        w.stop()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

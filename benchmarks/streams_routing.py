@@ -1,0 +1,145 @@
+"""Routing latency of one stream worker: ``queued`` produced → decision consumed.
+
+    uv run python benchmarks/streams_routing.py [--agents 1000] [--rate 100]
+        [--seconds 30] [--handle 8] [--kafka HOST:PORT]
+
+Starts a Kafka (devstack) unless ``--kafka`` is given, and one worker. Logs in
+``--agents`` ready agents of one tenant, then offers ``--rate`` new contacts per second
+for ``--seconds``. Like a media node and the agents' desktops, the script answers each
+decision at once and completes the call after ``--handle`` seconds (completed, then
+wrap-up ended), so the worker sees about four events per contact. Prints p50/p90/p99/max
+of the latency from producing ``queued`` to consuming its decision (one clock: both ends
+are this process), the decisions received, and the worker's CPU. Target: p99 ≤ 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import threading
+import time
+from datetime import UTC, datetime
+
+from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+from streams_common import kafka, percentile, worker
+
+from hotline_events.envelope import Event, decode
+from hotline_events.models.agents import AgentLoggedIn, AgentReady, SkillLevel, WrapUpEnded
+from hotline_events.models.calls import CallAnswered, CallCompleted, CallQueued
+from hotline_events.models.routing import RoutingDecision
+from hotline_events.producer import EventProducer
+
+TENANT = """
+tenant: bench
+queues:
+  general:
+    required_skills: [general]
+    ring_timeout_s: 3600
+"""
+SOURCE = "//hotline/site-a/bench/routing"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--handle", type=float, default=8.0)
+    parser.add_argument("--kafka", default=None)
+    args = parser.parse_args()
+    with kafka(args.kafka) as bootstrap, worker(bootstrap, TENANT) as w:
+        producer = EventProducer(bootstrap, SOURCE, catalog=w.catalog,
+                                 config={"linger.ms": 1})
+        decisions_topic = w.catalog.topic_for_type(RoutingDecision.TYPE).name
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{w.app_id}-bench",
+                             "enable.auto.commit": False})
+        parts = consumer.list_topics(decisions_topic, timeout=10).topics[decisions_topic]
+        consumer.assign([TopicPartition(decisions_topic, p, OFFSET_END)
+                         for p in parts.partitions])
+        for n in range(args.agents):
+            producer.publish_event(Event(data=AgentLoggedIn(
+                agent_id=f"ag{n}", tenant="bench", site="site-a",
+                skills=(SkillLevel(skill="general", proficiency=1 + n % 5),)), source=SOURCE))
+            producer.publish_event(Event(data=AgentReady(agent_id=f"ag{n}", tenant="bench"),
+                                         source=SOURCE))
+        producer.flush()
+        deadline = time.monotonic() + 120
+        while sum(a["state"] == "ready" for a in w.get("/tenants/bench/agents")["agents"]) \
+                < args.agents:
+            if time.monotonic() > deadline:
+                raise SystemExit("agents not all ready after 120 s")
+            time.sleep(0.5)  # polling the agents view
+        sent: dict[str, float] = {}
+        latency: list[float] = []
+        done = threading.Event()
+        cpu_start = w.cpu_seconds()
+
+        def agents_desk() -> None:
+            """Consume decisions: answer at once, complete and end wrap-up after handle."""
+            later: list[tuple[float, str, str]] = []
+            while not done.is_set() or later:
+                msg = consumer.poll(0.01)
+                if msg is not None and not msg.error():
+                    got = time.time()
+                    event = decode(msg.headers(), msg.value())
+                    data = event.data
+                    if isinstance(data, RoutingDecision) and data.call_id in sent \
+                            and data.call_id not in answered:
+                        latency.append(got - sent[data.call_id])
+                        answered.add(data.call_id)
+                        producer.publish_event(Event(data=CallAnswered(
+                            call_id=data.call_id, tenant="bench", queue="general",
+                            agent_id=data.agent_id, wait_seconds=data.waited_seconds),
+                            source=SOURCE))
+                        heapq.heappush(later, (time.monotonic() + args.handle, data.call_id,
+                                               data.agent_id))
+                while later and later[0][0] <= time.monotonic():
+                    _, call, agent = heapq.heappop(later)
+                    producer.publish_event(Event(data=CallCompleted(
+                        call_id=call, tenant="bench", queue="general", agent_id=agent,
+                        talk_seconds=args.handle, hold_seconds=0, wrap_up_seconds=0,
+                        disposition="resolved", ended_by="caller"), source=SOURCE))
+                    producer.publish_event(Event(data=WrapUpEnded(
+                        agent_id=agent, tenant="bench", call_id=call, wrap_up_seconds=0),
+                        source=SOURCE))
+
+        answered: set[str] = set()
+        desk = threading.Thread(target=agents_desk, daemon=True)
+        desk.start()
+        total = int(args.rate * args.seconds)
+        start = time.monotonic()
+        for n in range(total):
+            due = start + n / args.rate
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)  # pacing the offered load
+            call = f"bench-{n:06d}"
+            event = Event(data=CallQueued(call_id=call, tenant="bench", queue="general",
+                                          enqueued_at=now()), source=SOURCE)
+            sent[call] = time.time()
+            producer.publish_event(event)
+        drain = time.monotonic() + 30
+        while len(latency) < total and time.monotonic() < drain:
+            time.sleep(0.2)  # let the last decisions arrive
+        done.set()
+        desk.join(args.handle + 30)
+        elapsed = time.monotonic() - start
+        cpu = w.cpu_seconds() - cpu_start
+        producer.flush()
+        consumer.close()
+        ms = [x * 1000 for x in latency]
+        print(f"routing: {args.agents} agents, {args.rate:g} new contacts/s for "
+              f"{args.seconds:g} s, handle {args.handle:g} s, one worker")
+        print(f"  decisions {len(ms)}/{total}; latency queued-produced → decision-consumed: "
+              f"p50 {percentile(ms, 0.5):.1f} ms, p90 {percentile(ms, 0.9):.1f} ms, "
+              f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms")
+        print(f"  worker CPU {cpu:.1f} s over {elapsed:.1f} s ({cpu / elapsed:.0%} of a core)")
+
+
+if __name__ == "__main__":
+    main()

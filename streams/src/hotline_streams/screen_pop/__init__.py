@@ -1,0 +1,1 @@
+"""Screen pop: what an agent sees when a call is offered (tier, IVR path, previous contacts)."""
