@@ -1,0 +1,251 @@
+"""Capacity of a media node behind its Kamailio edge: concurrent calls, setup rate, CPU.
+
+    uv run python benchmarks/media_capacity.py [--workers 25] [--levels 25,50,75,100]
+        [--rates 2,5,10,20] [--kafka HOST:PORT]
+
+Starts ``python -m hotline_media_nodes.pool`` (N pjsua2 workers + its own Kamailio)
+on the demo flow, then drives SIPp through the edge:
+
+1. **Concurrent calls held**: for each level C, SIPp places C calls (10/s) that stream
+   speech (SIPp's PCMA capture, RTP) while hearing the IVR and then the queue's music,
+   and hold for about 30 s (RTP checked on the loopback: 50 packets/s node → caller,
+   33 packets/s caller → node per call). At the plateau it samples the node's /metrics
+   (active calls) and the CPU and memory of the workers, Kamailio and SIPp over 10 s.
+   One held call is one call leg; a bridged caller-agent call is two, so bridged
+   capacity is half of it.
+2. **Call setup rate**: short calls (800101, a ~4 s spoken answer, then the node hangs
+   up) at each rate for 10 s; prints answered/failed, so the rate at which calls start
+   failing is visible.
+
+Without ``--kafka`` events go to an unreachable bootstrap and wait in each worker's
+bounded buffer (calls must not depend on Kafka). The machine is shared: the "machine%" column is
+the whole machine's CPU use during the sample (2 cores = 200%), everything included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from hotline_media_nodes.ivr.loader import load_flow
+from hotline_media_nodes.prompts import install_prompts
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOW = ROOT / "media-nodes/flows/demo-bank.yaml"
+HOLD = ROOT / "benchmarks/scenarios/caller_rtp_holds.xml"
+SHORT = ROOT / "tests/integration/media_nodes/scenarios/speed_dial_system_bye.xml"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in
+                Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except FileNotFoundError:
+        return ""
+
+
+def descendants(pid: int) -> list[int]:
+    out: list[int] = []
+    for child in children(pid):
+        out += [child, *descendants(child)]
+    return out
+
+
+def metrics(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return {re.sub(r"\{.*\}", "", line.split(" ")[0]): float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def sipp_totals(stats: Path) -> dict[str, int]:
+    header, *rows = stats.read_text().splitlines()
+    last = dict(zip(header.split(";"), rows[-1].split(";"), strict=False))
+    return {"ok": int(last["SuccessfulCall(C)"]), "failed": int(last["FailedCall(C)"])}
+
+
+SPEECH = Path("/usr/share/sip-tester/g711a.pcap")  # Debian sip-tester: 7.05 s of PCMA
+SPEECH_MS = 7000
+
+
+def speech_blocks(hold_seconds: int) -> str:
+    """SIPp steps replaying the speech capture back to back for ``hold_seconds``."""
+    block = (f'  <nop><action><exec play_pcap_audio="{SPEECH}"/></action></nop>\n'
+             f'  <pause milliseconds="{SPEECH_MS}"/>\n')
+    return block * max(1, -(-hold_seconds * 1000 // SPEECH_MS))
+
+
+def render(template: Path, out: Path, **values: str) -> Path:
+    text = template.read_text()
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    out.write_text(text)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=25)
+    parser.add_argument("--levels", default="25,50,75,100")
+    parser.add_argument("--rates", default="2,5,10,20")
+    parser.add_argument("--hold-seconds", type=int, default=30)
+    parser.add_argument("--kafka", default="127.0.0.1:1")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="media-capacity-"))
+    install_prompts(load_flow(FLOW))
+    edge, health = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
+    env = {**os.environ, "HOTLINE_CALLER_TOKEN_KEY": "benchmark-token-key-0123456789"}
+    started = time.monotonic()
+    pool = subprocess.Popen(
+        [sys.executable, "-m", "hotline_media_nodes.pool", "--workers", str(args.workers),
+         "--flow", str(FLOW), "--allow", "127.0.0.1/32", "--kafka", args.kafka,
+         "--media-node", "mn-bench", "--edge-listen", f"127.0.0.1:{edge}",
+         "--health-port", str(health), "--workdir", str(work / "pool"),
+         "--heartbeat-seconds", "10", "--drain-seconds", "5"],
+        stdout=subprocess.DEVNULL, stderr=(work / "pool.log").open("w"), env=env)
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                if metrics(health)["hotline_media_workers"] == args.workers:
+                    break
+            except OSError:
+                pass
+            if pool.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"pool not ready; see {work}/pool.log")
+            time.sleep(0.5)  # polling the pool's readiness
+        procs = descendants(pool.pid)
+        workers = [p for p in procs if "hotline_media_nodes.worker" in cmdline(p)]
+        kamailio = [p for p in procs if "kamailio" in cmdline(p)]
+        idle_rss = sum(rss_mib(p) for p in workers) / len(workers)
+        print(f"pool of {args.workers} workers ready in {time.monotonic() - started:.0f} s; "
+              f"{os.cpu_count()} CPUs; worker RSS idle {idle_rss:.1f} MiB; "
+              f"load average {os.getloadavg()[0]:.2f}; work dir {work}")
+        print("\n1) concurrent calls held (RTP both ways, IVR then queue music)")
+        print(f"{'offered':>7} {'held':>5} {'failed':>6} {'workers CPU%':>12} "
+              f"{'CPU%/call':>9} {'kamailio%':>9} {'sipp%':>6} {'machine%':>8} "
+              f"{'RSS/worker':>10} {'RSS/call':>8}")
+        for level in (int(v) for v in args.levels.split(",")):
+            scenario = render(HOLD, work / f"hold-{level}.xml",
+                              media=speech_blocks(args.hold_seconds))
+            stats = work / f"hold-{level}.csv"
+            sipp = subprocess.Popen(
+                ["sipp", f"127.0.0.1:{edge}", "-sf", str(scenario), "-s", "800100",
+                 "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)),
+                 "-r", "10", "-l", str(level), "-m", str(level), "-nostdin",
+                 "-timeout", f"{args.hold_seconds + 120}s", "-trace_stat", "-stf", str(stats),
+                 "-fd", "1"], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ramp = level / 10 + 3
+            time.sleep(ramp)  # SIPp places calls at 10/s: wait for the plateau, then sample
+            held = metrics(health)["hotline_media_active_calls"]
+            pids = workers + kamailio + [sipp.pid]
+            c0 = {p: cpu_seconds([p]) for p in pids}
+            m0 = machine_busy()
+            window = min(10.0, max(2.0, args.hold_seconds - ramp - 2))
+            time.sleep(window)  # the CPU sample window
+            used = {p: cpu_seconds([p]) - c0[p] for p in pids}
+            m1 = machine_busy()
+            held = min(held, metrics(health)["hotline_media_active_calls"])
+            rss = [rss_mib(p) for p in workers]
+            sipp.wait(args.hold_seconds + 180)
+            totals = sipp_totals(stats)
+            w_cpu = 100 * sum(used[p] for p in workers) / window
+            k_cpu = 100 * sum(used[p] for p in kamailio) / window
+            s_cpu = 100 * used[sipp.pid] / window
+            machine = 100 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]) * (os.cpu_count() or 1)
+            print(f"{level:>7} {held:>5.0f} {totals['failed']:>6} {w_cpu:>11.0f}% "
+                  f"{w_cpu / max(held, 1):>8.2f}% {k_cpu:>8.1f}% {s_cpu:>5.0f}% "
+                  f"{machine:>7.0f}% {sum(rss) / len(rss):>8.1f}Mi "
+                  f"{(sum(rss) - idle_rss * len(rss)) / max(held, 1):>6.2f}Mi")
+            deadline = time.monotonic() + 60
+            while metrics(health)["hotline_media_active_calls"] > 0 \
+                    and time.monotonic() < deadline:
+                time.sleep(0.5)  # polling until the node is idle again
+        print("\n2) call setup rate (short calls: answer, ~4 s answer prompt, node hangs up)")
+        print(f"{'calls/s':>7} {'offered':>7} {'ok':>5} {'failed':>6} {'workers CPU%':>12}")
+        short = render(SHORT, work / "short.xml", caller="+4930777000001",
+                       bye_timeout_ms="30000")
+        for rate in (float(v) for v in args.rates.split(",")):
+            count = int(rate * 10)
+            stats = work / f"rate-{rate:g}.csv"
+            c0w = cpu_seconds(workers)
+            t0 = time.monotonic()
+            subprocess.run(
+                ["sipp", f"127.0.0.1:{edge}", "-sf", str(short), "-s", "800101",
+                 "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)),
+                 "-r", f"{rate:g}", "-m", str(count), "-l", str(4 * args.workers),
+                 "-nostdin", "-timeout", "120s", "-trace_stat", "-stf", str(stats)],
+                cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300,
+                check=False)
+            totals = sipp_totals(stats)
+            w_cpu = 100 * (cpu_seconds(workers) - c0w) / (time.monotonic() - t0)
+            print(f"{rate:>7g} {count:>7} {totals['ok']:>5} {totals['failed']:>6} "
+                  f"{w_cpu:>11.0f}%")
+        final = metrics(health)
+        print(f"\nnode: {final['hotline_media_calls_lost_total']:.0f} calls lost, "
+              f"{final['hotline_media_worker_restarts_total']:.0f} worker restarts, "
+              f"{final['hotline_media_events_buffered']:.0f} events buffered "
+              f"({'Kafka ' + args.kafka if args.kafka != '127.0.0.1:1' else 'no Kafka'})")
+        print(json.dumps({"workers": args.workers, "work_dir": str(work)}))
+    finally:
+        pool.send_signal(signal.SIGTERM)
+        try:
+            pool.wait(60)
+        except subprocess.TimeoutExpired:
+            pool.kill()
+
+
+if __name__ == "__main__":
+    main()
