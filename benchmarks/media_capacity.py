@@ -173,6 +173,11 @@ def main() -> None:
         print(f"pool of {args.workers} workers ready in {time.monotonic() - started:.0f} s; "
               f"{os.cpu_count()} CPUs; worker RSS idle {idle_rss:.1f} MiB; "
               f"load average {os.getloadavg()[0]:.2f}; work dir {work}")
+        c0, t0 = cpu_seconds(workers + kamailio), time.monotonic()
+        time.sleep(10)  # the idle CPU sample window
+        idle_cpu = 100 * (cpu_seconds(workers + kamailio) - c0) / (time.monotonic() - t0)
+        print(f"idle (no call): workers + Kamailio use {idle_cpu:.0f}% CPU "
+              f"({idle_cpu / args.workers:.2f}% per worker: the 20 ms event loop)")
         print("\n1) concurrent calls held (RTP both ways, IVR then queue music)")
         print(f"{'offered':>7} {'held':>5} {'failed':>6} {'workers CPU%':>12} "
               f"{'CPU%/call':>9} {'kamailio%':>9} {'sipp%':>6} {'machine%':>8} "
