@@ -182,7 +182,7 @@ def main() -> None:
         print(f"{'offered':>7} {'held':>5} {'failed':>6} {'workers CPU%':>12} "
               f"{'CPU%/call':>9} {'kamailio%':>9} {'sipp%':>6} {'machine%':>8} "
               f"{'RSS/worker':>10} {'RSS/call':>8}")
-        for level in (int(v) for v in args.levels.split(",")):
+        for level in (int(v) for v in args.levels.split(",") if v):
             scenario = render(HOLD, work / f"hold-{level}.xml",
                               media=speech_blocks(args.hold_seconds))
             stats = work / f"hold-{level}.csv"
@@ -219,13 +219,17 @@ def main() -> None:
                     and time.monotonic() < deadline:
                 time.sleep(0.5)  # polling until the node is idle again
         print("\n2) call setup rate (short calls: answer, ~4 s answer prompt, node hangs up)")
-        print(f"{'calls/s':>7} {'offered':>7} {'ok':>5} {'failed':>6} {'workers CPU%':>12}")
+        print(f"{'calls/s':>7} {'offered':>7} {'ok':>5} {'failed':>6} {'workers CPU%':>12} "
+              f"{'worker deaths':>13}")
         short = render(SHORT, work / "short.xml", caller="+4930777000001",
                        bye_timeout_ms="30000")
         for rate in (float(v) for v in args.rates.split(",")):
             count = int(rate * 10)
             stats = work / f"rate-{rate:g}.csv"
-            c0w = cpu_seconds(workers)
+            workers = [p for p in descendants(pool.pid)
+                       if "hotline_media_nodes.worker" in cmdline(p)]
+            c0w = {p: cpu_seconds([p]) for p in workers}
+            deaths = metrics(health)["hotline_media_worker_restarts_total"]
             t0 = time.monotonic()
             subprocess.run(
                 ["sipp", f"127.0.0.1:{edge}", "-sf", str(short), "-s", "800101",
@@ -235,9 +239,12 @@ def main() -> None:
                 cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300,
                 check=False)
             totals = sipp_totals(stats)
-            w_cpu = 100 * (cpu_seconds(workers) - c0w) / (time.monotonic() - t0)
+            # Only workers alive throughout: a crashed one's CPU time is gone with it.
+            alive = [p for p in workers if Path(f"/proc/{p}").exists()]
+            w_cpu = 100 * sum(cpu_seconds([p]) - c0w[p] for p in alive) / (time.monotonic() - t0)
+            deaths = metrics(health)["hotline_media_worker_restarts_total"] - deaths
             print(f"{rate:>7g} {count:>7} {totals['ok']:>5} {totals['failed']:>6} "
-                  f"{w_cpu:>11.0f}%")
+                  f"{w_cpu:>11.0f}% {deaths:>13.0f}")
         final = metrics(health)
         print(f"\nnode: {final['hotline_media_calls_lost_total']:.0f} calls lost, "
               f"{final['hotline_media_worker_restarts_total']:.0f} worker restarts, "
