@@ -1,7 +1,7 @@
 """Capacity of a media node behind its Kamailio edge: concurrent calls, setup rate, CPU.
 
     uv run python benchmarks/media_capacity.py [--workers 25] [--levels 25,50,75,100]
-        [--rates 2,5,10,20] [--kafka HOST:PORT]
+        [--rates 2,5,10,20] [--kafka HOST:PORT] [--bridged 50,100]
 
 Starts ``python -m hotline_media_nodes.pool`` (N pjsua2 workers + its own Kamailio)
 on the demo flow, then drives SIPp through the edge:
@@ -13,6 +13,11 @@ on the demo flow, then drives SIPp through the edge:
    (active calls) and the CPU and memory of the workers, Kamailio and SIPp over 10 s.
    One held call is one call leg; a bridged caller-agent call is two, so bridged
    capacity is half of it.
+1b. **Concurrent bridged calls** (``--bridged 50,100 --kafka $HOTLINE_KAFKA_SITE_A``):
+   the same callers wait out the IVR into the queue; a stand-in router
+   (``media_bridging_router.py``) answers each ``CallQueued`` with a
+   ``RoutingDecision``, the node rings the agent's phone (one SIPp UAS echoing RTP)
+   and bridges; sampled once the bridged count plateaus.
 2. **Call setup rate**: short calls (800101, a ~4 s spoken answer, then the node hangs
    up) at each rate for 10 s; prints answered/failed, so the rate at which calls start
    failing is visible.
@@ -35,8 +40,13 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
+from media_bridging_router import Router
+
+from hotline_events.catalog import default_catalog
+from hotline_events.topics import ensure_topics
 from hotline_media_nodes.ivr.loader import load_flow
 from hotline_media_nodes.prompts import install_prompts
 
@@ -135,6 +145,42 @@ def render(template: Path, out: Path, **values: str) -> Path:
     return out
 
 
+def bridged_level(args: argparse.Namespace, work: Path, edge: int, health: int,
+                  router: Router, level: int) -> None:
+    """``level`` callers through the edge, each bridged to an agent, held ~25 s."""
+    hold_s = 60
+    scenario = render(HOLD, work / f"bridged-{level}.xml", media=speech_blocks(hold_s))
+    stats = work / f"bridged-{level}.csv"
+    before = len(router.answered)
+    sipp = subprocess.Popen(
+        ["sipp", f"127.0.0.1:{edge}", "-sf", str(scenario), "-s", "800100", "-i", "127.0.0.1",
+         "-p", str(free_port(socket.SOCK_DGRAM)), "-r", "10", "-l", str(level), "-m",
+         str(level), "-nostdin", "-timeout", f"{hold_s + 120}s", "-trace_stat", "-stf",
+         str(stats)], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 45
+    while router.bridged_now < level and time.monotonic() < deadline:
+        time.sleep(0.5)  # polling the bridged count until the plateau (or 45 s)
+    workers = [p for p in descendants(os.getpid())
+               if "hotline_media_nodes.worker" in cmdline(p)]
+    c0 = {p: cpu_seconds([p]) for p in workers}
+    m0, t0 = machine_busy(), time.monotonic()
+    time.sleep(10)  # the CPU sample window
+    bridged = router.bridged_now
+    alive = [p for p in workers if Path(f"/proc/{p}").exists()]
+    w_cpu = 100 * sum(cpu_seconds([p]) - c0[p] for p in alive) / (time.monotonic() - t0)
+    m1 = machine_busy()
+    machine = 100 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]) * (os.cpu_count() or 1)
+    rss = [rss_mib(p) for p in alive]
+    sipp.wait(hold_s + 180)
+    totals = sipp_totals(stats)
+    print(f"{level:>7} {bridged:>7} {2 * bridged:>5} {totals['failed']:>6} {w_cpu:>11.0f}% "
+          f"{w_cpu / max(bridged, 1):>11.2f}% {machine:>7.0f}% "
+          f"{sum(rss) / max(len(rss), 1):>8.1f}Mi   ({len(router.answered) - before} answered)")
+    deadline = time.monotonic() + 60
+    while metrics(health)["hotline_media_active_calls"] > 0 and time.monotonic() < deadline:
+        time.sleep(0.5)  # polling until the node is idle again
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=25)
@@ -142,18 +188,41 @@ def main() -> None:
     parser.add_argument("--rates", default="2,5,10,20")
     parser.add_argument("--hold-seconds", type=int, default=30)
     parser.add_argument("--kafka", default="127.0.0.1:1")
+    parser.add_argument("--bridged", default="",
+                        help="levels of concurrent bridged calls, e.g. 50,100 (needs --kafka: "
+                             "a real one, e.g. $HOTLINE_KAFKA_SITE_A of a running devstack)")
     args = parser.parse_args()
+    if args.bridged and args.kafka == "127.0.0.1:1":
+        parser.error("--bridged needs --kafka: routing decisions travel through Kafka")
     work = Path(tempfile.mkdtemp(prefix="media-capacity-"))
     install_prompts(load_flow(FLOW))
     edge, health = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
     env = {**os.environ, "HOTLINE_CALLER_TOKEN_KEY": "benchmark-token-key-0123456789"}
+    extra: list[str] = []
+    phone: subprocess.Popen[bytes] | None = None
+    router: Router | None = None
+    if args.bridged:
+        prefix = f"bench{uuid.uuid4().hex[:6]}."
+        catalog = default_catalog().prefixed(prefix)
+        ensure_topics(args.kafka, catalog)
+        phone_port = free_port(socket.SOCK_DGRAM)
+        # The agents' phones: one SIPp UAS answers every agent leg and echoes its RTP.
+        phone = subprocess.Popen(["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(phone_port),
+                                  "-mp", str(free_port(socket.SOCK_DGRAM)), "-rtp_echo",
+                                  "-nostdin"], cwd=work, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        extra = ["--topic-prefix", prefix,
+                 f"--worker-arg=--agent-uri-template=sip:{{agent_id}}@127.0.0.1:{phone_port}",
+                 "--worker-arg=--ring-seconds=30"]
+        router = Router(args.kafka, catalog)
+        router.start()
     started = time.monotonic()
     pool = subprocess.Popen(
         [sys.executable, "-m", "hotline_media_nodes.pool", "--workers", str(args.workers),
          "--flow", str(FLOW), "--allow", "127.0.0.1/32", "--kafka", args.kafka,
          "--media-node", "mn-bench", "--edge-listen", f"127.0.0.1:{edge}",
          "--health-port", str(health), "--workdir", str(work / "pool"),
-         "--heartbeat-seconds", "10", "--drain-seconds", "5"],
+         "--heartbeat-seconds", "10", "--drain-seconds", "5", *extra],
         stdout=subprocess.DEVNULL, stderr=(work / "pool.log").open("w"), env=env)
     try:
         deadline = time.monotonic() + 600
@@ -218,6 +287,12 @@ def main() -> None:
             while metrics(health)["hotline_media_active_calls"] > 0 \
                     and time.monotonic() < deadline:
                 time.sleep(0.5)  # polling until the node is idle again
+        if router is not None:
+            print("\n1b) concurrent bridged calls (caller ↔ agent, RTP both ways on both legs)")
+            print(f"{'callers':>7} {'bridged':>7} {'legs':>5} {'failed':>6} {'workers CPU%':>12} "
+                  f"{'CPU%/bridged':>12} {'machine%':>8} {'RSS/worker':>10}")
+            for level in (int(v) for v in args.bridged.split(",") if v):
+                bridged_level(args, work, edge, health, router, level)
         print("\n2) call setup rate (short calls: answer, ~4 s answer prompt, node hangs up)")
         print(f"{'calls/s':>7} {'offered':>7} {'ok':>5} {'failed':>6} {'workers CPU%':>12} "
               f"{'worker deaths':>13}")
@@ -252,6 +327,10 @@ def main() -> None:
               f"({'Kafka ' + args.kafka if args.kafka != '127.0.0.1:1' else 'no Kafka'})")
         print(json.dumps({"workers": args.workers, "work_dir": str(work)}))
     finally:
+        if router is not None:
+            router.stop.set()
+        if phone is not None:
+            phone.terminate()
         pool.send_signal(signal.SIGTERM)
         try:
             pool.wait(60)
