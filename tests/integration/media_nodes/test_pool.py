@@ -92,8 +92,8 @@ def test_a_draining_worker_leaves_the_edge_and_finishes_its_call(
     ended = call_events.wait_for("+4915112340001", lambda ev: isinstance(ev[-1], CallAbandoned))
     assert ended[0].media_node == draining  # type: ignore[attr-defined]
     poll("the drained worker replaced and back in the edge's set",
-         lambda: draining in pool.destinations() and pool.worker_pid(draining) != pid
-         if draining in pool.destinations() else False, 90, pool.describe)
+         lambda: draining in pool.destinations() and pool.worker_pid(draining) != pid,
+         90, pool.describe)
 
 
 def test_a_killed_worker_s_call_is_reported_lost_and_the_worker_restarted(
