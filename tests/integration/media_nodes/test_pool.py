@@ -171,5 +171,7 @@ def test_malformed_sip_and_a_non_trunk_flood_leave_the_node_healthy(
     assert pool.proc.poll() is None
     assert http_get(pool.url("/healthz"))[0] == 200
     assert http_get(pool.url("/readyz"))[0] == 200
+    total = metric(pool.metrics(), "hotline_media_calls_total")
     speed_dial(sipp, tmp_path, pool, "+4915112340021")  # and a real caller still gets through
     call_events.wait_for("+4915112340021", lambda ev: isinstance(ev[-1], CallCompleted))
+    assert metric(pool.metrics(), "hotline_media_calls_total") == total + 1
