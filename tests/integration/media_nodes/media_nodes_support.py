@@ -167,3 +167,31 @@ def wait_for_event(bootstrap: str, catalog: Catalog, kind: type[EventModel],
         return reader.poll_until(match, timeout)
     finally:
         reader.close()
+
+
+def start_sipp_uas(sipp: Path, scenario: Path, *, timeout_s: int = 60) -> tuple[
+        subprocess.Popen[str], int]:
+    """SIPp as an agent's phone (UAS) on a free port, in the background: (process, port)."""
+    port = free_udp_port()
+    base = scenario.with_suffix("")
+    proc = subprocess.Popen(
+        [str(sipp), "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port),
+         "-mp", str(free_udp_port()), "-m", "1", "-nostdin", "-timeout", f"{timeout_s}s",
+         "-timeout_error", "-trace_err", "-trace_msg", "-message_file", f"{base}.msg",
+         "-error_file", f"{base}.err"],
+        cwd=scenario.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return proc, port
+
+
+def wait_sipp(proc: subprocess.Popen[str], scenario: Path, timeout: float = 90) -> None:
+    """Wait for a background SIPp and fail with its error log if its scenario failed."""
+    try:
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"SIPp {scenario.name} still running after {timeout} s") from None
+    if code != 0:
+        errors = Path(f"{scenario.with_suffix('')}.err")
+        raise AssertionError(f"SIPp {scenario.name} failed ({code}):\n"
+                             f"{errors.read_text()[-3000:] if errors.exists() else ''}"
+                             f"{proc.stderr.read() if proc.stderr else ''}")

@@ -15,6 +15,8 @@ Structure (see ``tests/unit/media_nodes/flows/acme.yaml`` for a full example)::
     entry_points:
       - {number: "800100", target: menu:main}
       - {number: "800101", target: service:balance}   # speed dial: no menus
+    survey: {question_id: satisfaction, prompt: survey, thanks: thanks,
+             timeout_seconds: 8}                      # optional: after the agent hangs up
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from hotline_media_nodes.ivr.models import (
     Menu,
     QueueTarget,
     SelfService,
+    Survey,
     Target,
 )
 
@@ -109,7 +112,8 @@ def parse_flow(data: Any, source: str = "") -> Flow:
 def _parse(data: Any) -> Flow:
     top = _mapping(data, "(top level)")
     _known(top, {"": "", "tenant": "", "voice": "", "prompts": "", "menus": "", "queues": "",
-                 "services": "", "agent": "", "no_input": "", "entry_points": ""})
+                 "services": "", "agent": "", "no_input": "", "entry_points": "",
+                 "survey": ""})
     for required in ("tenant", "prompts", "menus", "queues", "agent", "entry_points"):
         if required not in top:
             raise FlowError(required, "is required")
@@ -206,8 +210,23 @@ def _parse(data: Any) -> Flow:
             raise FlowError(f"{base}.target", "is required")
         entries.append(EntryPoint(number, _target(spec["target"], f"{base}.target"), tier))
 
+    survey = None
+    if top.get("survey") is not None:
+        spec = _mapping(top["survey"], "survey")
+        _known(spec, {"": "survey", "question_id": "", "prompt": "", "thanks": "",
+                      "timeout_seconds": ""})
+        for required in ("question_id", "prompt", "thanks"):
+            if required not in spec:
+                raise FlowError(f"survey.{required}", "is required")
+        survey = Survey(_str(spec["question_id"], "survey.question_id", _SLUG),
+                        prompt_ref(spec["prompt"], "survey.prompt"),
+                        prompt_ref(spec["thanks"], "survey.thanks"),
+                        _number(spec.get("timeout_seconds"), "survey.timeout_seconds", 8.0,
+                                2, 30))
+
     flow = Flow(tenant, voice, prompts, menus, queues, services, tuple(entries),
-                _target(top["agent"], "agent"), _target(top.get("no_input", "hangup"), "no_input"))
+                _target(top["agent"], "agent"), _target(top.get("no_input", "hangup"), "no_input"),
+                survey)
     _check_references(flow)
     return flow
 

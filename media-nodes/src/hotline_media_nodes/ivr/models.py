@@ -52,6 +52,16 @@ class SelfService:
 
 
 @dataclass(frozen=True)
+class Survey:
+    """The post-call question the caller hears when the agent hangs up (keys 1-5)."""
+
+    question_id: str
+    prompt: str
+    thanks: str
+    timeout_seconds: float = 8.0
+
+
+@dataclass(frozen=True)
 class EntryPoint:
     number: str
     target: Target
@@ -69,6 +79,7 @@ class Flow:
     entry_points: tuple[EntryPoint, ...]
     agent_target: Target  # where "0" leads from any prompt
     no_input_target: Target = field(default=Target("hangup"))  # after max_retries timeouts
+    survey: Survey | None = None
 
     def entry_for(self, number: str) -> EntryPoint | None:
         for entry in self.entry_points:

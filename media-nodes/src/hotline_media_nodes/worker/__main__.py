@@ -16,13 +16,15 @@ from pathlib import Path
 from types import FrameType
 
 from hotline_events.catalog import default_catalog
+from hotline_events.models.routing import RoutingDecision
 from hotline_events.pii import CallerTokenKeyMissing, token_key
 from hotline_events.producer import EventProducer, ProducerError
+from hotline_media_nodes.bridging.adapters import CommandReader
 from hotline_media_nodes.ivr.loader import FlowError, load_flow
 from hotline_media_nodes.ivr.validate import FlowRejected, validate_flow
 from hotline_media_nodes.prompts import MissingPrompts, durations, load_prompts
 from hotline_media_nodes.worker import logic, pjsip
-from hotline_media_nodes.worker.calls import Controller, Identity
+from hotline_media_nodes.worker.calls import BridgeConfig, Controller, Identity
 
 log = logging.getLogger("hotline.media.worker")
 
@@ -43,6 +45,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--drain-seconds", type=float, default=30.0)
     p.add_argument("--heartbeat-seconds", type=float, default=5.0)
     p.add_argument("--retry-after", type=int, default=30)
+    p.add_argument("--ring-seconds", type=float, default=15.0,
+                   help="ring an agent this long before RONA (AgentNoAnswer, back to queue)")
+    p.add_argument("--agent-uri-template", default="sip:{agent_id}@127.0.0.1:5090",
+                   help="the agent's phone when a routing decision carries no agent_uri")
     return p.parse_args(argv)
 
 
@@ -69,8 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     producer = EventProducer(args.kafka, f"//hotline/{args.site}/media-node/{args.media_node}",
                              catalog=catalog)
     endpoint = pjsip.Endpoint(args.bind, args.sip_port, f"hotline-media-node/{args.media_node}")
-    controller = Controller(Identity(args.site, args.media_node, args.retry_after), by_number,
-                            prompts, allow, producer, key)
+    commands = CommandReader(args.kafka, [catalog.topic_for_type(RoutingDecision.TYPE)],
+                             f"media-node-{args.media_node}")
+    controller = Controller(
+        Identity(args.site, args.media_node, args.retry_after), by_number, prompts, allow,
+        producer, key,
+        dialler=lambda uri: pjsip.dial(endpoint.account, uri, endpoint.events),
+        bridging_config=BridgeConfig(args.ring_seconds, args.agent_uri_template))
 
     drain_deadline: list[float] = []
 
@@ -93,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
             endpoint.poll(20)
             while endpoint.events:
                 controller.handle(endpoint.events.popleft())
+            for command in commands.poll():
+                if isinstance(command.data, RoutingDecision):
+                    controller.route(command.data)
             controller.tick()
             now = time.monotonic()
             if now >= next_beat:
@@ -108,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
                 controller.handle(endpoint.events.popleft())
         controller.publish(None, controller.heartbeat())
         controller.sessions.clear()
+        controller.agent_legs.clear()
         endpoint.shutdown()
+        commands.close()
         try:
             producer.flush(10)
         except ProducerError as err:

@@ -11,12 +11,15 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from hotline_events.models import EventModel
+from hotline_events.models.routing import RoutingDecision
 from hotline_events.models.sites import MediaNodeHeartbeat
+from hotline_media_nodes.bridging import logic as bridging
+from hotline_media_nodes.bridging import models as bridge
 from hotline_media_nodes.ivr import machine
 from hotline_media_nodes.ivr.models import Flow
 from hotline_media_nodes.prompts import PromptFile
@@ -41,6 +44,11 @@ class Session:
     player: pjsip.Player | None = None
     prompt_ends_at: float | None = None
     input_deadline: float | None = None
+    bridge: bridge.Bridge | None = None  # set once the call is queued
+    agent: pjsip.Call | None = None  # the current agent leg
+    agent_media_ready: bool = False
+    connected: bool = False  # caller and agent audio connected both ways
+    after_prompt: Literal["survey-window", "hang-up"] | None = None
 
 
 @dataclass(frozen=True)
@@ -50,12 +58,24 @@ class Identity:
     retry_after: int = 30
 
 
+@dataclass(frozen=True)
+class BridgeConfig:
+    ring_seconds: float = 15.0  # RONA: no answer within this → AgentNoAnswer, back to queue
+    agent_uri_template: str = "sip:{agent_id}@127.0.0.1:5090"  # when a decision has no URI
+
+
+# Every caller must stay bridgeable: a caller and its agent are two of the endpoint's legs.
+MAX_CALLERS = pjsip.MAX_CALLS // 2
+
+
 class Controller:
     def __init__(self, identity: Identity, flows: Mapping[str, Flow],
                  prompts: Mapping[str, Mapping[str, PromptFile]],
                  allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...],
                  publisher: Publisher, token_key: bytes,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *,
+                 dialler: Callable[[str], pjsip.Call] | None = None,
+                 bridging_config: BridgeConfig | None = None) -> None:
         self.identity = identity
         self.flows = flows
         self.prompts = prompts
@@ -64,6 +84,12 @@ class Controller:
         self.token_key = token_key
         self.clock = clock
         self.sessions: dict[int, Session] = {}
+        self.by_call_id: dict[str, Session] = {}
+        # Agent legs by pjsua id, held until pjsua reports each one disconnected (also
+        # after the caller's session is gone: the Call object must outlive the leg).
+        self.agent_legs: dict[int, tuple[pjsip.Call, Session]] = {}
+        self.dialler = dialler
+        self.bridging = bridging_config or BridgeConfig()
         self.draining = False
 
     # --- bookkeeping ------------------------------------------------------------------
@@ -90,6 +116,9 @@ class Controller:
 
     def handle(self, event: pjsip.SipEvent) -> None:
         pj_id = event.call.pj_id if isinstance(event, pjsip.Incoming) else event.pj_id
+        if not isinstance(event, pjsip.Incoming) and pj_id in self.agent_legs:
+            self._agent_event(event)
+            return
         session = None if isinstance(event, pjsip.Incoming) else self.sessions.get(pj_id)
         try:
             if isinstance(event, pjsip.Incoming):
@@ -104,7 +133,10 @@ class Controller:
                     self._start_prompt(session)
             elif isinstance(event, pjsip.DtmfKey):
                 log.info("%s: key %s (%s)", session.label, event.key, event.method)
-                self._feed(session, machine.Digit(event.key))
+                if session.bridge is not None and session.bridge.phase == "survey":
+                    self._bridge(session, bridge.SurveyKey(event.key))
+                elif session.bridge is None or session.bridge.phase == "queued":
+                    self._feed(session, machine.Digit(event.key))
         except Exception:
             session = self.sessions.get(pj_id)
             label = session.label if session else f"pjsua call {pj_id}"
@@ -139,6 +171,7 @@ class Controller:
             caller_withheld=withheld, offered_at=now)
         session.label = f"call {rec.call_id} (sip {sip_id})"
         session.record, session.flow = rec, decision.flow
+        self.by_call_id[rec.call_id] = session
         log.info("%s: offered on %s for %s from %s", session.label, dialled, rec.tenant,
                  ev.src_address)
         self.publish(session, logic.offered(rec, self.identity.site, self.identity.media_node))
@@ -152,7 +185,15 @@ class Controller:
         self._stop_prompt(session)
         del self.sessions[session.call.pj_id]
         rec = session.record
+        if rec is not None:
+            self.by_call_id.pop(rec.call_id, None)
         if rec is None or rec.ended:
+            return
+        if session.bridge is not None and session.bridge.phase != "queued":
+            log.info("%s: caller hung up (%d %s) while %s", session.label, ev.status, ev.reason,
+                     session.bridge.phase)
+            self._bridge(session, bridge.CallerGone())
+            rec.ended = True
             return
         rec.ended = True
         stage = session.state.stage if session.state else "ivr"
@@ -165,12 +206,22 @@ class Controller:
     def tick(self) -> None:
         now = self.clock()
         for session in list(self.sessions.values()):
-            if session.record is None or session.record.ended:
-                continue
+            if session.record is None or (session.record.ended and session.after_prompt is None):
+                continue  # (an ended call may still be saying goodbye)
             try:
+                b = session.bridge
+                if b is not None and bridging.ring_expired(b, now, self.bridging.ring_seconds):
+                    log.info("%s: agent %s did not answer within %.0f s", session.label,
+                             b.agent_id, self.bridging.ring_seconds)
+                    self._bridge(session, bridge.RingTimeout())
+                if b is not None and bridging.survey_expired(b, now):
+                    self._bridge(session, bridge.SurveyTimeout())
                 if session.prompt_ends_at is not None and now >= session.prompt_ends_at:
                     session.prompt_ends_at = None
-                    self._feed(session, machine.PromptEnded())
+                    if session.after_prompt is not None:
+                        self._bridge_prompt_ended(session, now)
+                    else:
+                        self._feed(session, machine.PromptEnded())
                 if session.input_deadline is not None and now >= session.input_deadline:
                     session.input_deadline = None
                     log.info("%s: no key within the menu timeout", session.label)
@@ -180,9 +231,13 @@ class Controller:
                 self._hang_up(session)
 
     def hang_up_all(self, why: str, disposition: str = "node-stopped") -> None:
+        for leg, _owner in list(self.agent_legs.values()):
+            self._hang_up_leg(leg, why)
         for session in list(self.sessions.values()):
             if session.record is not None and not session.record.ended:
                 log.warning("%s: ended by the worker (%s)", session.label, why)
+                if session.bridge is not None:
+                    session.bridge = replace(session.bridge, phase="ended")
                 self.publish(session, logic.ended(session.record, "ivr", "system",
                                                    self.clock(), disposition))
                 session.record.ended = True
@@ -223,6 +278,8 @@ class Controller:
             elif isinstance(action, machine.Enqueue):
                 self._stop_prompt(session)
                 rec.queue, rec.enqueued_at = action.queue, now
+                session.bridge = bridge.Bridge(rec.call_id, rec.tenant, action.queue.id, now,
+                                               survey=flow.survey)
                 self.publish(session, logic.queued(rec, action.queue, datetime.now(UTC)))
                 log.info("%s: queued in %s (skills %s, priority %d, %s caller)",
                          session.label, action.queue.id, ",".join(action.queue.skills),
@@ -260,3 +317,137 @@ class Controller:
         except pjsip.PjError as err:
             log.info("%s: hang-up not sent (%s); the call is already ending", session.label,
                      err.info() if hasattr(err, "info") else err)
+
+    # --- bridging ---------------------------------------------------------------------
+
+    def route(self, decision: RoutingDecision) -> None:
+        """A routing decision from Kafka: act on it only if the call is held here."""
+        session = self.by_call_id.get(decision.call_id)
+        if session is None:
+            log.debug("decision %s for call %s: not a call of this worker", decision.decision_id,
+                      decision.call_id)
+            return
+        if session.bridge is None:
+            log.warning("%s: decision %s ignored: the call is not queued (still in the IVR)",
+                        session.label, decision.decision_id)
+            return
+        uri = bridging.agent_uri(decision, self.bridging.agent_uri_template)
+        try:
+            self._bridge(session, bridge.Decision(decision.decision_id, decision.queue,
+                                                  decision.agent_id, uri))
+        except Exception:
+            log.exception("%s: acting on decision %s failed; hanging the call up",
+                          session.label, decision.decision_id)
+            self._hang_up(session)
+
+    def _bridge(self, session: Session, event: bridge.BridgeInput) -> None:
+        assert session.bridge is not None
+        session.bridge, effects = bridging.step(session.bridge, event, self.clock())
+        if session.bridge.phase == "ended" and session.record is not None:
+            session.record.ended = True
+        for effect in effects:
+            self._carry_out(session, effect)
+
+    def _carry_out(self, session: Session, effect: bridge.Effect) -> None:
+        b = session.bridge
+        assert b is not None
+        if isinstance(effect, bridge.Publish):
+            self.publish(session, effect.event)
+        elif isinstance(effect, bridge.Ignored):
+            log.info("%s: %s; ignored", session.label, effect.why)
+        elif isinstance(effect, bridge.DialAgent):
+            self._dial_agent(session, effect.uri)
+        elif isinstance(effect, bridge.HangUpAgent):
+            log.info("%s: hanging up agent %s's leg: %s", session.label, b.agent_id, effect.why)
+            if session.agent is not None:
+                leg, session.agent = session.agent, None
+                if session.connected:
+                    pjsip.disconnect(session.call, leg)
+                    session.connected = False
+                session.agent_media_ready = False
+                self._hang_up_leg(leg, effect.why)
+        elif isinstance(effect, bridge.HangUpCaller):
+            log.info("%s: hanging the caller up: %s", session.label, effect.why)
+            self._hang_up(session)
+        elif isinstance(effect, bridge.Connect):
+            self._stop_prompt(session)
+            self._connect(session)
+        elif isinstance(effect, bridge.PlayToCaller):
+            self._stop_prompt(session)
+            session.after_prompt = "hang-up" if effect.hang_up_after else "survey-window"
+            session.pending = machine.Play(effect.prompt)
+            if session.media_ready:
+                self._start_prompt(session)
+
+    def _dial_agent(self, session: Session, uri: str) -> None:
+        if self.dialler is None:
+            raise RuntimeError("this worker has no dialler: it cannot ring agents")
+        try:
+            leg = self.dialler(uri)
+        except pjsip.DialFailed as err:
+            log.error("%s: cannot ring the agent: %s; the caller stays queued", session.label,
+                      err)
+            self._bridge(session, bridge.AgentGone(0, str(err)))
+            return
+        session.agent, session.agent_media_ready, session.connected = leg, False, False
+        self.agent_legs[leg.pj_id] = (leg, session)
+        log.info("%s: ringing agent %s at %s (pjsua call %d)", session.label,
+                 session.bridge.agent_id if session.bridge else "?", uri, leg.pj_id)
+
+    def _agent_event(self, event: pjsip.SipEvent) -> None:
+        assert not isinstance(event, pjsip.Incoming)
+        leg, session = self.agent_legs[event.pj_id]
+        current = session.agent is leg
+        try:
+            if isinstance(event, pjsip.Disconnected):
+                del self.agent_legs[event.pj_id]
+                if current:
+                    session.agent = None
+                    session.agent_media_ready = False
+                    if session.connected:
+                        pjsip.disconnect(session.call, leg)
+                        session.connected = False
+                    log.info("%s: agent leg ended (%d %s)", session.label, event.status,
+                             event.reason)
+                    if session.record is not None and not session.record.ended:
+                        self._bridge(session, bridge.AgentGone(event.status, event.reason))
+            elif not current:
+                if isinstance(event, pjsip.Progress) and event.stage == "answered":
+                    # Answered after we gave up on it (RONA or the caller left): end it.
+                    self._hang_up_leg(leg, "answered too late")
+            elif isinstance(event, pjsip.Progress):
+                self._bridge(session, bridge.AgentRings() if event.stage == "ringing"
+                             else bridge.AgentAnswers())
+            elif isinstance(event, pjsip.MediaActive):
+                session.agent_media_ready = True
+                self._connect(session)
+        except Exception:
+            log.exception("%s: handling the agent leg's %s failed; hanging both up",
+                          session.label, type(event).__name__)
+            self._hang_up_leg(leg, "error")
+            self._hang_up(session)
+
+    def _connect(self, session: Session) -> None:
+        """Caller ↔ agent audio, once the agent answered and both media are up."""
+        b = session.bridge
+        if (b is None or b.phase != "talking" or session.connected or session.agent is None
+                or not session.agent_media_ready or not session.media_ready):
+            return
+        pjsip.connect(session.call, session.agent)
+        session.connected = True
+        log.info("%s: caller and agent %s connected", session.label, b.agent_id)
+
+    def _bridge_prompt_ended(self, session: Session, now: float) -> None:
+        after, session.after_prompt = session.after_prompt, None
+        self._stop_prompt(session)
+        if after == "hang-up":
+            self._hang_up(session)
+        elif session.bridge is not None:
+            session.bridge = bridging.question_heard(session.bridge, now)
+
+    def _hang_up_leg(self, leg: pjsip.Call, why: str) -> None:
+        try:
+            pjsip.hangup(leg)
+        except pjsip.PjError as err:
+            log.info("agent leg %d: hang-up (%s) not sent (%s); it is already ending", leg.pj_id,
+                     why, err.info() if hasattr(err, "info") else err)

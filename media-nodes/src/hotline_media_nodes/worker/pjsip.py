@@ -15,7 +15,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pjsua2 as pj
 
@@ -50,7 +50,16 @@ class Disconnected:
     reason: str
 
 
-SipEvent = Incoming | MediaActive | DtmfKey | Disconnected
+@dataclass(frozen=True)
+class Progress:
+    """An outgoing call's progress: the far end rings (18x) or answered (confirmed)."""
+
+    pj_id: int
+    stage: Literal["ringing", "answered"]
+    status: int
+
+
+SipEvent = Incoming | MediaActive | DtmfKey | Disconnected | Progress
 SipEvents = deque[SipEvent]
 
 F = TypeVar("F", bound=Callable[..., None])
@@ -75,9 +84,15 @@ class Call(pj.Call):  # type: ignore[misc]
     @_guarded
     def onCallState(self, prm: Any) -> None:
         info = self.getInfo()
+        if self.pj_id < 0:  # an outgoing call reports its state before makeCall returns
+            self.pj_id = int(info.id)
         if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.events.append(Disconnected(self.pj_id, int(info.lastStatusCode),
                                             str(info.lastReason)))
+        elif info.state == pj.PJSIP_INV_STATE_EARLY and info.role == pj.PJSIP_ROLE_UAC:
+            self.events.append(Progress(self.pj_id, "ringing", int(info.lastStatusCode)))
+        elif info.state == pj.PJSIP_INV_STATE_CONFIRMED and info.role == pj.PJSIP_ROLE_UAC:
+            self.events.append(Progress(self.pj_id, "answered", int(info.lastStatusCode)))
 
     @_guarded
     def onCallMediaState(self, prm: Any) -> None:
@@ -137,6 +152,11 @@ class Endpoint:
         self.port = int(self.ep.transportGetInfo(self.transport_id).localName.rsplit(":", 1)[1])
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:ivr@{bind}:{self.port}"
+        # RTP on the SIP address (not whatever interface routes to the internet), and no
+        # re-INVITE to lock one codec when an agent's phone answers with several.
+        acfg.mediaConfig.transportConfig.boundAddress = bind
+        acfg.mediaConfig.transportConfig.publicAddress = bind
+        acfg.mediaConfig.lockCodecEnabled = False
         self.account = Account(self.events)
         self.account.create(acfg, True)
 
@@ -180,6 +200,44 @@ def answer(call: Call, status: int, reason: str = "",
         header.hValue = value
         prm.txOption.headers.append(header)
     call.answer(prm)
+
+
+class DialFailed(RuntimeError):
+    pass
+
+
+# Outgoing Call objects pjsua refused: a pjsua2 Call garbage-collected after a failed
+# makeCall trips an assertion in the wheel (a debug build) and aborts the process, so
+# they are kept here for the process's life (a few hundred bytes each, rare).
+_REFUSED: list[Call] = []
+
+
+def dial(account: Account, uri: str, events: SipEvents) -> Call:
+    """An INVITE to ``uri``; its progress arrives as ``Progress``/``Disconnected`` events."""
+    call = Call(account, pj.PJSUA_INVALID_ID, events)
+    prm = pj.CallOpParam(True)
+    try:
+        call.makeCall(uri, prm)
+    except pj.Error as err:
+        _REFUSED.append(call)
+        raise DialFailed(f"INVITE to {uri} not sent: {err.info() if hasattr(err, 'info') else err}"
+                         ) from None
+    call.pj_id = int(call.getId())
+    return call
+
+
+def connect(a: Call, b: Call) -> None:
+    """Audio both ways through the conference bridge."""
+    a_media, b_media = a.getAudioMedia(-1), b.getAudioMedia(-1)
+    a_media.startTransmit(b_media)
+    b_media.startTransmit(a_media)
+
+
+def disconnect(a: Call, b: Call) -> None:
+    with contextlib.suppress(pj.Error):  # one side's media may already be gone
+        a_media, b_media = a.getAudioMedia(-1), b.getAudioMedia(-1)
+        a_media.stopTransmit(b_media)
+        b_media.stopTransmit(a_media)
 
 
 def hangup(call: Call) -> None:

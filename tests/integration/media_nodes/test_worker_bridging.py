@@ -1,0 +1,213 @@
+"""Bridging on a routing decision: SIPp is the caller and the agent's phone, Kafka is real.
+
+The test plays the routing engine: once the caller is queued it produces the
+``RoutingDecision`` itself (the streams worker is not needed at this tier), then
+reads the call's events back from Kafka, in order, with their durations.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from media_nodes_support import (
+    SIPP_PCAPS,
+    CallReader,
+    Worker,
+    render,
+    sipp_command,
+    start_sipp_uas,
+    start_worker,
+    wait_sipp,
+)
+
+from devstack.kafka import KafkaCluster
+from hotline_events.catalog import Catalog
+from hotline_events.models import EventModel
+from hotline_events.models.calls import (
+    AgentNoAnswer,
+    AgentRinging,
+    CallAbandoned,
+    CallAnswered,
+    CallCompleted,
+    CallQueued,
+    OfferedToAgent,
+    SurveyAnswered,
+)
+from hotline_events.models.routing import RoutingDecision
+from hotline_events.producer import EventProducer
+
+pytestmark = pytest.mark.integration
+
+AUDIO = str(SIPP_PCAPS / "g711a.pcap")  # a few seconds of PCMA speech
+
+
+def kinds(events: list[EventModel]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+def after_queued(events: list[EventModel]) -> list[EventModel]:
+    index = next(i for i, e in enumerate(events) if isinstance(e, CallQueued))
+    return events[index:]
+
+
+@pytest.fixture(scope="module")
+def bridging_worker(kafka_site_a: KafkaCluster, catalog: Catalog, prompt_cache: Path,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    w = start_worker(kafka_site_a.bootstrap, catalog, prompt_cache,
+                     tmp_path_factory.mktemp("bridging"), "mn-it-bridge", "--ring-seconds", "30")
+    yield w
+    assert w.stop() == 0, f"worker exited badly:\n{w.log_text()[-3000:]}"
+
+
+class Router:
+    """Plays the routing engine: produces decisions for the caller's call."""
+
+    def __init__(self, bootstrap: str, catalog: Catalog) -> None:
+        self.producer = EventProducer(bootstrap, "//hotline/site-a/streams/it-routing",
+                                      catalog=catalog)
+
+    def decide(self, queued: CallQueued, agent_id: str, agent_port: int,
+               decision_id: str | None = None) -> RoutingDecision:
+        decision = RoutingDecision(
+            decision_id=decision_id or f"d-{uuid.uuid4().hex[:12]}", call_id=queued.call_id,
+            tenant=queued.tenant, queue=queued.queue, agent_id=agent_id, site="site-a",
+            rule="longest-idle", waited_seconds=1.0, candidates=1,
+            agent_uri=f"sip:{agent_id}@127.0.0.1:{agent_port}")
+        self.producer.publish(decision)
+        self.producer.flush(30)
+        return decision
+
+
+@pytest.fixture(scope="module")
+def router(kafka_site_a: KafkaCluster, catalog: Catalog) -> Router:
+    return Router(kafka_site_a.bootstrap, catalog)
+
+
+def start_caller(sipp: Path, scenario: Path, port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(sipp_command(sipp, scenario, port, service="800100", timeout_s=90),
+                            cwd=scenario.parent, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def queued_event(call_events: CallReader, caller: str) -> CallQueued:
+    events = call_events.wait_for(caller, lambda evs: any(isinstance(e, CallQueued)
+                                                           for e in evs))
+    queued = next(e for e in events if isinstance(e, CallQueued))
+    return queued
+
+
+def test_agent_answers_talks_hangs_up_and_the_caller_answers_the_survey(
+        bridging_worker: Worker, router: Router, sipp: Path, tmp_path: Path,
+        call_events: CallReader) -> None:
+    caller, agent = "+4915112345611", "agent-7"
+    agent_scenario = render("agent_answers_then_hangs_up.xml", tmp_path, agent=agent,
+                            ring_ms="800", talk_ms="1500", audio_pcap=AUDIO)
+    phone, phone_port = start_sipp_uas(sipp, agent_scenario)
+    caller_scenario = render("caller_agent_survey.xml", tmp_path, caller=caller, score="4",
+                             audio_pcap=AUDIO)
+    calling = start_caller(sipp, caller_scenario, bridging_worker.port)
+    try:
+        queued = queued_event(call_events, caller)
+        decision = router.decide(queued, agent, phone_port)
+        wait_sipp(phone, agent_scenario)
+        wait_sipp(calling, caller_scenario)
+    finally:
+        for proc in (phone, calling):
+            if proc.poll() is None:
+                proc.kill()
+    events = after_queued(call_events.wait_for(
+        caller, lambda evs: isinstance(evs[-1], CallCompleted)))
+    assert kinds(events) == ["CallQueued", "OfferedToAgent", "AgentRinging", "CallAnswered",
+                             "SurveyAnswered", "CallCompleted"]
+    _queued, offered, ringing, answered, survey, completed = events
+    assert isinstance(offered, OfferedToAgent)
+    assert (offered.agent_id, offered.decision_id, offered.queue) == (
+        agent, decision.decision_id, "general")
+    assert isinstance(ringing, AgentRinging) and ringing.agent_id == agent
+    assert isinstance(answered, CallAnswered) and answered.agent_id == agent
+    assert 0.8 <= answered.wait_seconds < 30  # queued, decided, rang 0.8 s
+    assert isinstance(survey, SurveyAnswered)
+    assert (survey.question_id, survey.score, survey.agent_id) == ("satisfaction", 4, agent)
+    assert isinstance(completed, CallCompleted)
+    assert (completed.ended_by, completed.agent_id, completed.queue) == (agent and "agent",
+                                                                          agent, "general")
+    assert 1.0 <= completed.talk_seconds < 10  # the phone talked 1.5 s, then hung up
+    assert f"caller and agent {agent} connected" in bridging_worker.log_text()
+
+
+def test_caller_hangs_up_while_the_agent_rings_and_the_invite_is_cancelled(
+        bridging_worker: Worker, router: Router, sipp: Path, tmp_path: Path,
+        call_events: CallReader) -> None:
+    caller, agent = "+4915112345612", "agent-8"
+    agent_scenario = render("agent_rings_until_cancel.xml", tmp_path, agent=agent,
+                            cancel_timeout_ms="60000")
+    phone, phone_port = start_sipp_uas(sipp, agent_scenario)
+    caller_scenario = render("caller_agent_then_hangup.xml", tmp_path, caller=caller,
+                             wait_ms="8000", audio_pcap=AUDIO)
+    calling = start_caller(sipp, caller_scenario, bridging_worker.port)
+    try:
+        queued = queued_event(call_events, caller)
+        router.decide(queued, agent, phone_port)
+        wait_sipp(calling, caller_scenario)
+        wait_sipp(phone, agent_scenario)  # it got the CANCEL, answered 487, got the ACK
+    finally:
+        for proc in (phone, calling):
+            if proc.poll() is None:
+                proc.kill()
+    events = after_queued(call_events.wait_for(
+        caller, lambda evs: isinstance(evs[-1], CallAbandoned)))
+    assert kinds(events) == ["CallQueued", "OfferedToAgent", "AgentRinging", "CallAbandoned"]
+    abandoned = events[-1]
+    assert isinstance(abandoned, CallAbandoned)
+    assert (abandoned.stage, abandoned.queue) == ("ringing", "general")
+    assert 4.0 <= abandoned.wait_seconds < 30  # the caller gave up 8 s after pressing 0
+
+
+def test_rona_then_a_second_agent_answers_and_the_caller_hangs_up_while_talking(
+        kafka_site_a: KafkaCluster, catalog: Catalog, prompt_cache: Path, router: Router,
+        sipp: Path, tmp_path: Path, call_events: CallReader) -> None:
+    worker = start_worker(kafka_site_a.bootstrap, catalog, prompt_cache, tmp_path, "mn-it-rona",
+                          "--ring-seconds", "3")
+    caller, first, second = "+4915112345613", "agent-9", "agent-10"
+    no_answer = render("agent_rings_until_cancel.xml", tmp_path, agent=first,
+                       cancel_timeout_ms="60000")
+    answers = render("agent_answers_waits_for_bye.xml", tmp_path, agent=second, ring_ms="300",
+                     bye_timeout_ms="60000", audio_pcap=AUDIO)
+    phone_1, port_1 = start_sipp_uas(sipp, no_answer)
+    phone_2, port_2 = start_sipp_uas(sipp, answers)
+    caller_scenario = render("caller_agent_then_hangup.xml", tmp_path, caller=caller,
+                             wait_ms="16000", audio_pcap=AUDIO)
+    calling = start_caller(sipp, caller_scenario, worker.port)
+    try:
+        queued = queued_event(call_events, caller)
+        first_decision = router.decide(queued, first, port_1)
+        call_events.wait_for(caller, lambda evs: isinstance(evs[-1], AgentNoAnswer))
+        wait_sipp(phone_1, no_answer)  # the node cancelled the INVITE after 3 s
+        # The same decision again (a replay) is not acted on twice; a new one is.
+        router.decide(queued, first, port_1, decision_id=first_decision.decision_id)
+        router.decide(queued, second, port_2)
+        wait_sipp(calling, caller_scenario)
+        wait_sipp(phone_2, answers)  # the node hung the agent up after the caller left
+    finally:
+        for proc in (phone_1, phone_2, calling):
+            if proc.poll() is None:
+                proc.kill()
+    events = after_queued(call_events.wait_for(
+        caller, lambda evs: isinstance(evs[-1], CallCompleted)))
+    assert kinds(events) == ["CallQueued", "OfferedToAgent", "AgentRinging", "AgentNoAnswer",
+                             "OfferedToAgent", "AgentRinging", "CallAnswered", "CallCompleted"]
+    rona, offered_2, answered, completed = events[3], events[4], events[6], events[7]
+    assert isinstance(rona, AgentNoAnswer) and rona.agent_id == first
+    assert 3.0 <= rona.ring_seconds < 8
+    assert isinstance(offered_2, OfferedToAgent) and offered_2.agent_id == second
+    assert isinstance(answered, CallAnswered) and answered.agent_id == second
+    assert answered.wait_seconds > rona.ring_seconds  # the wait counts from the enqueue
+    assert isinstance(completed, CallCompleted)
+    assert (completed.ended_by, completed.agent_id) == ("caller", second)
+    assert 1.0 <= completed.talk_seconds < 16
+    assert f"decision {first_decision.decision_id} was already acted on" in worker.log_text()
+    assert worker.stop() == 0, worker.log_text()[-3000:]
