@@ -54,10 +54,10 @@ class Worker:
 
 
 def start_worker(kafka: str, catalog: Catalog, prompt_cache: Path, workdir: Path,
-                 media_node: str, *extra: str) -> Worker:
+                 media_node: str, *extra: str, env_extra: dict[str, str] | None = None) -> Worker:
     prefix = catalog.topics[0].name.split("cc.", 1)[0]
     log = workdir / f"{media_node}.log"
-    env = {**os.environ, KEY_ENV: TOKEN_KEY}
+    env = {**os.environ, KEY_ENV: TOKEN_KEY, **(env_extra or {})}
     with log.open("w") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", "hotline_media_nodes.worker", "--flow", str(FLOW),

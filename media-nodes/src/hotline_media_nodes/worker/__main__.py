@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import FrameType
@@ -23,6 +25,8 @@ from hotline_media_nodes.bridging.adapters import CommandReader
 from hotline_media_nodes.ivr.loader import FlowError, load_flow
 from hotline_media_nodes.ivr.validate import FlowRejected, validate_flow
 from hotline_media_nodes.prompts import MissingPrompts, durations, load_prompts
+from hotline_media_nodes.recording.logic import RecordingKeyMissing, recording_key
+from hotline_media_nodes.recording.models import RecordingStore
 from hotline_media_nodes.worker import logic, pjsip
 from hotline_media_nodes.worker.calls import BridgeConfig, Controller, Identity
 
@@ -47,9 +51,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--retry-after", type=int, default=30)
     p.add_argument("--ring-seconds", type=float, default=15.0,
                    help="ring an agent this long before RONA (AgentNoAnswer, back to queue)")
+    p.add_argument("--recordings", type=Path, default=None,
+                   help="record every bridged call, sealed with AES-GCM, under this directory "
+                        "(key: HOTLINE_RECORDING_KEY base64, or HOTLINE_RECORDING_KEY_FILE)")
+    p.add_argument("--recording-spool", type=Path, default=None,
+                   help="where the recorder writes while a call lasts (default: /dev/shm, "
+                        "memory, so plaintext audio never reaches a disk)")
     p.add_argument("--agent-uri-template", default="sip:{agent_id}@127.0.0.1:5090",
                    help="the agent's phone when a routing decision carries no agent_uri")
     return p.parse_args(argv)
+
+
+def recording_store(root: Path, spool: Path | None) -> RecordingStore:
+    """The store, its key (``RecordingKeyMissing`` if none) and a private spool."""
+    key = recording_key()
+    root.mkdir(parents=True, exist_ok=True)
+    shm = Path("/dev/shm")
+    base = spool or (shm if shm.is_dir() else root)
+    private = Path(tempfile.mkdtemp(prefix="hotline-recording-spool-", dir=base))  # 0700
+    return RecordingStore(root, key, private)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         by_number = logic.flows_by_number(flows)
         key = token_key()
         allow = logic.parse_allow_list(args.allow)
-    except (FlowError, FlowRejected, MissingPrompts, CallerTokenKeyMissing, ValueError) as err:
+        store = (recording_store(args.recordings, args.recording_spool)
+                 if args.recordings is not None else None)
+    except (FlowError, FlowRejected, MissingPrompts, CallerTokenKeyMissing, ValueError,
+            RecordingKeyMissing, OSError) as err:
         log.critical("cannot start: %s", err)
         return 2
 
@@ -81,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         Identity(args.site, args.media_node, args.retry_after), by_number, prompts, allow,
         producer, key,
         dialler=lambda uri: pjsip.dial(endpoint.account, uri, endpoint.events),
-        bridging_config=BridgeConfig(args.ring_seconds, args.agent_uri_template))
+        bridging_config=BridgeConfig(args.ring_seconds, args.agent_uri_template),
+        recording_store=store)
+    if store is None:
+        log.warning("recording is off (no --recordings): bridged calls are not recorded")
 
     drain_deadline: list[float] = []
 
@@ -120,11 +146,14 @@ def main(argv: list[str] | None = None) -> int:
             endpoint.poll(10)
             while endpoint.events:
                 controller.handle(endpoint.events.popleft())
+        controller.finish_recordings()
         controller.publish(None, controller.heartbeat())
         controller.sessions.clear()
         controller.agent_legs.clear()
         endpoint.shutdown()
         commands.close()
+        if store is not None:
+            shutil.rmtree(store.spool, ignore_errors=True)
         try:
             producer.flush(10)
         except ProducerError as err:

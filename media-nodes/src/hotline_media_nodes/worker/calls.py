@@ -13,9 +13,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from hotline_events.models import EventModel
+from hotline_events.models.calls import RecordingStored
 from hotline_events.models.routing import RoutingDecision
 from hotline_events.models.sites import MediaNodeHeartbeat
 from hotline_media_nodes.bridging import logic as bridging
@@ -23,6 +25,8 @@ from hotline_media_nodes.bridging import models as bridge
 from hotline_media_nodes.ivr import machine
 from hotline_media_nodes.ivr.models import Flow
 from hotline_media_nodes.prompts import PromptFile
+from hotline_media_nodes.recording import adapters as recordings
+from hotline_media_nodes.recording.models import RecordingStore
 from hotline_media_nodes.worker import logic, pjsip
 
 log = logging.getLogger("hotline.media.worker")
@@ -49,6 +53,8 @@ class Session:
     agent_media_ready: bool = False
     connected: bool = False  # caller and agent audio connected both ways
     after_prompt: Literal["survey-window", "hang-up"] | None = None
+    recorder: pjsip.Recorder | None = None
+    recording_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,19 @@ class BridgeConfig:
     agent_uri_template: str = "sip:{agent_id}@127.0.0.1:5090"  # when a decision has no URI
 
 
+@dataclass(frozen=True)
+class ClosingRecording:
+    """A stopped recorder whose file pjmedia has yet to close; then it is sealed."""
+
+    label: str
+    path: Path
+    call_id: str
+    tenant: str
+    agent_id: str | None
+    recording_id: str
+    deadline: float  # monotonic: seal whatever is there by then
+
+
 # Every caller must stay bridgeable: a caller and its agent are two of the endpoint's legs.
 MAX_CALLERS = pjsip.MAX_CALLS // 2
 
@@ -75,7 +94,8 @@ class Controller:
                  publisher: Publisher, token_key: bytes,
                  clock: Callable[[], float] = time.monotonic, *,
                  dialler: Callable[[str], pjsip.Call] | None = None,
-                 bridging_config: BridgeConfig | None = None) -> None:
+                 bridging_config: BridgeConfig | None = None,
+                 recording_store: RecordingStore | None = None) -> None:
         self.identity = identity
         self.flows = flows
         self.prompts = prompts
@@ -90,6 +110,8 @@ class Controller:
         self.agent_legs: dict[int, tuple[pjsip.Call, Session]] = {}
         self.dialler = dialler
         self.bridging = bridging_config or BridgeConfig()
+        self.recording_store = recording_store  # None: recording is off
+        self.closing_recordings: list[ClosingRecording] = []
         self.draining = False
 
     # --- bookkeeping ------------------------------------------------------------------
@@ -205,6 +227,8 @@ class Controller:
 
     def tick(self) -> None:
         now = self.clock()
+        if self.closing_recordings:
+            self._seal_recordings(now)
         for session in list(self.sessions.values()):
             if session.record is None or (session.record.ended and session.after_prompt is None):
                 continue  # (an ended call may still be saying goodbye)
@@ -238,6 +262,7 @@ class Controller:
                 log.warning("%s: ended by the worker (%s)", session.label, why)
                 if session.bridge is not None:
                     session.bridge = replace(session.bridge, phase="ended")
+                    self._store_recording(session)
                 self.publish(session, logic.ended(session.record, "ivr", "system",
                                                    self.clock(), disposition))
                 session.record.ended = True
@@ -342,7 +367,10 @@ class Controller:
 
     def _bridge(self, session: Session, event: bridge.BridgeInput) -> None:
         assert session.bridge is not None
+        was = session.bridge.phase
         session.bridge, effects = bridging.step(session.bridge, event, self.clock())
+        if was == "talking" and session.bridge.phase != "talking":
+            self._store_recording(session)
         if session.bridge.phase == "ended" and session.record is not None:
             session.record.ended = True
         for effect in effects:
@@ -358,7 +386,7 @@ class Controller:
         elif isinstance(effect, bridge.DialAgent):
             self._dial_agent(session, effect.uri)
         elif isinstance(effect, bridge.HangUpAgent):
-            log.info("%s: hanging up agent %s's leg: %s", session.label, b.agent_id, effect.why)
+            log.info("%s: hanging up the agent's leg: %s", session.label, effect.why)
             if session.agent is not None:
                 leg, session.agent = session.agent, None
                 if session.connected:
@@ -436,6 +464,66 @@ class Controller:
         pjsip.connect(session.call, session.agent)
         session.connected = True
         log.info("%s: caller and agent %s connected", session.label, b.agent_id)
+        if self.recording_store is not None:
+            self._start_recording(session, self.recording_store)
+
+    def _start_recording(self, session: Session, store: RecordingStore) -> None:
+        assert session.agent is not None and session.record is not None
+        path = store.spool / f"{session.record.call_id}-{uuid.uuid4().hex[:8]}.wav"
+        try:
+            session.recorder = pjsip.Recorder(str(path), session.call, session.agent)
+            session.recording_path = path
+        except pjsip.PjError as err:
+            # The call matters more than its recording: talk on, say so loudly.
+            log.error("%s: recording NOT started (%s); the call goes on unrecorded",
+                      session.label, err.info() if hasattr(err, "info") else err)
+
+    def _store_recording(self, session: Session) -> None:
+        """Stop the recorder; the file is sealed by ``tick`` once pjmedia has closed it."""
+        recorder, path = session.recorder, session.recording_path
+        session.recorder, session.recording_path = None, None
+        if recorder is None or path is None:
+            return
+        rec, b = session.record, session.bridge
+        assert rec is not None and b is not None
+        recorder.stop()
+        self.closing_recordings.append(ClosingRecording(
+            session.label, path, rec.call_id, rec.tenant, b.agent_id, f"r-{uuid.uuid4().hex}",
+            self.clock() + 5.0))
+
+    def finish_recordings(self) -> None:
+        """At shutdown: seal every stopped recording (a closed file, or what is there)."""
+        for closing in list(self.closing_recordings):
+            self.closing_recordings.remove(closing)
+            self._seal(closing, recordings.wav_closed(closing.path))
+
+    def _seal_recordings(self, now: float) -> None:
+        for closing in list(self.closing_recordings):
+            closed = recordings.wav_closed(closing.path)
+            if not closed and now < closing.deadline:
+                continue
+            self.closing_recordings.remove(closing)
+            self._seal(closing, closed)
+
+    def _seal(self, c: ClosingRecording, closed: bool) -> None:
+        assert self.recording_store is not None
+        if not closed:
+            log.error("%s: recording %s: the recorder did not close %s within 5 s; sealing "
+                      "what was written", c.label, c.recording_id, c.path)
+        try:
+            stored = recordings.store(c.path, self.recording_store, c.tenant, c.recording_id,
+                                      datetime.now(UTC))
+        except Exception as err:
+            log.error("%s: recording %s lost: sealing %s failed (%s); the plaintext spool "
+                      "file was removed", c.label, c.recording_id, c.path, err)
+            return
+        self.publish(None, RecordingStored(
+            call_id=c.call_id, tenant=c.tenant, recording_id=c.recording_id,
+            agent_id=c.agent_id, duration_seconds=stored.duration_seconds,
+            uri=stored.path.resolve().as_uri(), sha256=stored.sha256,
+            size_bytes=stored.size_bytes))
+        log.info("%s: recording %s stored (%.1f s, %d bytes) at %s", c.label, c.recording_id,
+                 stored.duration_seconds, stored.size_bytes, stored.path)
 
     def _bridge_prompt_ended(self, session: Session, now: float) -> None:
         after, session.after_prompt = session.after_prompt, None

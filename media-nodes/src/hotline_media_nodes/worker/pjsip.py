@@ -188,6 +188,20 @@ class Player:
         del self.player
 
 
+class Recorder:
+    """Both sides of a bridged call mixed into one WAV (kept referenced while it records)."""
+
+    def __init__(self, path: str, caller: Call, agent: Call) -> None:
+        self.recorder = pj.AudioMediaRecorder()
+        self.recorder.createRecorder(path)
+        caller.getAudioMedia(-1).startTransmit(self.recorder)
+        agent.getAudioMedia(-1).startTransmit(self.recorder)
+
+    def stop(self) -> None:
+        """Closes the WAV (pjmedia writes its header sizes when the port is destroyed)."""
+        del self.recorder
+
+
 def answer(call: Call, status: int, reason: str = "",
            headers: dict[str, str] | None = None) -> None:
     prm = pj.CallOpParam()
