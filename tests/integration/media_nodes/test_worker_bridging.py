@@ -14,6 +14,7 @@ import sys
 import uuid
 import wave
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,23 +28,29 @@ from media_nodes_support import (
     sipp_command,
     start_sipp_uas,
     start_worker,
+    token,
+    wait_for_event,
     wait_sipp,
 )
 
 from devstack.kafka import KafkaCluster
 from hotline_events.catalog import Catalog
 from hotline_events.models import EventModel
+from hotline_events.models.callbacks import CallbackRequested
 from hotline_events.models.calls import (
     AgentNoAnswer,
     AgentRinging,
     CallAbandoned,
     CallAnswered,
+    CallbackOffered,
     CallCompleted,
     CallQueued,
     OfferedToAgent,
+    PositionAnnounced,
     RecordingStored,
     SurveyAnswered,
 )
+from hotline_events.models.metrics import WaitEstimate
 from hotline_events.models.routing import RoutingDecision
 from hotline_events.producer import EventProducer
 
@@ -91,6 +98,14 @@ class Router:
         self.producer.publish(decision)
         self.producer.flush(30)
         return decision
+
+    def estimate(self, queued: CallQueued, position: int, seconds: float) -> None:
+        """Plays the streams' wait estimator for the caller's call."""
+        self.producer.publish(WaitEstimate(
+            call_id=queued.call_id, tenant=queued.tenant, queue=queued.queue,
+            as_of=datetime.now(UTC), position=position, estimated_wait_seconds=seconds,
+            method="agents-free-times"))
+        self.producer.flush(30)
 
 
 @pytest.fixture(scope="module")
@@ -265,3 +280,42 @@ def test_rona_then_a_second_agent_answers_and_the_caller_hangs_up_while_talking(
     assert 1.0 <= completed.talk_seconds < 60  # SIPp's 16 s pause stretches on a busy machine
     assert f"decision {first_decision.decision_id} was already acted on" in worker.log_text()
     assert worker.stop() == 0, worker.log_text()[-3000:]
+
+
+def test_position_announced_then_a_callback_offered_and_accepted(
+        bridging_worker: Worker, router: Router, sipp: Path, tmp_path: Path,
+        kafka_site_a: KafkaCluster, catalog: Catalog, call_events: CallReader) -> None:
+    caller = "+4915112345614"
+    # The caller keeps pressing 1 (ignored while it is only waiting) until the node hangs up.
+    scenario = render("caller_agent_survey.xml", tmp_path, caller=caller, score="1",
+                      audio_pcap=AUDIO)
+    calling = start_caller(sipp, scenario, bridging_worker.port)
+    try:
+        queued = queued_event(call_events, caller)
+        router.estimate(queued, position=2, seconds=90)
+        announced = call_events.wait_for(
+            caller, lambda evs: any(isinstance(e, PositionAnnounced) for e in evs))
+        router.estimate(queued, position=2, seconds=600)  # more than the 120 s threshold
+        wait_sipp(calling, scenario)  # confirmed, then the node said goodbye
+    finally:
+        if calling.poll() is None:
+            calling.kill()
+    events = after_queued(call_events.wait_for(
+        caller, lambda evs: isinstance(evs[-1], CallCompleted)))
+    assert [k for k in kinds(events) if k != "PositionAnnounced"] == [
+        "CallQueued", "CallbackOffered", "CallCompleted"]
+    position = next(e for e in announced if isinstance(e, PositionAnnounced))
+    assert (position.queue, position.position, position.estimated_wait_seconds) == (
+        "general", 2, 90)
+    offered, completed = events[-2], events[-1]
+    assert isinstance(offered, CallbackOffered)
+    assert (offered.estimated_wait_seconds, offered.promised_within_seconds) == (600, 3600)
+    assert isinstance(completed, CallCompleted)
+    assert (completed.ended_by, completed.disposition, completed.queue) == (
+        "system", "callback-requested", "general")
+    request = wait_for_event(kafka_site_a.bootstrap, catalog, CallbackRequested,
+                             lambda e: getattr(e, "call_id", None) == queued.call_id)
+    assert isinstance(request, CallbackRequested)
+    assert (request.reason, request.queue, request.caller_token) == (
+        "caller-request", "general", token(caller))
+    assert request.original_enqueued_at == queued.enqueued_at  # keeps its place in line

@@ -9,7 +9,11 @@ Structure (see ``tests/unit/media_nodes/flows/acme.yaml`` for a full example)::
       main: {prompt: welcome, timeout_seconds: 5, max_retries: 2,
              options: {"1": menu:billing, "2": queue:cards, "3": service:balance}}
     services: {balance: {prompt: balance, then: hangup}}
-    queues: {billing: {skills: [billing], priority: 0, hold_prompt: hold}}
+    queues:
+      billing: {skills: [billing], priority: 0, hold_prompt: hold,
+                announce_every_seconds: 45,           # position + estimated wait
+                callback: {offer_above_seconds: 300, prompt: offer, confirm: confirmed,
+                           promised_within_seconds: 3600}}   # "press 1 ..."
     agent: queue:general            # "0" from any prompt
     no_input: queue:general         # after a menu's retries time out (default: hangup)
     entry_points:
@@ -27,9 +31,11 @@ from typing import Any
 
 import yaml
 
+from hotline_media_nodes.ivr.announce import announcement_prompts
 from hotline_media_nodes.ivr.models import (
     AGENT_KEY,
     DIGITS,
+    CallbackOffer,
     EntryPoint,
     Flow,
     Menu,
@@ -164,7 +170,7 @@ def _parse(data: Any) -> Flow:
         _str(qid, base, _SLUG)
         spec = _mapping(raw or {}, base)
         _known(spec, {"": base, "skills": "", "priority": "", "language": "",
-                      "hold_prompt": ""})
+                      "hold_prompt": "", "announce_every_seconds": "", "callback": ""})
         skills_raw = spec.get("skills", [])
         if not isinstance(skills_raw, list):
             raise FlowError(f"{base}.skills", "must be a list of skill tags")
@@ -176,8 +182,27 @@ def _parse(data: Any) -> Flow:
         if language is not None:
             language = _str(language, f"{base}.language", re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$"))
         hold = spec.get("hold_prompt")
+        announce = spec.get("announce_every_seconds")
+        if announce is not None:
+            announce = _number(announce, f"{base}.announce_every_seconds", 0, 5, 600)
+        callback = None
+        if spec.get("callback") is not None:
+            cb = _mapping(spec["callback"], f"{base}.callback")
+            cbase = f"{base}.callback"
+            _known(cb, {"": cbase, "offer_above_seconds": "", "prompt": "", "confirm": "",
+                        "promised_within_seconds": ""})
+            for required in ("offer_above_seconds", "prompt", "confirm"):
+                if required not in cb:
+                    raise FlowError(f"{cbase}.{required}", "is required")
+            callback = CallbackOffer(
+                _number(cb["offer_above_seconds"], f"{cbase}.offer_above_seconds", 0, 0, 86400),
+                prompt_ref(cb["prompt"], f"{cbase}.prompt"),
+                prompt_ref(cb["confirm"], f"{cbase}.confirm"),
+                _number(cb.get("promised_within_seconds"), f"{cbase}.promised_within_seconds",
+                        3600, 60, 7 * 86400))
         queues[qid] = QueueTarget(qid, skills, int(priority), language,
-                                  prompt_ref(hold, f"{base}.hold_prompt") if hold else None)
+                                  prompt_ref(hold, f"{base}.hold_prompt") if hold else None,
+                                  announce, callback)
 
     services: dict[str, SelfService] = {}
     for sid, raw in _mapping(top.get("services", {}), "services").items():
@@ -223,6 +248,12 @@ def _parse(data: Any) -> Flow:
                         prompt_ref(spec["thanks"], "survey.thanks"),
                         _number(spec.get("timeout_seconds"), "survey.timeout_seconds", 8.0,
                                 2, 30))
+
+    if any(q.announce_every_seconds for q in queues.values()):
+        for pid, text in announcement_prompts().items():
+            if pid in prompts:
+                raise FlowError(f"prompts.{pid}", "is reserved for position announcements")
+            prompts[pid] = text
 
     flow = Flow(tenant, voice, prompts, menus, queues, services, tuple(entries),
                 _target(top["agent"], "agent"), _target(top.get("no_input", "hangup"), "no_input"),

@@ -34,12 +34,25 @@ class Menu:
 
 
 @dataclass(frozen=True)
+class CallbackOffer:
+    """Offer a callback ("press 1") when the caller's estimated wait exceeds a threshold."""
+
+    offer_above_seconds: float
+    prompt: str  # the offer
+    confirm: str  # said after the caller accepted, before the polite hang-up
+    promised_within_seconds: float = 3600.0
+    key: str = "1"
+
+
+@dataclass(frozen=True)
 class QueueTarget:
     id: str
     skills: tuple[str, ...] = ()
     priority: int = 0
     language: str | None = None
     hold_prompt: str | None = None
+    announce_every_seconds: float | None = None  # position + estimated wait; None = never
+    callback: CallbackOffer | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from hotline_events.catalog import default_catalog
+from hotline_events.models.metrics import WaitEstimate
 from hotline_events.models.routing import RoutingDecision
 from hotline_events.pii import CallerTokenKeyMissing, token_key
 from hotline_events.producer import EventProducer, ProducerError
@@ -98,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     producer = EventProducer(args.kafka, f"//hotline/{args.site}/media-node/{args.media_node}",
                              catalog=catalog)
     endpoint = pjsip.Endpoint(args.bind, args.sip_port, f"hotline-media-node/{args.media_node}")
-    commands = CommandReader(args.kafka, [catalog.topic_for_type(RoutingDecision.TYPE)],
+    commands = CommandReader(args.kafka, [catalog.topic_for_type(RoutingDecision.TYPE),
+                                          catalog.topic_for_type(WaitEstimate.TYPE)],
                              f"media-node-{args.media_node}")
     controller = Controller(
         Identity(args.site, args.media_node, args.retry_after), by_number, prompts, allow,
@@ -133,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             for command in commands.poll():
                 if isinstance(command.data, RoutingDecision):
                     controller.route(command.data)
+                elif isinstance(command.data, WaitEstimate):
+                    controller.estimate(command.data)
             controller.tick()
             now = time.monotonic()
             if now >= next_beat:

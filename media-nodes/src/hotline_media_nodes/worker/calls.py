@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 
 from hotline_events.models import EventModel
 from hotline_events.models.calls import RecordingStored
+from hotline_events.models.metrics import WaitEstimate
 from hotline_events.models.routing import RoutingDecision
 from hotline_events.models.sites import MediaNodeHeartbeat
 from hotline_media_nodes.bridging import logic as bridging
@@ -27,6 +28,8 @@ from hotline_media_nodes.ivr.models import Flow
 from hotline_media_nodes.prompts import PromptFile
 from hotline_media_nodes.recording import adapters as recordings
 from hotline_media_nodes.recording.models import RecordingStore
+from hotline_media_nodes.waiting import logic as waiting
+from hotline_media_nodes.waiting import models as wait
 from hotline_media_nodes.worker import logic, pjsip
 
 log = logging.getLogger("hotline.media.worker")
@@ -52,7 +55,8 @@ class Session:
     agent: pjsip.Call | None = None  # the current agent leg
     agent_media_ready: bool = False
     connected: bool = False  # caller and agent audio connected both ways
-    after_prompt: Literal["survey-window", "hang-up"] | None = None
+    after_prompt: Literal["survey-window", "hang-up", "waiting"] | None = None
+    waiting: wait.Waiting | None = None  # announcements / callback offer while queued
     recorder: pjsip.Recorder | None = None
     recording_path: Path | None = None
 
@@ -157,6 +161,8 @@ class Controller:
                 log.info("%s: key %s (%s)", session.label, event.key, event.method)
                 if session.bridge is not None and session.bridge.phase == "survey":
                     self._bridge(session, bridge.SurveyKey(event.key))
+                elif self._waiting_key(session, event.key):
+                    pass
                 elif session.bridge is None or session.bridge.phase == "queued":
                     self._feed(session, machine.Digit(event.key))
         except Exception:
@@ -240,6 +246,10 @@ class Controller:
                     self._bridge(session, bridge.RingTimeout())
                 if b is not None and bridging.survey_expired(b, now):
                     self._bridge(session, bridge.SurveyTimeout())
+                if (session.waiting is not None and b is not None and b.phase == "queued"
+                        and session.after_prompt is None and session.media_ready):
+                    session.waiting, said = waiting.next_speech(session.waiting, now)
+                    self._carry_out_waiting(session, said)
                 if session.prompt_ends_at is not None and now >= session.prompt_ends_at:
                     session.prompt_ends_at = None
                     if session.after_prompt is not None:
@@ -305,7 +315,13 @@ class Controller:
                 rec.queue, rec.enqueued_at = action.queue, now
                 session.bridge = bridge.Bridge(rec.call_id, rec.tenant, action.queue.id, now,
                                                survey=flow.survey)
-                self.publish(session, logic.queued(rec, action.queue, datetime.now(UTC)))
+                wall = datetime.now(UTC)
+                if action.queue.announce_every_seconds or action.queue.callback:
+                    period = action.queue.announce_every_seconds
+                    session.waiting = wait.Waiting(
+                        rec.call_id, rec.tenant, action.queue, rec.caller_token, wall,
+                        now + period if period else None)
+                self.publish(session, logic.queued(rec, action.queue, wall))
                 log.info("%s: queued in %s (skills %s, priority %d, %s caller)",
                          session.label, action.queue.id, ",".join(action.queue.skills),
                          action.queue.priority, rec.caller_tier)
@@ -322,11 +338,13 @@ class Controller:
         play, flow = session.pending, session.flow
         assert play is not None and flow is not None
         session.pending = None
-        prompt = self.prompts[flow.tenant][play.prompt]
-        player = pjsip.Player(str(prompt.path), play.loop)
+        parts = [self.prompts[flow.tenant][p] for p in play.prompt.split("|")]
+        paths = [str(p.path) for p in parts]
+        player = pjsip.Player(paths[0] if len(paths) == 1 else paths, play.loop)
         session.player = player
         player.start(session.call)
-        session.prompt_ends_at = None if play.loop else self.clock() + prompt.seconds
+        seconds = sum(p.seconds for p in parts)
+        session.prompt_ends_at = None if play.loop else self.clock() + seconds
 
     def _stop_prompt(self, session: Session) -> None:
         session.pending = None
@@ -399,6 +417,7 @@ class Controller:
             self._hang_up(session)
         elif isinstance(effect, bridge.Connect):
             self._stop_prompt(session)
+            session.after_prompt, session.waiting = None, None  # no more announcements
             self._connect(session)
         elif isinstance(effect, bridge.PlayToCaller):
             self._stop_prompt(session)
@@ -528,7 +547,10 @@ class Controller:
     def _bridge_prompt_ended(self, session: Session, now: float) -> None:
         after, session.after_prompt = session.after_prompt, None
         self._stop_prompt(session)
-        if after == "hang-up":
+        if after == "waiting" and session.waiting is not None:
+            session.waiting, effects = waiting.speech_ended(session.waiting, now)
+            self._carry_out_waiting(session, effects)
+        elif after == "hang-up":
             self._hang_up(session)
         elif session.bridge is not None:
             session.bridge = bridging.question_heard(session.bridge, now)
@@ -539,3 +561,48 @@ class Controller:
         except pjsip.PjError as err:
             log.info("agent leg %d: hang-up (%s) not sent (%s); it is already ending", leg.pj_id,
                      why, err.info() if hasattr(err, "info") else err)
+
+    # --- waiting ----------------------------------------------------------------------
+
+    def estimate(self, estimate: WaitEstimate) -> None:
+        """A wait estimate from the streams: kept for the next announcement or offer."""
+        session = self.by_call_id.get(estimate.call_id)
+        if session is None or session.waiting is None:
+            return
+        session.waiting = waiting.on_estimate(session.waiting, estimate.position,
+                                              estimate.estimated_wait_seconds)
+
+    def _waiting_key(self, session: Session, key: str) -> bool:
+        if (session.waiting is None or session.bridge is None
+                or session.bridge.phase != "queued"):
+            return False
+        taken = waiting.key(session.waiting, key, self.clock())
+        if taken is None:
+            return False
+        session.waiting, effects = taken
+        log.info("%s: the caller accepted the callback offer; ending the call politely",
+                 session.label)
+        assert session.record is not None
+        session.record.ended = True
+        session.bridge = replace(session.bridge, phase="ended")
+        self._carry_out_waiting(session, effects)
+        return True
+
+    def _carry_out_waiting(self, session: Session, effects: list[wait.WaitEffect]) -> None:
+        for effect in effects:
+            if isinstance(effect, wait.Publish):
+                self.publish(session, effect.event)
+            elif isinstance(effect, wait.Speak):
+                self._stop_prompt(session)
+                session.after_prompt = "waiting"
+                session.pending = machine.Play("|".join(effect.prompts))
+                if session.media_ready:
+                    self._start_prompt(session)
+            elif isinstance(effect, wait.ResumeHold):
+                hold = session.waiting.queue.hold_prompt if session.waiting else None
+                if hold is not None:
+                    session.pending = machine.Play(hold, loop=True)
+                    if session.media_ready:
+                        self._start_prompt(session)
+            elif isinstance(effect, wait.EndCall):
+                self._hang_up(session)

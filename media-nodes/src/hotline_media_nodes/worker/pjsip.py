@@ -174,9 +174,15 @@ class Endpoint:
 class Player:
     """One prompt played into one call (kept referenced while it plays)."""
 
-    def __init__(self, path: str, loop: bool) -> None:
+    def __init__(self, path: str | list[str], loop: bool) -> None:
         self.player = pj.AudioMediaPlayer()
-        self.player.createPlayer(path, 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
+        if isinstance(path, list):  # fragments said one after the other (announcements)
+            files = pj.StringVector()
+            for item in path:
+                files.append(item)
+            self.player.createPlaylist(files, "", 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
+        else:
+            self.player.createPlayer(path, 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
 
     def start(self, call: Call) -> None:
         self.player.startTransmit(call.getAudioMedia(-1))
