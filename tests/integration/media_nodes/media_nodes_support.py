@@ -54,13 +54,14 @@ class Worker:
 
 
 def start_worker(kafka: str, catalog: Catalog, prompt_cache: Path, workdir: Path,
-                 media_node: str, *extra: str, env_extra: dict[str, str] | None = None) -> Worker:
+                 media_node: str, *extra: str, env_extra: dict[str, str] | None = None,
+                 flow: Path = FLOW) -> Worker:
     prefix = catalog.topics[0].name.split("cc.", 1)[0]
     log = workdir / f"{media_node}.log"
     env = {**os.environ, KEY_ENV: TOKEN_KEY, **(env_extra or {})}
     with log.open("w") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hotline_media_nodes.worker", "--flow", str(FLOW),
+            [sys.executable, "-m", "hotline_media_nodes.worker", "--flow", str(flow),
              "--allow", "127.0.0.1/32", "--kafka", kafka, "--topic-prefix", prefix,
              "--media-node", media_node, "--prompt-cache", str(prompt_cache), *extra],
             stdout=subprocess.PIPE, stderr=log_file, text=True, env=env)

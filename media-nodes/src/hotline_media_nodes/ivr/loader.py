@@ -8,7 +8,12 @@ Structure (see ``tests/unit/media_nodes/flows/acme.yaml`` for a full example)::
     menus:
       main: {prompt: welcome, timeout_seconds: 5, max_retries: 2,
              options: {"1": menu:billing, "2": queue:cards, "3": service:balance}}
-    services: {balance: {prompt: balance, then: hangup}}
+    services:
+      balance: {prompt: balance, then: hangup}
+      order: {prompt: ask_order, then: hangup,        # self-service lookup over HTTP
+              lookup: {url: "http://orders/api/{digits}", field: status, fallback: sorry,
+                       answers: {shipped: shipped}, min_digits: 4, max_digits: 12,
+                       timeout_seconds: 2, key_timeout_seconds: 5}}
     queues:
       billing: {skills: [billing], priority: 0, hold_prompt: hold,
                 announce_every_seconds: 45,           # position + estimated wait
@@ -26,6 +31,7 @@ Structure (see ``tests/unit/media_nodes/flows/acme.yaml`` for a full example)::
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +44,7 @@ from hotline_media_nodes.ivr.models import (
     CallbackOffer,
     EntryPoint,
     Flow,
+    LookupSpec,
     Menu,
     QueueTarget,
     SelfService,
@@ -209,11 +216,15 @@ def _parse(data: Any) -> Flow:
         base = f"services.{sid}"
         _str(sid, base, _SLUG)
         spec = _mapping(raw, base)
-        _known(spec, {"": base, "prompt": "", "then": ""})
+        _known(spec, {"": base, "prompt": "", "then": "", "lookup": ""})
         if "prompt" not in spec:
             raise FlowError(f"{base}.prompt", "is required")
+        lookup = None
+        if spec.get("lookup") is not None:
+            lookup = _lookup(spec["lookup"], f"{base}.lookup", prompt_ref)
         services[sid] = SelfService(sid, prompt_ref(spec["prompt"], f"{base}.prompt"),
-                                    _target(spec.get("then", "hangup"), f"{base}.then"))
+                                    _target(spec.get("then", "hangup"), f"{base}.then"),
+                                    lookup)
 
     entries: list[EntryPoint] = []
     raw_entries = top["entry_points"]
@@ -260,6 +271,35 @@ def _parse(data: Any) -> Flow:
                 survey)
     _check_references(flow)
     return flow
+
+
+def _lookup(raw: Any, base: str, prompt_ref: Callable[[Any, str], str]) -> LookupSpec:
+    spec = _mapping(raw, base)
+    _known(spec, {"": base, "url": "", "field": "", "answers": "", "fallback": "",
+                  "min_digits": "", "max_digits": "", "timeout_seconds": "",
+                  "key_timeout_seconds": ""})
+    for required in ("url", "field", "answers", "fallback"):
+        if required not in spec:
+            raise FlowError(f"{base}.{required}", "is required")
+    url = _str(spec["url"], f"{base}.url")
+    if not url.startswith(("http://", "https://")) or url.count("{digits}") != 1:
+        raise FlowError(f"{base}.url", "must be an http(s) URL with {digits} once "
+                                       "(where the keyed-in id goes)")
+    answers = {str(value): prompt_ref(pid, f"{base}.answers.{value}")
+               for value, pid in _mapping(spec["answers"], f"{base}.answers").items()}
+    if not answers:
+        raise FlowError(f"{base}.answers", "needs at least one answer")
+    low = _number(spec.get("min_digits"), f"{base}.min_digits", 1, 1, 32)
+    high = _number(spec.get("max_digits"), f"{base}.max_digits", 16, 1, 32)
+    if low != int(low) or high != int(high) or low > high:
+        raise FlowError(f"{base}.min_digits", "min_digits and max_digits are whole numbers, "
+                                              "min ≤ max")
+    return LookupSpec(url, _str(spec["field"], f"{base}.field"), answers,
+                      prompt_ref(spec["fallback"], f"{base}.fallback"), int(low), int(high),
+                      _number(spec.get("timeout_seconds"), f"{base}.timeout_seconds", 2, 0.2,
+                              10),
+                      _number(spec.get("key_timeout_seconds"), f"{base}.key_timeout_seconds",
+                              5, 1, 30))
 
 
 def _check_references(flow: Flow) -> None:

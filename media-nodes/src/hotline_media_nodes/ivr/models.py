@@ -56,12 +56,34 @@ class QueueTarget:
 
 
 @dataclass(frozen=True)
+class LookupSpec:
+    """Ask for an id by DTMF, look it up over HTTP, say the answer (or the fallback).
+
+    ``url`` has ``{digits}`` where the keyed-in id goes; the JSON answer's ``field``
+    picks the prompt from ``answers`` (e.g. ``shipped: order_shipped``).
+    """
+
+    url: str
+    field: str
+    answers: dict[str, str]  # field value → prompt id
+    fallback: str  # prompt said when the lookup fails, times out or answers unknown
+    min_digits: int = 1
+    max_digits: int = 16
+    timeout_seconds: float = 2.0
+    key_timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class SelfService:
-    """A self-service step: play its prompt (the answer), then go to ``then``."""
+    """A self-service step: play its prompt (the answer), then go to ``then``.
+
+    With ``lookup``, the prompt asks for an id instead, and the answer comes from HTTP.
+    """
 
     id: str
     prompt: str
     then: Target = Target("hangup")
+    lookup: LookupSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -150,10 +150,12 @@ def main(argv: list[str] | None = None) -> int:
             endpoint.poll(10)
             while endpoint.events:
                 controller.handle(endpoint.events.popleft())
+        pjsip.reap_retired(everything=True)  # recorders close their files on the next frames
+        for _ in range(5):
+            endpoint.poll(10)
         controller.finish_recordings()
         controller.publish(None, controller.heartbeat())
-        controller.sessions.clear()
-        controller.agent_legs.clear()
+        controller.release_calls()
         endpoint.shutdown()
         commands.close()
         if store is not None:

@@ -6,11 +6,13 @@ Plain Python between the pure logic (``ivr.machine``, ``worker.logic``) and pjsu
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +27,8 @@ from hotline_media_nodes.bridging import logic as bridging
 from hotline_media_nodes.bridging import models as bridge
 from hotline_media_nodes.ivr import machine
 from hotline_media_nodes.ivr.models import Flow
+from hotline_media_nodes.lookups.adapters import Lookups
+from hotline_media_nodes.lookups.logic import LookupFailed
 from hotline_media_nodes.prompts import PromptFile
 from hotline_media_nodes.recording import adapters as recordings
 from hotline_media_nodes.recording.models import RecordingStore
@@ -58,6 +62,7 @@ class Session:
     after_prompt: Literal["survey-window", "hang-up", "waiting"] | None = None
     waiting: wait.Waiting | None = None  # announcements / callback offer while queued
     recorder: pjsip.Recorder | None = None
+    lookup: PendingLookup | None = None
     recording_path: Path | None = None
 
 
@@ -72,6 +77,13 @@ class Identity:
 class BridgeConfig:
     ring_seconds: float = 15.0  # RONA: no answer within this → AgentNoAnswer, back to queue
     agent_uri_template: str = "sip:{agent_id}@127.0.0.1:5090"  # when a decision has no URI
+
+
+@dataclass(frozen=True)
+class PendingLookup:
+    service: str
+    future: Future[str]
+    deadline: float  # monotonic: the HTTP timeout, plus a little for the thread
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,7 @@ class Controller:
         self.bridging = bridging_config or BridgeConfig()
         self.recording_store = recording_store  # None: recording is off
         self.closing_recordings: list[ClosingRecording] = []
+        self.lookups = Lookups()
         self.draining = False
 
     # --- bookkeeping ------------------------------------------------------------------
@@ -250,6 +263,8 @@ class Controller:
                         and session.after_prompt is None and session.media_ready):
                     session.waiting, said = waiting.next_speech(session.waiting, now)
                     self._carry_out_waiting(session, said)
+                if session.lookup is not None:
+                    self._lookup_progress(session, session.lookup, now)
                 if session.prompt_ends_at is not None and now >= session.prompt_ends_at:
                     session.prompt_ends_at = None
                     if session.after_prompt is not None:
@@ -263,6 +278,14 @@ class Controller:
             except Exception:
                 log.exception("%s: IVR timer failed; hanging the call up", session.label)
                 self._hang_up(session)
+
+    def release_calls(self) -> None:
+        """Drop every pjsua2 Call before the library goes: one destroyed after
+        ``libDestroy`` trips an assertion and aborts the process."""
+        self.sessions.clear()
+        self.by_call_id.clear()
+        self.agent_legs.clear()
+        gc.collect()  # a Call caught in a reference cycle must go now, not after libDestroy
 
     def hang_up_all(self, why: str, disposition: str = "node-stopped") -> None:
         for leg, _owner in list(self.agent_legs.values()):
@@ -328,6 +351,14 @@ class Controller:
             elif isinstance(action, machine.ServiceDone):
                 self.publish(session, logic.service_done(rec, action.service, action.outcome,
                                                           now))
+            elif isinstance(action, machine.Lookup):
+                session.input_deadline = None
+                session.lookup = PendingLookup(
+                    action.service,
+                    self.lookups.start(action.url, action.field, action.timeout_seconds),
+                    now + action.timeout_seconds + 1.0)
+                log.info("%s: looking up %s (%d-digit id)", session.label, action.service,
+                         len(session.state.digits) if session.state else 0)
             elif isinstance(action, machine.HangUp):
                 rec.ended = True
                 self.publish(session, logic.ended(rec, state.stage, "system", now))
@@ -505,7 +536,7 @@ class Controller:
             return
         rec, b = session.record, session.bridge
         assert rec is not None and b is not None
-        recorder.stop()
+        recorder.stop(session.call, session.agent)
         self.closing_recordings.append(ClosingRecording(
             session.label, path, rec.call_id, rec.tenant, b.agent_id, f"r-{uuid.uuid4().hex}",
             self.clock() + 5.0))
@@ -606,3 +637,28 @@ class Controller:
                         self._start_prompt(session)
             elif isinstance(effect, wait.EndCall):
                 self._hang_up(session)
+
+    # --- self-service lookups ---------------------------------------------------------
+
+    def _lookup_progress(self, session: Session, pending: PendingLookup, now: float) -> None:
+        if not pending.future.done():
+            if now < pending.deadline:
+                return
+            pending.future.cancel()
+            answer, why = None, "no answer in time"
+        else:
+            # ``exception()``, not a re-raise from ``result()``: a re-raised exception's
+            # traceback would hold this frame (and the Call) in a reference cycle.
+            failure = pending.future.exception()
+            if failure is None:
+                answer, why = pending.future.result(), ""
+            else:
+                answer, why = None, (str(failure) if isinstance(failure, LookupFailed)
+                                     else f"{type(failure).__name__}: {failure}")
+        session.lookup = None
+        if answer is None:
+            log.warning("%s: lookup %s failed: %s; the caller hears the fallback",
+                        session.label, pending.service, why)
+        else:
+            log.info("%s: lookup %s answered %r", session.label, pending.service, answer)
+        self._feed(session, machine.LookupDone(answer))

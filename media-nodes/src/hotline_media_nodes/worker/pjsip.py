@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -162,13 +163,34 @@ class Endpoint:
 
     def poll(self, max_ms: int) -> None:
         self.ep.libHandleEvents(max_ms)
+        if _retired:
+            reap_retired()
 
     def shutdown(self) -> None:
         self.ep.hangupAllCalls()
         for _ in range(20):
             self.ep.libHandleEvents(10)
+        reap_retired(everything=True)  # before the library goes
         self.account.shutdown()
         self.ep.libDestroy()
+
+
+# Players and recorders are destroyed a little after they stop, not at once: the
+# conference bridge (pjmedia ≥ 2.14) disconnects and removes ports asynchronously, on
+# its clock thread's next frame, so a port destroyed at once could still be read by
+# that thread. The main loop reaps them (``Endpoint.poll``).
+RETIRE_SECONDS = 0.5
+_retired: deque[tuple[float, Any]] = deque()
+
+
+def retire(media_port: Any) -> None:
+    _retired.append((time.monotonic() + RETIRE_SECONDS, media_port))
+
+
+def reap_retired(everything: bool = False) -> None:
+    now = time.monotonic()
+    while _retired and (everything or _retired[0][0] <= now):
+        _retired.popleft()
 
 
 class Player:
@@ -191,6 +213,7 @@ class Player:
         if call is not None:
             with contextlib.suppress(pj.Error):  # the call's media may already be gone
                 self.player.stopTransmit(call.getAudioMedia(-1))
+        retire(self.player)
         del self.player
 
 
@@ -203,8 +226,14 @@ class Recorder:
         caller.getAudioMedia(-1).startTransmit(self.recorder)
         agent.getAudioMedia(-1).startTransmit(self.recorder)
 
-    def stop(self) -> None:
-        """Closes the WAV (pjmedia writes its header sizes when the port is destroyed)."""
+    def stop(self, *calls: Call | None) -> None:
+        """Stops taking audio from ``calls`` (those still up); the WAV is closed when the
+        retired port is destroyed (pjmedia writes its header sizes then)."""
+        for call in calls:
+            if call is not None:
+                with contextlib.suppress(pj.Error):  # that side's media may be gone already
+                    call.getAudioMedia(-1).stopTransmit(self.recorder)
+        retire(self.recorder)
         del self.recorder
 
 
