@@ -170,10 +170,10 @@ def wait_for_event(bootstrap: str, catalog: Catalog, kind: type[EventModel],
         reader.close()
 
 
-def start_sipp_uas(sipp: Path, scenario: Path, *, timeout_s: int = 60) -> tuple[
-        subprocess.Popen[str], int]:
-    """SIPp as an agent's phone (UAS) on a free port, in the background: (process, port)."""
-    port = free_udp_port()
+def start_sipp_uas(sipp: Path, scenario: Path, *, timeout_s: int = 60,
+                   port: int | None = None) -> tuple[subprocess.Popen[str], int]:
+    """SIPp as a phone (UAS) on ``port`` (default: a free one), in the background."""
+    port = port or free_udp_port()
     base = scenario.with_suffix("")
     proc = subprocess.Popen(
         [str(sipp), "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port),

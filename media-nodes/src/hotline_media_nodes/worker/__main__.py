@@ -18,6 +18,8 @@ from pathlib import Path
 from types import FrameType
 
 from hotline_events.catalog import default_catalog
+from hotline_events.consumer import ContractConsumer
+from hotline_events.models.callbacks import DialCallback
 from hotline_events.models.metrics import WaitEstimate
 from hotline_events.models.routing import RoutingDecision
 from hotline_events.pii import CallerTokenKeyMissing, token_key
@@ -58,6 +60,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--recording-spool", type=Path, default=None,
                    help="where the recorder writes while a call lasts (default: /dev/shm, "
                         "memory, so plaintext audio never reaches a disk)")
+    p.add_argument("--dial-uri-template", default="sip:{number}@127.0.0.1:5060",
+                   help="callbacks: where a customer's number is dialled (the carrier trunk)")
+    p.add_argument("--dial-ring-seconds", type=float, default=30.0)
+    p.add_argument("--dial-group", default=None,
+                   help="consumer group sharing the site's dial commands (default "
+                        "hotline-media-nodes-<site>: each command goes to one worker)")
     p.add_argument("--agent-uri-template", default="sip:{agent_id}@127.0.0.1:5090",
                    help="the agent's phone when a routing decision carries no agent_uri")
     return p.parse_args(argv)
@@ -99,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     producer = EventProducer(args.kafka, f"//hotline/{args.site}/media-node/{args.media_node}",
                              catalog=catalog)
     endpoint = pjsip.Endpoint(args.bind, args.sip_port, f"hotline-media-node/{args.media_node}")
+    # Each dial command goes to one worker of the site (a shared group); stale ones are
+    # skipped by age, so a new group may safely start from the earliest record.
+    dials = ContractConsumer(args.kafka, args.dial_group or f"hotline-media-nodes-{args.site}",
+                             [catalog.topic_for_type(DialCallback.TYPE).name], catalog=catalog)
     commands = CommandReader(args.kafka, [catalog.topic_for_type(RoutingDecision.TYPE),
                                           catalog.topic_for_type(WaitEstimate.TYPE)],
                              f"media-node-{args.media_node}")
@@ -106,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         Identity(args.site, args.media_node, args.retry_after), by_number, prompts, allow,
         producer, key,
         dialler=lambda uri: pjsip.dial(endpoint.account, uri, endpoint.events),
-        bridging_config=BridgeConfig(args.ring_seconds, args.agent_uri_template),
+        bridging_config=BridgeConfig(args.ring_seconds, args.agent_uri_template,
+                                     args.dial_uri_template, args.dial_ring_seconds),
         recording_store=store)
     if store is None:
         log.warning("recording is off (no --recordings): bridged calls are not recorded")
@@ -137,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
                     controller.route(command.data)
                 elif isinstance(command.data, WaitEstimate):
                     controller.estimate(command.data)
+            for _ in range(10):
+                dial = dials.poll(0.001)
+                if dial is None:
+                    break
+                if isinstance(dial.event.data, DialCallback):
+                    controller.dial_callback(dial.event.data, dial.event.time)
             controller.tick()
             now = time.monotonic()
             if now >= next_beat:
@@ -158,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         controller.release_calls()
         endpoint.shutdown()
         commands.close()
+        dials.close()
         if store is not None:
             shutil.rmtree(store.spool, ignore_errors=True)
         try:

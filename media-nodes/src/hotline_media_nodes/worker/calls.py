@@ -18,15 +18,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import msgspec
+
 from hotline_events.models import EventModel
+from hotline_events.models.callbacks import DialCallback
 from hotline_events.models.calls import RecordingStored
 from hotline_events.models.metrics import WaitEstimate
 from hotline_events.models.routing import RoutingDecision
 from hotline_events.models.sites import MediaNodeHeartbeat
 from hotline_media_nodes.bridging import logic as bridging
 from hotline_media_nodes.bridging import models as bridge
+from hotline_media_nodes.dialling import logic as dialling
 from hotline_media_nodes.ivr import machine
-from hotline_media_nodes.ivr.models import Flow
+from hotline_media_nodes.ivr.models import Flow, QueueTarget, Target
 from hotline_media_nodes.lookups.adapters import Lookups
 from hotline_media_nodes.lookups.logic import LookupFailed
 from hotline_media_nodes.prompts import PromptFile
@@ -77,6 +81,21 @@ class Identity:
 class BridgeConfig:
     ring_seconds: float = 15.0  # RONA: no answer within this → AgentNoAnswer, back to queue
     agent_uri_template: str = "sip:{agent_id}@127.0.0.1:5090"  # when a decision has no URI
+    dial_uri_template: str = "sip:{number}@127.0.0.1:5060"  # callbacks: the carrier trunk
+    dial_ring_seconds: float = 30.0  # a customer not answering by then: no-answer
+
+
+@dataclass
+class Outbound:
+    """A callback being dialled: pjsua's call, and the command it carries out."""
+
+    call: pjsip.Call
+    cmd: DialCallback
+    outbound_call_id: str
+    flow: Flow
+    queue: QueueTarget
+    dialled_at: float
+    media_ready: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +148,8 @@ class Controller:
         self.recording_store = recording_store  # None: recording is off
         self.closing_recordings: list[ClosingRecording] = []
         self.lookups = Lookups()
+        self.outbound: dict[int, Outbound] = {}
+        self.dialled_claims: set[str] = set()
         self.draining = False
 
     # --- bookkeeping ------------------------------------------------------------------
@@ -157,6 +178,9 @@ class Controller:
         pj_id = event.call.pj_id if isinstance(event, pjsip.Incoming) else event.pj_id
         if not isinstance(event, pjsip.Incoming) and pj_id in self.agent_legs:
             self._agent_event(event)
+            return
+        if not isinstance(event, pjsip.Incoming) and pj_id in self.outbound:
+            self._outbound_event(event)
             return
         session = None if isinstance(event, pjsip.Incoming) else self.sessions.get(pj_id)
         try:
@@ -195,8 +219,8 @@ class Controller:
         session.label = f"call from {ev.src_address} (sip {sip_id})"
         dialled = logic.request_uri_user(ev.request) or ""
         decision = logic.admit(ev.src_address, dialled, self.allow, self.flows,
-                               draining=self.draining, active_calls=self.active_calls,
-                               capacity=pjsip.MAX_CALLS, retry_after=self.identity.retry_after)
+                               draining=self.draining, active_calls=self.callers,
+                               capacity=MAX_CALLERS, retry_after=self.identity.retry_after)
         if isinstance(decision, logic.Reject):
             log.warning("%s: rejected with %d: %s; no events, nothing else to do", session.label,
                         decision.status, decision.reason)
@@ -246,6 +270,12 @@ class Controller:
 
     def tick(self) -> None:
         now = self.clock()
+        for ob in list(self.outbound.values()):
+            if now - ob.dialled_at >= self.bridging.dial_ring_seconds:
+                ob.dialled_at = float("inf")  # cancelled once; its 487 reports no-answer
+                log.info("callback %s: no answer within %.0f s; cancelling", ob.cmd.callback_id,
+                         self.bridging.dial_ring_seconds)
+                self._hang_up_leg(ob.call, "customer did not answer")
         if self.closing_recordings:
             self._seal_recordings(now)
         for session in list(self.sessions.values()):
@@ -285,11 +315,14 @@ class Controller:
         self.sessions.clear()
         self.by_call_id.clear()
         self.agent_legs.clear()
+        self.outbound.clear()
         gc.collect()  # a Call caught in a reference cycle must go now, not after libDestroy
 
     def hang_up_all(self, why: str, disposition: str = "node-stopped") -> None:
         for leg, _owner in list(self.agent_legs.values()):
             self._hang_up_leg(leg, why)
+        for ob in list(self.outbound.values()):
+            self._hang_up_leg(ob.call, why)
         for session in list(self.sessions.values()):
             if session.record is not None and not session.record.ended:
                 log.warning("%s: ended by the worker (%s)", session.label, why)
@@ -662,3 +695,98 @@ class Controller:
         else:
             log.info("%s: lookup %s answered %r", session.label, pending.service, answer)
         self._feed(session, machine.LookupDone(answer))
+
+    # --- outbound dialling (callbacks) ------------------------------------------------
+
+    @property
+    def callers(self) -> int:
+        return self.active_calls + len(self.outbound)
+
+    def dial_callback(self, cmd: DialCallback, sent_at: datetime) -> None:
+        """A dial command this worker was given (its consumer group's share)."""
+        decision = dialling.judge(cmd, sent_at, datetime.now(UTC), self.identity.site,
+                                  frozenset(self.dialled_claims),
+                                  self.bridging.dial_uri_template)
+        label = f"callback {cmd.callback_id} (attempt {cmd.attempt})"
+        if isinstance(decision, dialling.Skip):
+            log.info("%s: not dialled: %s", label, decision.why)
+            return
+        self.dialled_claims.add(f"{cmd.claim_id}/{cmd.attempt}")
+        flow = next((f for f in self.flows.values() if f.tenant == cmd.tenant), None)
+        queue = flow.queues.get(cmd.queue) if flow is not None else None
+        if flow is None or queue is None:
+            log.error("%s: tenant %s / queue %s is not served by this worker's flows; reported "
+                      "failed", label, cmd.tenant, cmd.queue)
+            self.publish(None, dialling.failed(cmd, "error"))
+            return
+        if self.draining or self.callers >= MAX_CALLERS:
+            log.warning("%s: no room to dial (%s); reported failed for the callbacks service "
+                        "to reschedule", label, "draining" if self.draining else "at capacity")
+            self.publish(None, dialling.failed(cmd, "error"))
+            return
+        if self.dialler is None:
+            raise RuntimeError("this worker has no dialler: it cannot dial callbacks")
+        outbound_call_id = f"c-{uuid.uuid4().hex}"
+        self.publish(None, dialling.dialling(cmd, self.identity.site, self.identity.media_node,
+                                             outbound_call_id))
+        try:
+            call = self.dialler(decision.uri)
+        except pjsip.DialFailed as err:
+            log.error("%s: %s; reported failed", label, err)
+            self.publish(None, dialling.failed(cmd, "error"))
+            return
+        self.outbound[call.pj_id] = Outbound(call, cmd, outbound_call_id, flow, queue,
+                                             self.clock())
+        log.info("%s: dialling the customer as call %s for queue %s", label, outbound_call_id,
+                 queue.id)
+
+    def _outbound_event(self, event: pjsip.SipEvent) -> None:
+        assert not isinstance(event, pjsip.Incoming)
+        ob = self.outbound[event.pj_id]
+        label = f"callback {ob.cmd.callback_id} (call {ob.outbound_call_id})"
+        try:
+            if isinstance(event, pjsip.Disconnected):
+                del self.outbound[event.pj_id]
+                reason = dialling.failure(event.status)
+                log.info("%s: not answered (%d %s): %s", label, event.status, event.reason,
+                         reason)
+                self.publish(None, dialling.failed(ob.cmd, reason))
+            elif isinstance(event, pjsip.MediaActive):
+                ob.media_ready = True
+            elif isinstance(event, pjsip.Progress) and event.stage == "answered":
+                del self.outbound[event.pj_id]
+                self._callback_answered(ob, label)
+        except Exception:
+            log.exception("%s: handling %s failed; hanging up", label, type(event).__name__)
+            self._hang_up_leg(ob.call, "error")
+
+    def _callback_answered(self, ob: Outbound, label: str) -> None:
+        """The customer picked up: from here the call is like an inbound one in its queue,
+        waiting with its original enqueue time for routing to reserve an agent."""
+        now, wall = self.clock(), datetime.now(UTC)
+        cmd = ob.cmd
+        ring = now - ob.dialled_at
+        self.publish(None, dialling.connected(cmd, ob.outbound_call_id, ring))
+        session = Session(ob.call, f"call {ob.outbound_call_id} ({label})")
+        rec = logic.CallRecord(
+            call_id=ob.outbound_call_id, sip_call_id=pjsip.sip_call_id(ob.call),
+            tenant=cmd.tenant, dialled="", caller_tier="standard",
+            caller_token=cmd.caller_token, caller_withheld=False, offered_at=now,
+            answered_at=now, queue=ob.queue, enqueued_at=now)
+        session.record, session.flow, session.media_ready = rec, ob.flow, ob.media_ready
+        session.state = machine.IvrState(Target("queue", ob.queue.id))
+        waited = max(0.0, (wall - cmd.original_enqueued_at).total_seconds())
+        session.bridge = bridge.Bridge(rec.call_id, rec.tenant, ob.queue.id, now - waited,
+                                       survey=ob.flow.survey)
+        self.sessions[ob.call.pj_id] = session
+        self.by_call_id[rec.call_id] = session
+        queued = logic.queued(rec, ob.queue, wall)
+        self.publish(session, msgspec.structs.replace(
+            queued, original_enqueued_at=cmd.original_enqueued_at,
+            callback_id=cmd.callback_id))
+        log.info("%s: the customer answered after %.1f s; queued in %s with the original "
+                 "enqueue time", session.label, ring, ob.queue.id)
+        if ob.queue.hold_prompt:
+            session.pending = machine.Play(ob.queue.hold_prompt, loop=True)
+            if session.media_ready:
+                self._start_prompt(session)
