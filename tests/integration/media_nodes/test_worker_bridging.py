@@ -23,7 +23,9 @@ from media_nodes_support import (
     SIPP_PCAPS,
     TOKEN_KEY,
     CallReader,
+    RtpSink,
     Worker,
+    long_pcap,
     render,
     sipp_command,
     start_sipp_uas,
@@ -132,9 +134,18 @@ def test_agent_answers_talks_hangs_up_and_the_caller_answers_the_survey(
     caller, agent = "+4915112345611", "agent-7"
     agent_scenario = render("agent_answers_then_hangs_up.xml", tmp_path, agent=agent,
                             ring_ms="800", talk_ms="1500", audio_pcap=AUDIO)
+    # The agent phone's audio port is the test's own socket: what the caller says must
+    # arrive there through the node's bridge.
+    # (The phone sends nothing itself: pjmedia would latch onto the sender's address.)
+    earpiece = RtpSink()
+    text = agent_scenario.read_text().replace("m=audio [media_port]",
+                                              f"m=audio {earpiece.port}")
+    agent_scenario.write_text(text.replace(f'<exec play_pcap_audio="{AUDIO}"/>', ""))
     phone, phone_port = start_sipp_uas(sipp, agent_scenario)
+    # The caller talks for ~19 s, however long routing takes on a busy machine.
+    speech = long_pcap(SIPP_PCAPS / "g711a.pcap", tmp_path / "speech.pcap", 4)
     caller_scenario = render("caller_agent_survey.xml", tmp_path, caller=caller, score="4",
-                             audio_pcap=AUDIO)
+                             audio_pcap=str(speech))
     calling = start_caller(sipp, caller_scenario, bridging_worker.port)
     try:
         queued = queued_event(call_events, caller)
@@ -142,9 +153,12 @@ def test_agent_answers_talks_hangs_up_and_the_caller_answers_the_survey(
         wait_sipp(phone, agent_scenario)
         wait_sipp(calling, caller_scenario)
     finally:
+        earpiece.close()
         for proc in (phone, calling):
             if proc.poll() is None:
                 proc.kill()
+    # The caller's speech (g711a.pcap) reached the agent's ear: not only silence frames.
+    assert earpiece.speech_packets() >= 20, f"{len(earpiece.packets)} packets, none speech"
     events = after_queued(call_events.wait_for(
         caller, lambda evs: isinstance(evs[-1], CallCompleted)))
     # The recording is sealed once pjmedia has closed its file: it may come during the survey.
@@ -250,6 +264,11 @@ def test_rona_then_a_second_agent_answers_and_the_caller_hangs_up_while_talking(
     phone_2, port_2 = start_sipp_uas(sipp, answers)
     caller_scenario = render("caller_agent_then_hangup.xml", tmp_path, caller=caller,
                              wait_ms="16000", audio_pcap=AUDIO)
+    # The caller's ear is the test's socket (and the caller says nothing, so the node
+    # keeps sending there): after the answer, what arrives is the agent speaking.
+    ear = RtpSink()
+    text = caller_scenario.read_text().replace("m=audio [media_port]", f"m=audio {ear.port}")
+    caller_scenario.write_text(text.replace(f'<exec play_pcap_audio="{AUDIO}"/>', ""))
     calling = start_caller(sipp, caller_scenario, worker.port)
     try:
         queued = queued_event(call_events, caller)
@@ -262,6 +281,7 @@ def test_rona_then_a_second_agent_answers_and_the_caller_hangs_up_while_talking(
         wait_sipp(calling, caller_scenario)
         wait_sipp(phone_2, answers)  # the node hung the agent up after the caller left
     finally:
+        ear.close()
         for proc in (phone_1, phone_2, calling):
             if proc.poll() is None:
                 proc.kill()
@@ -279,6 +299,10 @@ def test_rona_then_a_second_agent_answers_and_the_caller_hangs_up_while_talking(
     assert (completed.ended_by, completed.agent_id) == ("caller", second)
     assert 1.0 <= completed.talk_seconds < 60  # SIPp's 16 s pause stretches on a busy machine
     assert f"decision {first_decision.decision_id} was already acted on" in worker.log_text()
+    answered_at = next(e.time for e in call_events.events if isinstance(e.data, CallAnswered)
+                       and e.data.call_id == queued.call_id)
+    # The hold prompt stops at the answer; later speech is the agent's (g711a.pcap).
+    assert ear.speech_packets(since=answered_at.timestamp() + 0.5) >= 20
     assert worker.stop() == 0, worker.log_text()[-3000:]
 
 
