@@ -36,6 +36,7 @@ from media_nodes_support import (
 )
 
 from devstack.kafka import KafkaCluster
+from helpers.kafka_io import produce
 from hotline_events.catalog import Catalog
 from hotline_events.models import EventModel
 from hotline_events.models.callbacks import CallbackRequested
@@ -224,7 +225,7 @@ def test_recording_on_without_a_key_is_a_clear_start_up_error(
 
 def test_caller_hangs_up_while_the_agent_rings_and_the_invite_is_cancelled(
         bridging_worker: Worker, router: Router, sipp: Path, tmp_path: Path,
-        call_events: CallReader) -> None:
+        kafka_site_a: KafkaCluster, catalog: Catalog, call_events: CallReader) -> None:
     caller, agent = "+4915112345612", "agent-8"
     agent_scenario = render("agent_rings_until_cancel.xml", tmp_path, agent=agent,
                             cancel_timeout_ms="60000")
@@ -234,6 +235,9 @@ def test_caller_hangs_up_while_the_agent_rings_and_the_invite_is_cancelled(
     calling = start_caller(sipp, caller_scenario, bridging_worker.port)
     try:
         queued = queued_event(call_events, caller)
+        # A record that breaks the contract first: logged and skipped, nothing lost.
+        produce(kafka_site_a.bootstrap, catalog.topic_for_type(RoutingDecision.TYPE).name,
+                [(b"it-bank", b'{"decision_id": "not a CloudEvent"}')])
         router.decide(queued, agent, phone_port)
         wait_sipp(calling, caller_scenario)
         wait_sipp(phone, agent_scenario)  # it got the CANCEL, answered 487, got the ACK
@@ -244,6 +248,8 @@ def test_caller_hangs_up_while_the_agent_rings_and_the_invite_is_cancelled(
     events = after_queued(call_events.wait_for(
         caller, lambda evs: isinstance(evs[-1], CallAbandoned)))
     assert kinds(events) == ["CallQueued", "OfferedToAgent", "AgentRinging", "CallAbandoned"]
+    assert "breaks the event contract (record lacks CloudEvents header(s)" in \
+        bridging_worker.log_text()
     abandoned = events[-1]
     assert isinstance(abandoned, CallAbandoned)
     assert (abandoned.stage, abandoned.queue) == ("ringing", "general")

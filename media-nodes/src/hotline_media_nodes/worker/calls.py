@@ -118,7 +118,8 @@ class ClosingRecording:
     deadline: float  # monotonic: seal whatever is there by then
 
 
-# Every caller must stay bridgeable: a caller and its agent are two of the endpoint's legs.
+# Every caller must stay bridgeable: a caller and its agent are two of the endpoint's legs,
+# so a worker admits half its legs as callers (the edge's max_load should match).
 MAX_CALLERS = pjsip.MAX_CALLS // 2
 
 
@@ -160,8 +161,11 @@ class Controller:
                    and not s.record.ended)
 
     def heartbeat(self) -> MediaNodeHeartbeat:
+        # Capacity is in call legs (the contract's unit), so the load counts legs too:
+        # callers, the agents they are bridged to, and customers being dialled.
+        legs = self.active_calls + len(self.agent_legs) + len(self.outbound)
         return MediaNodeHeartbeat(media_node=self.identity.media_node, site=self.identity.site,
-                                  capacity=pjsip.MAX_CALLS, active_calls=self.active_calls,
+                                  capacity=pjsip.MAX_CALLS, active_calls=legs,
                                   workers=1, draining=self.draining)
 
     def publish(self, session: Session | None, data: EventModel) -> None:
