@@ -51,6 +51,7 @@ class Play:
     menu_id: str | None = None  # set when this is a menu prompt (an IVR step)
     level: int = 0
     loop: bool = False
+    then: tuple[str, ...] = ()  # prompts said right after, as one (announcement fragments)
 
 
 @dataclass(frozen=True)

@@ -406,7 +406,7 @@ class Controller:
         play, flow = session.pending, session.flow
         assert play is not None and flow is not None
         session.pending = None
-        parts = [self.prompts[flow.tenant][p] for p in play.prompt.split("|")]
+        parts = [self.prompts[flow.tenant][p] for p in (play.prompt, *play.then)]
         paths = [str(p.path) for p in parts]
         player = pjsip.Player(paths[0] if len(paths) == 1 else paths, play.loop)
         session.player = player
@@ -663,7 +663,7 @@ class Controller:
             elif isinstance(effect, wait.Speak):
                 self._stop_prompt(session)
                 session.after_prompt = "waiting"
-                session.pending = machine.Play("|".join(effect.prompts))
+                session.pending = machine.Play(effect.prompts[0], then=effect.prompts[1:])
                 if session.media_ready:
                     self._start_prompt(session)
             elif isinstance(effect, wait.ResumeHold):
