@@ -182,6 +182,10 @@ def test_agent_answers_talks_hangs_up_and_the_caller_answers_the_survey(
     assert 1.0 <= completed.talk_seconds < 10  # the phone talked 1.5 s, then hung up
     assert f"caller and agent {agent} connected" in bridging_worker.log_text()
 
+    # One trace follows the call: every event of it carries the same trace id.
+    traces = {e.traceparent.split("-")[1] if e.traceparent else None
+              for e in call_events.events if e.subject == completed.call_id}
+    assert len(traces) == 1 and None not in traces, traces
     # The recording: sealed at rest, opened by the CLI with the key only, as long as the talk.
     assert isinstance(recording, RecordingStored) and recording.agent_id == agent
     sealed = Path(recording.uri.removeprefix("file://"))

@@ -97,8 +97,9 @@ def test_callback_dialled_answered_queued_with_its_place_and_bridged(
                             ring_ms="300", bye_timeout_ms="60000", audio_pcap=AUDIO)
     phone, phone_port = start_sipp_uas(sipp, agent_scenario)
     cmd = dial_command(number)
+    trace = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"  # the original call's trace
     try:
-        producer.publish(cmd)
+        producer.publish(cmd, traceparent=trace)
         producer.flush(30)
         bootstrap = kafka_site_a.bootstrap
         dialling = first(bootstrap, catalog, CallbackDialling,
@@ -133,6 +134,15 @@ def test_callback_dialled_answered_queued_with_its_place_and_bridged(
     assert answered.wait_seconds >= 600  # counted from the original enqueue
     completed = first(kafka_site_a.bootstrap, catalog, CallCompleted,
                       lambda e: getattr(e, "call_id", "") == outbound)
+    # The callback's events continue the original call's trace.
+    reader = EventReader(kafka_site_a.bootstrap, catalog.topic_for_type(CallQueued.TYPE).name)
+    try:
+        outbound_events = reader.poll_until(
+            lambda evs: [e for e in evs if e.subject == outbound] or None, 30)
+    finally:
+        reader.close()
+    assert {e.traceparent.split("-")[1] if e.traceparent else None
+            for e in outbound_events} == {"ab" * 16}
     assert isinstance(completed, CallCompleted)
     assert (completed.ended_by, completed.agent_id) == ("caller", agent)
 

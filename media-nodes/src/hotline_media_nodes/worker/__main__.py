@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                 if dial is None:
                     break
                 if isinstance(dial.event.data, DialCallback):
-                    controller.dial_callback(dial.event.data, dial.event.time)
+                    controller.dial_callback(dial.event.data, dial.event.time,
+                                             dial.event.traceparent)
             controller.tick()
             now = time.monotonic()
             if now >= next_beat:

@@ -44,7 +44,7 @@ log = logging.getLogger("hotline.media.worker")
 
 
 class Publisher(Protocol):
-    def publish(self, data: EventModel) -> Any: ...
+    def publish(self, data: EventModel, *, traceparent: str | None = None) -> Any: ...
 
 
 @dataclass
@@ -64,6 +64,7 @@ class Session:
     agent_media_ready: bool = False
     connected: bool = False  # caller and agent audio connected both ways
     after_prompt: Literal["survey-window", "hang-up", "waiting"] | None = None
+    traceparent: str | None = None  # one trace for all of the call's events
     waiting: wait.Waiting | None = None  # announcements / callback offer while queued
     recorder: pjsip.Recorder | None = None
     lookup: PendingLookup | None = None
@@ -95,6 +96,7 @@ class Outbound:
     flow: Flow
     queue: QueueTarget
     dialled_at: float
+    traceparent: str  # continues the trace of the call the callback came from
     media_ready: bool = False
 
 
@@ -116,6 +118,7 @@ class ClosingRecording:
     agent_id: str | None
     recording_id: str
     deadline: float  # monotonic: seal whatever is there by then
+    traceparent: str | None = None
 
 
 # Every caller must stay bridgeable: a caller and its agent are two of the endpoint's legs,
@@ -168,9 +171,11 @@ class Controller:
                                   capacity=pjsip.MAX_CALLS, active_calls=legs,
                                   workers=1, draining=self.draining)
 
-    def publish(self, session: Session | None, data: EventModel) -> None:
+    def publish(self, session: Session | None, data: EventModel,
+                traceparent: str | None = None) -> None:
         try:
-            self.publisher.publish(data)
+            self.publisher.publish(data, traceparent=traceparent or (
+                session.traceparent if session is not None else None))
         except Exception as err:  # a bad event must not drop the call
             where = session.label if session else "worker"
             log.error("%s: %s not published (%s); the call goes on without it", where,
@@ -240,6 +245,7 @@ class Controller:
             caller_withheld=withheld, offered_at=now)
         session.label = f"call {rec.call_id} (sip {sip_id})"
         session.record, session.flow = rec, decision.flow
+        session.traceparent = logic.start_trace(None)
         self.by_call_id[rec.call_id] = session
         log.info("%s: offered on %s for %s from %s", session.label, dialled, rec.tenant,
                  ev.src_address)
@@ -576,7 +582,7 @@ class Controller:
         recorder.stop(session.call, session.agent)
         self.closing_recordings.append(ClosingRecording(
             session.label, path, rec.call_id, rec.tenant, b.agent_id, f"r-{uuid.uuid4().hex}",
-            self.clock() + 5.0))
+            self.clock() + 5.0, session.traceparent))
 
     def finish_recordings(self) -> None:
         """At shutdown: seal every stopped recording (a closed file, or what is there)."""
@@ -608,7 +614,7 @@ class Controller:
             call_id=c.call_id, tenant=c.tenant, recording_id=c.recording_id,
             agent_id=c.agent_id, duration_seconds=stored.duration_seconds,
             uri=stored.path.resolve().as_uri(), sha256=stored.sha256,
-            size_bytes=stored.size_bytes))
+            size_bytes=stored.size_bytes), c.traceparent)
         log.info("%s: recording %s stored (%.1f s, %d bytes) at %s", c.label, c.recording_id,
                  stored.duration_seconds, stored.size_bytes, stored.path)
 
@@ -706,7 +712,8 @@ class Controller:
     def callers(self) -> int:
         return self.active_calls + len(self.outbound)
 
-    def dial_callback(self, cmd: DialCallback, sent_at: datetime) -> None:
+    def dial_callback(self, cmd: DialCallback, sent_at: datetime,
+                      traceparent: str | None = None) -> None:
         """A dial command this worker was given (its consumer group's share)."""
         decision = dialling.judge(cmd, sent_at, datetime.now(UTC), self.identity.site,
                                   frozenset(self.dialled_claims),
@@ -716,31 +723,32 @@ class Controller:
             log.info("%s: not dialled: %s", label, decision.why)
             return
         self.dialled_claims.add(f"{cmd.claim_id}/{cmd.attempt}")
+        trace = logic.start_trace(traceparent)
         flow = next((f for f in self.flows.values() if f.tenant == cmd.tenant), None)
         queue = flow.queues.get(cmd.queue) if flow is not None else None
         if flow is None or queue is None:
             log.error("%s: tenant %s / queue %s is not served by this worker's flows; reported "
                       "failed", label, cmd.tenant, cmd.queue)
-            self.publish(None, dialling.failed(cmd, "error"))
+            self.publish(None, dialling.failed(cmd, "error"), trace)
             return
         if self.draining or self.callers >= MAX_CALLERS:
             log.warning("%s: no room to dial (%s); reported failed for the callbacks service "
                         "to reschedule", label, "draining" if self.draining else "at capacity")
-            self.publish(None, dialling.failed(cmd, "error"))
+            self.publish(None, dialling.failed(cmd, "error"), trace)
             return
         if self.dialler is None:
             raise RuntimeError("this worker has no dialler: it cannot dial callbacks")
         outbound_call_id = f"c-{uuid.uuid4().hex}"
         self.publish(None, dialling.dialling(cmd, self.identity.site, self.identity.media_node,
-                                             outbound_call_id))
+                                             outbound_call_id), trace)
         try:
             call = self.dialler(decision.uri)
         except pjsip.DialFailed as err:
             log.error("%s: %s; reported failed", label, err)
-            self.publish(None, dialling.failed(cmd, "error"))
+            self.publish(None, dialling.failed(cmd, "error"), trace)
             return
         self.outbound[call.pj_id] = Outbound(call, cmd, outbound_call_id, flow, queue,
-                                             self.clock())
+                                             self.clock(), trace)
         log.info("%s: dialling the customer as call %s for queue %s", label, outbound_call_id,
                  queue.id)
 
@@ -754,7 +762,7 @@ class Controller:
                 reason = dialling.failure(event.status)
                 log.info("%s: not answered (%d %s): %s", label, event.status, event.reason,
                          reason)
-                self.publish(None, dialling.failed(ob.cmd, reason))
+                self.publish(None, dialling.failed(ob.cmd, reason), ob.traceparent)
             elif isinstance(event, pjsip.MediaActive):
                 ob.media_ready = True
             elif isinstance(event, pjsip.Progress) and event.stage == "answered":
@@ -770,8 +778,9 @@ class Controller:
         now, wall = self.clock(), datetime.now(UTC)
         cmd = ob.cmd
         ring = now - ob.dialled_at
-        self.publish(None, dialling.connected(cmd, ob.outbound_call_id, ring))
+        self.publish(None, dialling.connected(cmd, ob.outbound_call_id, ring), ob.traceparent)
         session = Session(ob.call, f"call {ob.outbound_call_id} ({label})")
+        session.traceparent = ob.traceparent
         rec = logic.CallRecord(
             call_id=ob.outbound_call_id, sip_call_id=pjsip.sip_call_id(ob.call),
             tenant=cmd.tenant, dialled="", caller_tier="standard",
