@@ -223,7 +223,8 @@ def test_recording_on_without_a_key_is_a_clear_start_up_error(
         env={**env, "HOTLINE_CALLER_TOKEN_KEY": TOKEN_KEY}, capture_output=True, text=True,
         timeout=60)
     assert done.returncode == 2
-    assert "cannot start: recording is on but no key is set" in done.stderr
+    assert "cannot start: recording is on (--recordings" in done.stderr
+    assert "no recording key is set" in done.stderr
     assert "HOTLINE_RECORDING_KEY" in done.stderr and "ready" not in done.stdout
 
 

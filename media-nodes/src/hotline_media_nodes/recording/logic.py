@@ -60,7 +60,7 @@ def recording_key(env: Mapping[str, str] | None = None) -> bytes:
             raise RecordingKeyMissing(f"{KEY_FILE_ENV} names {path}, which cannot be read: "
                                       f"{err.strerror}") from None
     raise RecordingKeyMissing(
-        f"recording is on but no key is set: put base64 of a 32-byte key in {KEY_ENV} (e.g. "
+        f"no recording key is set: put base64 of a 32-byte key in {KEY_ENV} (e.g. "
         f"`{KEY_ENV}=$(head -c32 /dev/urandom | base64)`) or a key file path in {KEY_FILE_ENV}")
 
 

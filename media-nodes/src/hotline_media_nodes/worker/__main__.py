@@ -73,7 +73,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def recording_store(root: Path, spool: Path | None) -> RecordingStore:
     """The store, its key (``RecordingKeyMissing`` if none) and a private spool."""
-    key = recording_key()
+    try:
+        key = recording_key()
+    except RecordingKeyMissing as err:
+        raise RecordingKeyMissing(f"recording is on (--recordings {root}) but {err}") from None
     root.mkdir(parents=True, exist_ok=True)
     shm = Path("/dev/shm")
     base = spool or (shm if shm.is_dir() else root)
