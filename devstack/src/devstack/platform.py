@@ -108,7 +108,10 @@ class Platform:
             "--media-node", "mn-a-0", "--site", "site-a",
             "--edge-listen", f"127.0.0.1:{self.edge_port}",
             "--health-port", str(self.health_port), "--workdir", str(home / "media-node"),
-            "--drain-seconds", "10"], env)
+            "--drain-seconds", "10",
+            # The agents' phones: every agent id rings the one SIPp UAS.
+            f"--worker-arg=--agent-uri-template=sip:{{agent_id}}@127.0.0.1:{self.phone_port}"],
+            env)
         streams_env = {**env, "HOTLINE_TENANTS_DIR": str(TENANTS),
                        "HOTLINE_STREAMS_APP_ID": f"hotline-streams-{uuid.uuid4().hex[:6]}",
                        "HOTLINE_STREAMS_WEB_PORT": str(self.streams_port),
