@@ -298,7 +298,7 @@ def main() -> None:
               f"{'worker deaths':>13}")
         short = render(SHORT, work / "short.xml", caller="+4930777000001",
                        bye_timeout_ms="30000")
-        for rate in (float(v) for v in args.rates.split(",")):
+        for rate in (float(v) for v in args.rates.split(",") if v):
             count = int(rate * 10)
             stats = work / f"rate-{rate:g}.csv"
             workers = [p for p in descendants(pool.pid)
