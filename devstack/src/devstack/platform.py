@@ -65,7 +65,7 @@ class Platform:
 
     run_dir: Path
     bootstrap: str
-    workers: int = 2
+    workers: int = 3  # 2 callers each (an agent leg kept free): room for max_callers
     call_rate_per_minute: float = 12.0  # one new caller every 5 s
     max_callers: int = 6
     agents: int = 4
