@@ -23,7 +23,7 @@ from devstack.settings import ENV_OVERRIDES
 from helpers.kafka_io import EventReader
 from hotline_events.catalog import default_catalog
 from hotline_events.envelope import Event
-from hotline_events.models.calls import CallOffered, CallQueued
+from hotline_events.models.calls import CallAnswered, CallCompleted, CallOffered, CallQueued
 from hotline_events.models.routing import RoutingDecision
 
 pytestmark = pytest.mark.integration
@@ -82,16 +82,31 @@ def test_hotline_run_starts_the_stack_and_the_platform_with_traffic_and_ctrl_c_s
             call_id = calls.poll_until(queued_call, 180)
         finally:
             calls.close()
+        assert call_id
+
+        # End to end: a call rings the agent the stream worker routed it to (a SIPp UAS
+        # phone), is bridged, and completes when the SIPp caller hangs up.
+        calls = EventReader(bootstrap[0], catalog.topic_for_type(CallOffered.TYPE).name)
+        try:
+            def bridged_and_done(events: list[Event]) -> tuple[CallAnswered, CallCompleted] | None:
+                answered = {e.subject: e.data for e in events if isinstance(e.data, CallAnswered)}
+                return next(((answered[e.subject], e.data) for e in events
+                             if isinstance(e.data, CallCompleted) and e.subject in answered), None)
+
+            answered, completed = calls.poll_until(bridged_and_done, 240)
+        finally:
+            calls.close()
+        assert completed.agent_id == answered.agent_id and completed.talk_seconds > 0
         decisions = EventReader(bootstrap[0], catalog.topic_for_type(RoutingDecision.TYPE).name)
         try:
             decision = decisions.poll_until(
                 lambda events: next((e.data for e in events
                                      if isinstance(e.data, RoutingDecision)
-                                     and e.data.tenant == "demo-bank"), None), 180)
+                                     and e.data.call_id == answered.call_id), None), 60)
         finally:
             decisions.close()
+        assert (decision.tenant, decision.agent_id) == ("demo-bank", answered.agent_id)
         assert decision.agent_id.startswith("agent-")
-        assert call_id
 
         # Ctrl-C at the terminal: SIGINT to the foreground process group.
         os.killpg(run.pid, signal.SIGINT)

@@ -65,7 +65,7 @@ class Platform:
 
     run_dir: Path
     bootstrap: str
-    workers: int = 2
+    workers: int = 3  # 2 callers each (an agent leg kept free): room for max_callers
     call_rate_per_minute: float = 12.0  # one new caller every 5 s
     max_callers: int = 6
     agents: int = 4
@@ -108,7 +108,10 @@ class Platform:
             "--media-node", "mn-a-0", "--site", "site-a",
             "--edge-listen", f"127.0.0.1:{self.edge_port}",
             "--health-port", str(self.health_port), "--workdir", str(home / "media-node"),
-            "--drain-seconds", "10"], env)
+            "--drain-seconds", "10",
+            # The agents' phones: every agent id rings the one SIPp UAS.
+            f"--worker-arg=--agent-uri-template=sip:{{agent_id}}@127.0.0.1:{self.phone_port}"],
+            env)
         streams_env = {**env, "HOTLINE_TENANTS_DIR": str(TENANTS),
                        "HOTLINE_STREAMS_APP_ID": f"hotline-streams-{uuid.uuid4().hex[:6]}",
                        "HOTLINE_STREAMS_WEB_PORT": str(self.streams_port),

@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,13 +42,13 @@ def metric(text: str, name: str) -> int:
     raise AssertionError(f"{name} missing from /metrics:\n{text}")
 
 
-def poll(what: str, check: object, timeout: float, describe: object = None) -> None:
+def poll(what: str, check: Callable[[], object], timeout: float,
+         describe: Callable[[], object] | None = None) -> None:
     """Call ``check()`` until it is truthy; fail with ``describe()`` after ``timeout``."""
-    assert callable(check)
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() >= deadline:
-            extra = describe() if callable(describe) else ""
+            extra = describe() if describe is not None else ""
             raise AssertionError(f"{what}: not within {timeout:.0f} s\n{extra}")
         time.sleep(0.2)  # polling interval of a deadline loop, not a synchronisation
 
@@ -121,13 +122,16 @@ def start_pool(kafka: str, catalog: Catalog, prompt_cache: Path, workdir: Path, 
             pool.out.append(line.rstrip())
 
     threading.Thread(target=drain, daemon=True).start()
+    def ready_or_dead() -> bool:
+        if proc.poll() is not None:
+            return True  # the assertion below reports it
+        return (_listening(pool) and http_get(pool.url("/readyz"))[0] == 200
+                and metric(pool.metrics(), "hotline_media_workers") == workers
+                and pool.destinations().count("DEST:") == workers)
+
     try:
-        poll("pool ready with every worker in the edge's set",
-             lambda: proc.poll() is None and http_get(pool.url("/readyz"))[0] == 200
-             and metric(pool.metrics(), "hotline_media_workers") == workers
-             and pool.destinations().count("DEST:") == workers
-             if _listening(pool) else proc.poll() is not None,
-             90, pool.describe)
+        poll("pool ready with every worker in the edge's set", ready_or_dead, 90,
+             pool.describe)
         assert proc.poll() is None, pool.describe()
     except BaseException:
         proc.kill()

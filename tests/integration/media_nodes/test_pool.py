@@ -92,8 +92,8 @@ def test_a_draining_worker_leaves_the_edge_and_finishes_its_call(
     ended = call_events.wait_for("+4915112340001", lambda ev: isinstance(ev[-1], CallAbandoned))
     assert ended[0].media_node == draining  # type: ignore[attr-defined]
     poll("the drained worker replaced and back in the edge's set",
-         lambda: draining in pool.destinations() and pool.worker_pid(draining) != pid
-         if draining in pool.destinations() else False, 90, pool.describe)
+         lambda: draining in pool.destinations() and pool.worker_pid(draining) != pid,
+         90, pool.describe)
 
 
 def test_a_killed_worker_s_call_is_reported_lost_and_the_worker_restarted(
@@ -171,5 +171,7 @@ def test_malformed_sip_and_a_non_trunk_flood_leave_the_node_healthy(
     assert pool.proc.poll() is None
     assert http_get(pool.url("/healthz"))[0] == 200
     assert http_get(pool.url("/readyz"))[0] == 200
+    total = metric(pool.metrics(), "hotline_media_calls_total")
     speed_dial(sipp, tmp_path, pool, "+4915112340021")  # and a real caller still gets through
     call_events.wait_for("+4915112340021", lambda ev: isinstance(ev[-1], CallCompleted))
+    assert metric(pool.metrics(), "hotline_media_calls_total") == total + 1

@@ -55,3 +55,16 @@ def test_bad_config_is_refused(changes: dict[str, object], message: str) -> None
 def test_a_destination_cannot_promise_more_than_the_wheel_carries() -> None:
     with pytest.raises(ValueError, match=r"max_load 5 outside 1\.\.4"):
         Destination("10.0.1.2:5071", "w", max_load=5)
+
+
+def test_call_load_dispatching_has_its_table_and_a_pool_may_reload_the_set() -> None:
+    plain = render_kamailio_cfg(config(), "/run/edge/dispatcher.list")
+    # Without ds_hash_size, algorithm 10 silently ignores the calls' load.
+    assert 'modparam("dispatcher", "ds_hash_size", 9)' in plain
+    assert "ctl.so" not in plain and "reload_delta" not in plain
+    steered = render_kamailio_cfg(config(control_socket="unix:/run/edge/kamailio.ctl"),
+                                  "/run/edge/dispatcher.list")
+    assert 'loadmodule "ctl.so"' in steered
+    assert 'modparam("ctl", "binrpc", "unix:/run/edge/kamailio.ctl")' in steered
+    assert 'modparam("dispatcher", "reload_delta", 0)' in steered  # no reload rate limit
+    assert steered.index('loadmodule "ctl.so"') > steered.index('loadmodule "dispatcher.so"')

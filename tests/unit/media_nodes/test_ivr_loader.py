@@ -73,3 +73,22 @@ def test_unparseable_yaml_names_the_file(tmp_path: Path) -> None:
     bad.write_text("tenant: [unclosed\n")
     with pytest.raises(FlowError, match=r"bad\.yaml: \(file\): not valid YAML"):
         load_flow(bad)
+
+
+def test_the_post_call_survey_is_optional_and_checked() -> None:
+    assert parse_flow(raw()).survey is None
+    data = raw()
+    data["prompts"].update(survey="Press one to five.", thanks="Thank you.")
+    data["survey"] = {"question_id": "satisfaction", "prompt": "survey", "thanks": "thanks"}
+    survey = parse_flow(data).survey
+    assert survey is not None
+    assert (survey.question_id, survey.prompt, survey.thanks, survey.timeout_seconds) == (
+        "satisfaction", "survey", "thanks", 8.0)
+    data["survey"]["thanks"] = "bye"
+    with pytest.raises(FlowError) as err:
+        parse_flow(data)
+    assert err.value.field == "survey.thanks"
+    data["survey"] = {"question_id": "satisfaction", "prompt": "survey"}
+    with pytest.raises(FlowError) as err:
+        parse_flow(data)
+    assert err.value.field == "survey.thanks"

@@ -50,8 +50,8 @@ def test_the_edge_set_holds_only_ready_workers_in_slot_order() -> None:
              Slot(0, "n.w0", 0, None, "ready", "127.0.0.1:5000"),
              Slot(1, "n.w1", 0, None, "draining", "127.0.0.1:5001"),
              Slot(3, "n.w3", 0, None, "starting", None)]
-    assert [(d.name, d.address) for d in logic.destination_set(slots)] == [
-        ("n.w0", "127.0.0.1:5000"), ("n.w2", "127.0.0.1:5002")]
+    assert [(d.name, d.address, d.max_load) for d in logic.destination_set(slots)] == [
+        ("n.w0", "127.0.0.1:5000", 2), ("n.w2", "127.0.0.1:5002", 2)]  # 2 callers each
 
 
 def test_a_dead_worker_s_open_calls_are_reported_lost_not_abandoned() -> None:

@@ -102,3 +102,16 @@ def test_end_of_call_depends_on_stage_and_who_hung_up(acme: Flow) -> None:
     assert (done.ended_by, done.disposition) == ("system", "self-service")
     drained = logic.ended(rec, "queue", "system", 105.0, "node-drained")
     assert drained.disposition == "node-drained"
+
+
+def test_a_call_starts_a_trace_and_a_callback_continues_its_parents() -> None:
+    counter = iter(range(1, 100))
+
+    def rand(n: int) -> bytes:
+        return bytes([next(counter)]) * n
+
+    fresh = logic.start_trace(None, rand)
+    assert fresh == f"00-{'01' * 16}-{'02' * 8}-01"
+    child = logic.start_trace(fresh, rand)
+    assert child.split("-")[1] == "01" * 16 and child.split("-")[2] == "03" * 8
+    assert logic.start_trace("garbage", rand).split("-")[1] == "04" * 16

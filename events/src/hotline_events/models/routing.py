@@ -37,6 +37,10 @@ class RoutingDecision(EventModel, frozen=True, kw_only=True):
     matched_skills: tuple[Skill, ...] = ()
     waited_seconds: Seconds
     candidates: Annotated[Count, msgspec.Meta(description="Ready agents considered.")]
+    agent_uri: Annotated[str, msgspec.Meta(
+        pattern=r"^sips?:[^\s<>\"]{1,250}$",
+        description="The SIP URI of the agent's phone the media node rings; absent: the "
+                    "node's own agent-URI template (agent id in a URI) decides.")] | None = None
 
 
 TYPES: tuple[type[EventModel], ...] = (RoutingDecision,)

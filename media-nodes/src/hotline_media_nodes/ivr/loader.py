@@ -8,31 +8,47 @@ Structure (see ``tests/unit/media_nodes/flows/acme.yaml`` for a full example)::
     menus:
       main: {prompt: welcome, timeout_seconds: 5, max_retries: 2,
              options: {"1": menu:billing, "2": queue:cards, "3": service:balance}}
-    services: {balance: {prompt: balance, then: hangup}}
-    queues: {billing: {skills: [billing], priority: 0, hold_prompt: hold}}
+    services:
+      balance: {prompt: balance, then: hangup}
+      order: {prompt: ask_order, then: hangup,        # self-service lookup over HTTP
+              lookup: {url: "http://orders/api/{digits}", field: status, fallback: sorry,
+                       answers: {shipped: shipped}, min_digits: 4, max_digits: 12,
+                       timeout_seconds: 2, key_timeout_seconds: 5}}
+    queues:
+      billing: {skills: [billing], priority: 0, hold_prompt: hold,
+                announce_every_seconds: 45,           # position + estimated wait
+                callback: {offer_above_seconds: 300, prompt: offer, confirm: confirmed,
+                           promised_within_seconds: 3600}}   # "press 1 ..."
     agent: queue:general            # "0" from any prompt
     no_input: queue:general         # after a menu's retries time out (default: hangup)
     entry_points:
       - {number: "800100", target: menu:main}
       - {number: "800101", target: service:balance}   # speed dial: no menus
+    survey: {question_id: satisfaction, prompt: survey, thanks: thanks,
+             timeout_seconds: 8}                      # optional: after the agent hangs up
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from hotline_media_nodes.ivr.announce import announcement_prompts
 from hotline_media_nodes.ivr.models import (
     AGENT_KEY,
     DIGITS,
+    CallbackOffer,
     EntryPoint,
     Flow,
+    LookupSpec,
     Menu,
     QueueTarget,
     SelfService,
+    Survey,
     Target,
 )
 
@@ -109,7 +125,8 @@ def parse_flow(data: Any, source: str = "") -> Flow:
 def _parse(data: Any) -> Flow:
     top = _mapping(data, "(top level)")
     _known(top, {"": "", "tenant": "", "voice": "", "prompts": "", "menus": "", "queues": "",
-                 "services": "", "agent": "", "no_input": "", "entry_points": ""})
+                 "services": "", "agent": "", "no_input": "", "entry_points": "",
+                 "survey": ""})
     for required in ("tenant", "prompts", "menus", "queues", "agent", "entry_points"):
         if required not in top:
             raise FlowError(required, "is required")
@@ -160,7 +177,7 @@ def _parse(data: Any) -> Flow:
         _str(qid, base, _SLUG)
         spec = _mapping(raw or {}, base)
         _known(spec, {"": base, "skills": "", "priority": "", "language": "",
-                      "hold_prompt": ""})
+                      "hold_prompt": "", "announce_every_seconds": "", "callback": ""})
         skills_raw = spec.get("skills", [])
         if not isinstance(skills_raw, list):
             raise FlowError(f"{base}.skills", "must be a list of skill tags")
@@ -172,19 +189,42 @@ def _parse(data: Any) -> Flow:
         if language is not None:
             language = _str(language, f"{base}.language", re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$"))
         hold = spec.get("hold_prompt")
+        announce = spec.get("announce_every_seconds")
+        if announce is not None:
+            announce = _number(announce, f"{base}.announce_every_seconds", 0, 5, 600)
+        callback = None
+        if spec.get("callback") is not None:
+            cb = _mapping(spec["callback"], f"{base}.callback")
+            cbase = f"{base}.callback"
+            _known(cb, {"": cbase, "offer_above_seconds": "", "prompt": "", "confirm": "",
+                        "promised_within_seconds": ""})
+            for required in ("offer_above_seconds", "prompt", "confirm"):
+                if required not in cb:
+                    raise FlowError(f"{cbase}.{required}", "is required")
+            callback = CallbackOffer(
+                _number(cb["offer_above_seconds"], f"{cbase}.offer_above_seconds", 0, 0, 86400),
+                prompt_ref(cb["prompt"], f"{cbase}.prompt"),
+                prompt_ref(cb["confirm"], f"{cbase}.confirm"),
+                _number(cb.get("promised_within_seconds"), f"{cbase}.promised_within_seconds",
+                        3600, 60, 7 * 86400))
         queues[qid] = QueueTarget(qid, skills, int(priority), language,
-                                  prompt_ref(hold, f"{base}.hold_prompt") if hold else None)
+                                  prompt_ref(hold, f"{base}.hold_prompt") if hold else None,
+                                  announce, callback)
 
     services: dict[str, SelfService] = {}
     for sid, raw in _mapping(top.get("services", {}), "services").items():
         base = f"services.{sid}"
         _str(sid, base, _SLUG)
         spec = _mapping(raw, base)
-        _known(spec, {"": base, "prompt": "", "then": ""})
+        _known(spec, {"": base, "prompt": "", "then": "", "lookup": ""})
         if "prompt" not in spec:
             raise FlowError(f"{base}.prompt", "is required")
+        lookup = None
+        if spec.get("lookup") is not None:
+            lookup = _lookup(spec["lookup"], f"{base}.lookup", prompt_ref)
         services[sid] = SelfService(sid, prompt_ref(spec["prompt"], f"{base}.prompt"),
-                                    _target(spec.get("then", "hangup"), f"{base}.then"))
+                                    _target(spec.get("then", "hangup"), f"{base}.then"),
+                                    lookup)
 
     entries: list[EntryPoint] = []
     raw_entries = top["entry_points"]
@@ -206,10 +246,60 @@ def _parse(data: Any) -> Flow:
             raise FlowError(f"{base}.target", "is required")
         entries.append(EntryPoint(number, _target(spec["target"], f"{base}.target"), tier))
 
+    survey = None
+    if top.get("survey") is not None:
+        spec = _mapping(top["survey"], "survey")
+        _known(spec, {"": "survey", "question_id": "", "prompt": "", "thanks": "",
+                      "timeout_seconds": ""})
+        for required in ("question_id", "prompt", "thanks"):
+            if required not in spec:
+                raise FlowError(f"survey.{required}", "is required")
+        survey = Survey(_str(spec["question_id"], "survey.question_id", _SLUG),
+                        prompt_ref(spec["prompt"], "survey.prompt"),
+                        prompt_ref(spec["thanks"], "survey.thanks"),
+                        _number(spec.get("timeout_seconds"), "survey.timeout_seconds", 8.0,
+                                2, 30))
+
+    if any(q.announce_every_seconds for q in queues.values()):
+        for pid, text in announcement_prompts().items():
+            if pid in prompts:
+                raise FlowError(f"prompts.{pid}", "is reserved for position announcements")
+            prompts[pid] = text
+
     flow = Flow(tenant, voice, prompts, menus, queues, services, tuple(entries),
-                _target(top["agent"], "agent"), _target(top.get("no_input", "hangup"), "no_input"))
+                _target(top["agent"], "agent"), _target(top.get("no_input", "hangup"), "no_input"),
+                survey)
     _check_references(flow)
     return flow
+
+
+def _lookup(raw: Any, base: str, prompt_ref: Callable[[Any, str], str]) -> LookupSpec:
+    spec = _mapping(raw, base)
+    _known(spec, {"": base, "url": "", "field": "", "answers": "", "fallback": "",
+                  "min_digits": "", "max_digits": "", "timeout_seconds": "",
+                  "key_timeout_seconds": ""})
+    for required in ("url", "field", "answers", "fallback"):
+        if required not in spec:
+            raise FlowError(f"{base}.{required}", "is required")
+    url = _str(spec["url"], f"{base}.url")
+    if not url.startswith(("http://", "https://")) or url.count("{digits}") != 1:
+        raise FlowError(f"{base}.url", "must be an http(s) URL with {digits} once "
+                                       "(where the keyed-in id goes)")
+    answers = {str(value): prompt_ref(pid, f"{base}.answers.{value}")
+               for value, pid in _mapping(spec["answers"], f"{base}.answers").items()}
+    if not answers:
+        raise FlowError(f"{base}.answers", "needs at least one answer")
+    low = _number(spec.get("min_digits"), f"{base}.min_digits", 1, 1, 32)
+    high = _number(spec.get("max_digits"), f"{base}.max_digits", 16, 1, 32)
+    if low != int(low) or high != int(high) or low > high:
+        raise FlowError(f"{base}.min_digits", "min_digits and max_digits are whole numbers, "
+                                              "min ≤ max")
+    return LookupSpec(url, _str(spec["field"], f"{base}.field"), answers,
+                      prompt_ref(spec["fallback"], f"{base}.fallback"), int(low), int(high),
+                      _number(spec.get("timeout_seconds"), f"{base}.timeout_seconds", 2, 0.2,
+                              10),
+                      _number(spec.get("key_timeout_seconds"), f"{base}.key_timeout_seconds",
+                              5, 1, 30))
 
 
 def _check_references(flow: Flow) -> None:

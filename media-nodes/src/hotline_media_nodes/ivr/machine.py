@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from hotline_media_nodes.ivr.models import AGENT_KEY, Flow, QueueTarget, Target
+from hotline_media_nodes.ivr.models import AGENT_KEY, Flow, LookupSpec, QueueTarget, Target
+from hotline_media_nodes.lookups.logic import lookup_url
 
 ServiceOutcome = Literal["resolved", "transferred-to-agent", "failed"]
 
@@ -32,7 +33,14 @@ class NoInput:
     """The menu's timeout ran out after its prompt without a key."""
 
 
-Input = Digit | PromptEnded | NoInput
+@dataclass(frozen=True)
+class LookupDone:
+    """A self-service lookup ended: the answer's field value, or ``None`` (it failed)."""
+
+    answer: str | None
+
+
+Input = Digit | PromptEnded | NoInput | LookupDone
 
 # --- actions --------------------------------------------------------------------------
 
@@ -43,6 +51,7 @@ class Play:
     menu_id: str | None = None  # set when this is a menu prompt (an IVR step)
     level: int = 0
     loop: bool = False
+    then: tuple[str, ...] = ()  # prompts said right after, as one (announcement fragments)
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,19 @@ class HangUp:
     reason: str
 
 
-Action = Play | WaitForKey | Selected | Enqueue | ServiceDone | HangUp
+@dataclass(frozen=True)
+class Lookup:
+    """Fetch ``url`` (``timeout_seconds`` at most) and feed back ``LookupDone``."""
+
+    service: str
+    url: str
+    field: str
+    timeout_seconds: float
+
+
+Action = Play | WaitForKey | Selected | Enqueue | ServiceDone | HangUp | Lookup
+
+ServicePhase = Literal["asking", "collecting", "looking-up", "answering"]
 
 # --- state ----------------------------------------------------------------------------
 
@@ -86,6 +107,10 @@ class IvrState:
     level: int = 0  # menu level of the current menu (1 = the first menu heard)
     retries: int = 0
     prompt_playing: bool = False
+    # A lookup service's progress: the keyed-in id, and how the answer turned out.
+    service_phase: ServicePhase | None = None
+    digits: str = ""
+    outcome: ServiceOutcome = "resolved"
 
     @property
     def stage(self) -> str:
@@ -120,8 +145,9 @@ def _enter(flow: Flow, target: Target, level: int) -> tuple[IvrState, list[Actio
             actions.append(Play(queue.hold_prompt, loop=True))
         return IvrState(target, level), actions
     if target.kind == "service":
-        return (IvrState(target, level, 0, True),
-                [Play(flow.services[target.name].prompt)])
+        service = flow.services[target.name]
+        phase: ServicePhase | None = "asking" if service.lookup is not None else None
+        return (IvrState(target, level, 0, True, phase), [Play(service.prompt)])
     return IvrState(target, level), [HangUp("flow-ended")]
 
 
@@ -131,6 +157,8 @@ def step(flow: Flow, state: IvrState, event: Input) -> tuple[IvrState, list[Acti
         return state, []  # waiting: keys are ignored (callback offers come later)
     if node.kind == "service":
         service = flow.services[node.name]
+        if service.lookup is not None:
+            return _lookup_step(flow, state, event)
         if isinstance(event, Digit) and event.key == AGENT_KEY:
             nxt, actions = _enter(flow, flow.agent_target, state.level)
             return nxt, [ServiceDone(service.id, "transferred-to-agent"), *actions]
@@ -166,3 +194,56 @@ def _retry(flow: Flow, state: IvrState) -> tuple[IvrState, list[Action]]:
         return _enter(flow, flow.no_input_target, state.level)
     return (replace(state, retries=state.retries + 1, prompt_playing=True),
             [Play(menu.prompt, menu.id, state.level)])
+
+
+def _lookup_step(flow: Flow, state: IvrState, event: Input) -> tuple[IvrState, list[Action]]:
+    """Ask for an id (``#`` ends it, or the maximum length), look it up, say the answer.
+
+    "0" is the agent only as the first key: after that it is a digit of the id.
+    """
+    service = flow.services[state.node.name]
+    spec = service.lookup
+    assert spec is not None
+    phase = state.service_phase
+    if phase in ("asking", "collecting"):
+        if isinstance(event, Digit):
+            if event.key == AGENT_KEY and not state.digits:
+                nxt, actions = _enter(flow, flow.agent_target, state.level)
+                return nxt, [ServiceDone(service.id, "transferred-to-agent"), *actions]
+            if event.key == "#":
+                return _look_up(state, service.id, spec)
+            if event.key.isdigit():
+                digits = state.digits + event.key
+                typed = replace(state, digits=digits, service_phase="collecting")
+                if len(digits) >= spec.max_digits:
+                    return _look_up(typed, service.id, spec)
+                return typed, [WaitForKey(spec.key_timeout_seconds)]
+            return state, []
+        if isinstance(event, PromptEnded) and phase == "asking":
+            return (replace(state, service_phase="collecting", prompt_playing=False),
+                    [WaitForKey(spec.key_timeout_seconds)])
+        if isinstance(event, NoInput) and phase == "collecting":
+            return _look_up(state, service.id, spec)  # the caller stopped typing
+        return state, []
+    if phase == "looking-up":
+        if isinstance(event, LookupDone):
+            prompt = spec.answers.get(event.answer) if event.answer is not None else None
+            outcome: ServiceOutcome = "resolved" if prompt is not None else "failed"
+            return (replace(state, service_phase="answering", prompt_playing=True,
+                            outcome=outcome), [Play(prompt or spec.fallback)])
+        return state, []  # keys while looking up are ignored
+    if phase == "answering" and isinstance(event, PromptEnded):
+        nxt, actions = _enter(flow, service.then, state.level)
+        return nxt, [ServiceDone(service.id, state.outcome), *actions]
+    return state, []
+
+
+def _look_up(state: IvrState, service: str,
+             spec: LookupSpec) -> tuple[IvrState, list[Action]]:
+    if not spec.min_digits <= len(state.digits) <= spec.max_digits:
+        # Too short to be an id: say the fallback without asking the backend.
+        return (replace(state, service_phase="answering", prompt_playing=True,
+                        outcome="failed"), [Play(spec.fallback)])
+    return (replace(state, service_phase="looking-up", prompt_playing=False),
+            [Lookup(service, lookup_url(spec, state.digits), spec.field,
+                    spec.timeout_seconds)])

@@ -18,6 +18,7 @@ from hotline_media_nodes.pool.models import (
     Slot,
     WorkerNews,
 )
+from hotline_media_nodes.worker.calls import MAX_CALLERS
 from hotline_media_nodes.worker.pjsip import MAX_CALLS
 
 LOST_DISPOSITION = "media-node-lost"
@@ -104,8 +105,13 @@ def restart_delay(quick_deaths: int) -> float:
 
 
 def destination_set(slots: Iterable[Slot]) -> tuple[Destination, ...]:
-    """The dispatcher destinations: the ready workers only (in slot order)."""
-    return tuple(Destination(s.address, s.name) for s in sorted(slots, key=lambda s: s.index)
+    """The dispatcher destinations: the ready workers only (in slot order).
+
+    Each takes ``MAX_CALLERS`` new calls (2): a worker keeps a leg free per caller for
+    its agent, so Kamailio's call-load count stops there rather than at 4 legs.
+    """
+    return tuple(Destination(s.address, s.name, max_load=MAX_CALLERS)
+                 for s in sorted(slots, key=lambda s: s.index)
                  if s.state == "ready" and s.address is not None)
 
 

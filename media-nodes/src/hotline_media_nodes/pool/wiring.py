@@ -21,7 +21,7 @@ from hotline_media_nodes.health import HealthServer, Snapshot
 from hotline_media_nodes.health.logic import Phase
 from hotline_media_nodes.pool import logic
 from hotline_media_nodes.pool.adapters import Edge, Line, spawn
-from hotline_media_nodes.pool.models import Slot
+from hotline_media_nodes.pool.models import CallBegan, Slot
 from hotline_media_nodes.publishing import BufferedPublisher
 from hotline_media_nodes.worker.pjsip import MAX_CALLS
 
@@ -72,6 +72,7 @@ class Pool:
         self.procs: dict[int, subprocess.Popen[str]] = {}
         self.draining = False
         self.calls_lost = 0
+        self.calls_total = 0
         catalog = default_catalog()
         if args.topic_prefix:
             catalog = catalog.prefixed(args.topic_prefix)
@@ -153,6 +154,7 @@ class Pool:
                 news = logic.parse_line(line)
                 if news is not None:
                     logic.apply_news(slot, news)
+                    self.calls_total += isinstance(news, CallBegan)
             try:
                 index, generation, line = self.lines.get_nowait()
             except queue.Empty:
@@ -170,7 +172,7 @@ class Pool:
         phase: Phase = "draining" if self.draining else "ready" if ready else "starting"
         return Snapshot(phase=phase, active_calls=sum(len(s.calls) for s in self.slots),
                         capacity=MAX_CALLS * len(ready),
-                        calls_total=0, events_buffered=status.buffered,
+                        calls_total=self.calls_total, events_buffered=status.buffered,
                         events_dropped=status.dropped, degraded=status.link.reason,
                         workers=len(ready), workers_restarted=sum(s.restarts for s in self.slots),
                         calls_lost=self.calls_lost)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -114,6 +115,19 @@ def caller_identity(remote_uri: str, key: bytes) -> tuple[str | None, bool]:
         return caller_token(user, key), False
     except ValueError:
         return None, True  # not a number: treat as withheld
+
+
+# --- trace context --------------------------------------------------------------------
+
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def start_trace(parent: str | None, rand: Callable[[int], bytes] = os.urandom) -> str:
+    """W3C ``traceparent`` for a call's events: the parent's trace (a callback continues
+    the trace of the call it came from) or a new one, with a span of this node's own."""
+    match = _TRACEPARENT.match(parent or "")
+    trace = match.group(1) if match else rand(16).hex()
+    return f"00-{trace}-{rand(8).hex()}-01"
 
 
 # --- event bodies ---------------------------------------------------------------------

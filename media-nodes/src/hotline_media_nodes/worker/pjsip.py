@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pjsua2 as pj
 
@@ -50,7 +51,16 @@ class Disconnected:
     reason: str
 
 
-SipEvent = Incoming | MediaActive | DtmfKey | Disconnected
+@dataclass(frozen=True)
+class Progress:
+    """An outgoing call's progress: the far end rings (18x) or answered (confirmed)."""
+
+    pj_id: int
+    stage: Literal["ringing", "answered"]
+    status: int
+
+
+SipEvent = Incoming | MediaActive | DtmfKey | Disconnected | Progress
 SipEvents = deque[SipEvent]
 
 F = TypeVar("F", bound=Callable[..., None])
@@ -75,9 +85,15 @@ class Call(pj.Call):  # type: ignore[misc]
     @_guarded
     def onCallState(self, prm: Any) -> None:
         info = self.getInfo()
+        if self.pj_id < 0:  # an outgoing call reports its state before makeCall returns
+            self.pj_id = int(info.id)
         if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.events.append(Disconnected(self.pj_id, int(info.lastStatusCode),
                                             str(info.lastReason)))
+        elif info.state == pj.PJSIP_INV_STATE_EARLY and info.role == pj.PJSIP_ROLE_UAC:
+            self.events.append(Progress(self.pj_id, "ringing", int(info.lastStatusCode)))
+        elif info.state == pj.PJSIP_INV_STATE_CONFIRMED and info.role == pj.PJSIP_ROLE_UAC:
+            self.events.append(Progress(self.pj_id, "answered", int(info.lastStatusCode)))
 
     @_guarded
     def onCallMediaState(self, prm: Any) -> None:
@@ -137,26 +153,58 @@ class Endpoint:
         self.port = int(self.ep.transportGetInfo(self.transport_id).localName.rsplit(":", 1)[1])
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:ivr@{bind}:{self.port}"
+        # RTP on the SIP address (not whatever interface routes to the internet), and no
+        # re-INVITE to lock one codec when an agent's phone answers with several.
+        acfg.mediaConfig.transportConfig.boundAddress = bind
+        acfg.mediaConfig.transportConfig.publicAddress = bind
+        acfg.mediaConfig.lockCodecEnabled = False
         self.account = Account(self.events)
         self.account.create(acfg, True)
 
     def poll(self, max_ms: int) -> None:
         self.ep.libHandleEvents(max_ms)
+        if _retired:
+            reap_retired()
 
     def shutdown(self) -> None:
         self.ep.hangupAllCalls()
         for _ in range(20):
             self.ep.libHandleEvents(10)
+        reap_retired(everything=True)  # before the library goes
         self.account.shutdown()
         self.ep.libDestroy()
+
+
+# Players and recorders are destroyed a little after they stop, not at once: the
+# conference bridge (pjmedia ≥ 2.14) disconnects and removes ports asynchronously, on
+# its clock thread's next frame, so a port destroyed at once could still be read by
+# that thread. The main loop reaps them (``Endpoint.poll``).
+RETIRE_SECONDS = 0.5
+_retired: deque[tuple[float, Any]] = deque()
+
+
+def retire(media_port: Any) -> None:
+    _retired.append((time.monotonic() + RETIRE_SECONDS, media_port))
+
+
+def reap_retired(everything: bool = False) -> None:
+    now = time.monotonic()
+    while _retired and (everything or _retired[0][0] <= now):
+        _retired.popleft()
 
 
 class Player:
     """One prompt played into one call (kept referenced while it plays)."""
 
-    def __init__(self, path: str, loop: bool) -> None:
+    def __init__(self, path: str | list[str], loop: bool) -> None:
         self.player = pj.AudioMediaPlayer()
-        self.player.createPlayer(path, 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
+        if isinstance(path, list):  # fragments said one after the other (announcements)
+            files = pj.StringVector()
+            for item in path:
+                files.append(item)
+            self.player.createPlaylist(files, "", 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
+        else:
+            self.player.createPlayer(path, 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
 
     def start(self, call: Call) -> None:
         self.player.startTransmit(call.getAudioMedia(-1))
@@ -165,7 +213,28 @@ class Player:
         if call is not None:
             with contextlib.suppress(pj.Error):  # the call's media may already be gone
                 self.player.stopTransmit(call.getAudioMedia(-1))
+        retire(self.player)
         del self.player
+
+
+class Recorder:
+    """Both sides of a bridged call mixed into one WAV (kept referenced while it records)."""
+
+    def __init__(self, path: str, caller: Call, agent: Call) -> None:
+        self.recorder = pj.AudioMediaRecorder()
+        self.recorder.createRecorder(path)
+        caller.getAudioMedia(-1).startTransmit(self.recorder)
+        agent.getAudioMedia(-1).startTransmit(self.recorder)
+
+    def stop(self, *calls: Call | None) -> None:
+        """Stops taking audio from ``calls`` (those still up); the WAV is closed when the
+        retired port is destroyed (pjmedia writes its header sizes then)."""
+        for call in calls:
+            if call is not None:
+                with contextlib.suppress(pj.Error):  # that side's media may be gone already
+                    call.getAudioMedia(-1).stopTransmit(self.recorder)
+        retire(self.recorder)
+        del self.recorder
 
 
 def answer(call: Call, status: int, reason: str = "",
@@ -180,6 +249,44 @@ def answer(call: Call, status: int, reason: str = "",
         header.hValue = value
         prm.txOption.headers.append(header)
     call.answer(prm)
+
+
+class DialFailed(RuntimeError):
+    pass
+
+
+# Outgoing Call objects pjsua refused: a pjsua2 Call garbage-collected after a failed
+# makeCall trips an assertion in the wheel (a debug build) and aborts the process, so
+# they are kept here for the process's life (a few hundred bytes each, rare).
+_REFUSED: list[Call] = []
+
+
+def dial(account: Account, uri: str, events: SipEvents) -> Call:
+    """An INVITE to ``uri``; its progress arrives as ``Progress``/``Disconnected`` events."""
+    call = Call(account, pj.PJSUA_INVALID_ID, events)
+    prm = pj.CallOpParam(True)
+    try:
+        call.makeCall(uri, prm)
+    except pj.Error as err:
+        _REFUSED.append(call)
+        raise DialFailed(f"INVITE to {uri} not sent: {err.info() if hasattr(err, 'info') else err}"
+                         ) from None
+    call.pj_id = int(call.getId())
+    return call
+
+
+def connect(a: Call, b: Call) -> None:
+    """Audio both ways through the conference bridge."""
+    a_media, b_media = a.getAudioMedia(-1), b.getAudioMedia(-1)
+    a_media.startTransmit(b_media)
+    b_media.startTransmit(a_media)
+
+
+def disconnect(a: Call, b: Call) -> None:
+    with contextlib.suppress(pj.Error):  # one side's media may already be gone
+        a_media, b_media = a.getAudioMedia(-1), b.getAudioMedia(-1)
+        a_media.stopTransmit(b_media)
+        b_media.stopTransmit(a_media)
 
 
 def hangup(call: Call) -> None:

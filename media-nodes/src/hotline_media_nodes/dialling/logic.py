@@ -1,0 +1,75 @@
+"""Which dial commands to act on, and what a dial's SIP outcome means (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from hotline_events.models.callbacks import (
+    CallbackConnected,
+    CallbackDialling,
+    CallbackFailed,
+    DialCallback,
+)
+
+FailReason = Literal["no-answer", "busy", "rejected", "invalid-number", "error"]
+MAX_COMMAND_AGE_SECONDS = 120.0  # older: the customer was promised a call long ago → void
+
+
+@dataclass(frozen=True)
+class Dial:
+    uri: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    why: str
+
+
+def judge(cmd: DialCallback, sent_at: datetime, now: datetime, site: str,
+          seen: frozenset[str], uri_template: str,
+          max_age: float = MAX_COMMAND_AGE_SECONDS) -> Dial | Skip:
+    """Dial, or skip (another site's command, a replay, or one too old to honour)."""
+    if cmd.site != site:
+        return Skip(f"for site {cmd.site}, this node is in {site}")
+    claim = f"{cmd.claim_id}/{cmd.attempt}"
+    if claim in seen:
+        return Skip(f"claim {claim} was already dialled by this worker")
+    age = (now - sent_at).total_seconds()
+    if age > max_age:
+        return Skip(f"issued {age:.0f} s ago (more than {max_age:.0f} s): stale after a "
+                    "restart or a backlog; the callbacks service re-issues it")
+    return Dial(uri_template.format(number=cmd.caller_number))
+
+
+def failure(status: int) -> FailReason:
+    """A final SIP status before an answer → the callback's failure reason."""
+    if status in (486, 600):
+        return "busy"
+    if status in (404, 410, 484, 485, 604):
+        return "invalid-number"
+    if status in (403, 603):
+        return "rejected"
+    if status in (408, 480, 487):  # 487: we cancelled it after the ring timeout
+        return "no-answer"
+    return "error"
+
+
+def dialling(cmd: DialCallback, site: str, media_node: str,
+             outbound_call_id: str) -> CallbackDialling:
+    return CallbackDialling(callback_id=cmd.callback_id, call_id=cmd.call_id,
+                            tenant=cmd.tenant, site=site, media_node=media_node,
+                            outbound_call_id=outbound_call_id, attempt=cmd.attempt)
+
+
+def connected(cmd: DialCallback, outbound_call_id: str, ring_seconds: float) -> CallbackConnected:
+    return CallbackConnected(callback_id=cmd.callback_id, call_id=cmd.call_id,
+                             tenant=cmd.tenant, outbound_call_id=outbound_call_id,
+                             attempt=cmd.attempt, ring_seconds=max(0.0, ring_seconds))
+
+
+def failed(cmd: DialCallback, reason: FailReason) -> CallbackFailed:
+    # Whether to try again is the callbacks service's call (it owns attempts and claims).
+    return CallbackFailed(callback_id=cmd.callback_id, call_id=cmd.call_id, tenant=cmd.tenant,
+                          attempt=cmd.attempt, reason=reason, will_retry=False)

@@ -1,0 +1,52 @@
+"""Callback dialling: which commands are dialled, and what a SIP outcome reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hotline_events.envelope import encode_body
+from hotline_events.models.callbacks import DialCallback
+from hotline_media_nodes.dialling import logic
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+CMD = DialCallback(callback_id="cb-1", call_id="c-1", tenant="acme-bank", queue="cards",
+                   site="site-a", caller_number="+4930123456", caller_token="ct1_" + "a" * 64,
+                   attempt=2, claim_id="claim-9", original_enqueued_at=NOW - timedelta(hours=1))
+TEMPLATE = "sip:{number}@trunk.example:5060"
+
+
+def test_a_fresh_command_for_this_site_is_dialled_through_the_trunk() -> None:
+    assert logic.judge(CMD, NOW, NOW, "site-a", frozenset(), TEMPLATE) == logic.Dial(
+        "sip:+4930123456@trunk.example:5060")
+
+
+@pytest.mark.parametrize(("site", "seen", "sent", "says"), [
+    ("site-b", frozenset(), NOW, "for site site-a"),
+    ("site-a", frozenset({"claim-9/2"}), NOW, "already dialled"),
+    ("site-a", frozenset(), NOW - timedelta(minutes=5), "issued 300 s ago"),
+])
+def test_other_sites_replays_and_stale_commands_are_skipped(
+        site: str, seen: frozenset[str], sent: datetime, says: str) -> None:
+    decision = logic.judge(CMD, sent, NOW, site, seen, TEMPLATE)
+    assert isinstance(decision, logic.Skip) and says in decision.why
+    # The next attempt of the same claim is a new dial.
+    assert isinstance(logic.judge(CMD, NOW, NOW, "site-a", frozenset({"claim-9/1"}), TEMPLATE),
+                      logic.Dial)
+
+
+@pytest.mark.parametrize(("status", "reason"), [
+    (486, "busy"), (600, "busy"), (404, "invalid-number"), (484, "invalid-number"),
+    (403, "rejected"), (603, "rejected"), (408, "no-answer"), (480, "no-answer"),
+    (487, "no-answer"), (500, "error"), (503, "error"), (0, "error")])
+def test_sip_outcomes(status: int, reason: str) -> None:
+    assert logic.failure(status) == reason
+
+
+def test_event_bodies_are_valid() -> None:
+    for event in (logic.dialling(CMD, "site-a", "mn-1", "c-2"),
+                  logic.connected(CMD, "c-2", 4.5), logic.failed(CMD, "busy")):
+        encode_body(event)
+        assert (event.callback_id, event.call_id, event.attempt) == ("cb-1", "c-1", 2)
+    assert logic.failed(CMD, "busy").will_retry is False
