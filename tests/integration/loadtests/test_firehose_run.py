@@ -12,9 +12,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from integration.streams.conftest import StreamWorker, free_port
 
 from devstack.kafka import KafkaCluster
+from helpers.streams_worker import StreamWorker, free_port
 from hotline_events.catalog import default_catalog
 from hotline_events.topics import ensure_topics
 

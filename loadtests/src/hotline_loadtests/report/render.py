@@ -76,7 +76,8 @@ def to_html(report: Report) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(report.title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}}th{{background:#eee}}</style>
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}}
+th{{background:#eee}}</style>
 </head><body>
 <h1>{html.escape(report.title)}</h1>
 <p>Shape <b>{html.escape(report.shape)}</b>, {when(report.started_at)} to {when(report.ended_at)}

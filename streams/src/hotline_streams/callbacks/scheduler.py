@@ -210,9 +210,8 @@ class Scheduler:
         key = (data.tenant, data.queue)
         self.capacity[key] = QueueCapacity(agents_ready=data.agents_ready,
                                            waiting=data.waiting, as_of=_epoch(data.as_of))
-        level = getattr(data, "surge_level", None)
-        if isinstance(level, int):
-            self.surge[key] = level
+        if data.surge_level is not None:
+            self.surge[key] = data.surge_level
 
     def _dialling(self, data: CallbackDialling) -> None:
         cb = self._current(data.tenant, data.callback_id)
