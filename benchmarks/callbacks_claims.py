@@ -31,6 +31,7 @@ from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.policies import DCAwareRoundRobinPolicy
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+from streams_common import percentile
 
 from devstack.settings import ExternalEndpoints
 from devstack.stack import Component, Stack
@@ -62,11 +63,6 @@ def pending(n: int, now: float) -> list[Callback]:
                      priority=5 if i % 10 == 0 else 0, original_enqueued_at=now - 3600 + i,
                      requested_at=now - 60, window_start=now - 60, window_end=now + 86400,
                      owner_site="site-a", due_at=now - 60) for i in range(n)]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> None:
@@ -177,8 +173,9 @@ def main() -> None:
                 if isinstance(event.data, DialCallback):
                     latencies.append((time.monotonic() - sent) * 1000)
                     break
+        p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
         print(f"agent free → DialCallback read back, {len(latencies)} dials with {left} "
-              f"pending: p50 {pct(latencies, 0.5):.0f} ms, p99 {pct(latencies, 0.99):.0f} ms, "
+              f"pending: p50 {p50:.0f} ms, p99 {p99:.0f} ms, "
               f"max {max(latencies):.0f} ms (mean {statistics.mean(latencies):.0f} ms)")
         consumer.close()
     finally:

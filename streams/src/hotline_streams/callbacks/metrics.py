@@ -47,19 +47,15 @@ class CallbackMetrics:
                                       unit="{callback}", description="Open callbacks.")
 
     def on_connected(self, cb: Callback, at: float) -> None:
-        labels = _labels(cb)
-        self.connected.add(1, labels)
-        self.time_to_connect.record(max(at - cb.requested_at, 0.0), labels)
+        queue = labels(cb)
+        self.connected.add(1, queue)
+        self.time_to_connect.record(max(at - cb.requested_at, 0.0), queue)
         if cb.reason == "abandoned-auto":
-            self.recovered_abandons.add(1, labels)
-
-
-def _labels(cb: Callback) -> dict[str, Any]:
-    return {"tenant": cb.tenant, "queue": cb.queue}
+            self.recovered_abandons.add(1, queue)
 
 
 def labels(cb: Callback, **extra: str) -> dict[str, Any]:
-    return {**_labels(cb), **extra}
+    return {"tenant": cb.tenant, "queue": cb.queue, **extra}
 
 
 def prometheus_provider() -> MeterProvider:

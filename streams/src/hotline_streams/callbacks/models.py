@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import time
 from enum import StrEnum
 
@@ -87,4 +87,4 @@ class DialPlan:
 
     dial: tuple[Callback, ...] = ()
     expire: tuple[Callback, ...] = ()
-    resume: tuple[Callback, ...] = field(default=())  # stale claims to take over
+    resume: tuple[Callback, ...] = ()  # dials a node went silent on: settled as failed

@@ -214,7 +214,7 @@ class Scheduler:
             self.surge[key] = data.surge_level
 
     def _dialling(self, data: CallbackDialling) -> None:
-        cb = self._current(data.tenant, data.callback_id)
+        cb = self.store.get(data.tenant, data.callback_id)
         if cb is None or cb.attempt != data.attempt or cb.status not in IN_FLIGHT:
             return
         policy = self.policy_of(cb.tenant)
@@ -222,7 +222,7 @@ class Scheduler:
                           claim_expires=self.clock() + policy.dial_timeout_s)
 
     def _connected(self, data: CallbackConnected) -> None:
-        cb = self._current(data.tenant, data.callback_id)
+        cb = self.store.get(data.tenant, data.callback_id)
         if cb is None or cb.status in (Status.CONNECTED, Status.CANCELLED):
             return
         done = self._change(cb, status=Status.CONNECTED, connected_at=self.clock(),
@@ -234,13 +234,13 @@ class Scheduler:
             self.store.close(done)
 
     def _failed(self, data: CallbackFailed) -> None:
-        cb = self._current(data.tenant, data.callback_id)
+        cb = self.store.get(data.tenant, data.callback_id)
         if cb is None or cb.attempt != data.attempt or cb.status not in IN_FLIGHT:
             return  # a replay, or an outcome already settled
         self._settle_failure(cb, data.reason)
 
     def _cancelled(self, data: CallbackCancelled) -> None:
-        cb = self._current(data.tenant, data.callback_id)
+        cb = self.store.get(data.tenant, data.callback_id)
         if cb is not None and cb.status is Status.PENDING:
             self._cancel(cb, data.reason, publish=False)
 
@@ -338,9 +338,6 @@ class Scheduler:
         else:
             self._view[key] = after
         return after
-
-    def _current(self, tenant: str, callback_id: str) -> Callback | None:
-        return self.store.get(tenant, callback_id)
 
     def _settle_failure(self, cb: Callback, reason: str) -> None:
         after, retry = logic.after_failure(cb, reason, self.clock(), self.policy_of(cb.tenant))

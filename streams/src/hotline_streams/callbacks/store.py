@@ -19,7 +19,7 @@ import random
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, fields, replace
+from dataclasses import fields, replace
 from typing import Any
 
 from cassandra import ConsistencyLevel, ReadTimeout, WriteTimeout
@@ -228,7 +228,3 @@ def _cql_value(value: Any) -> Any:
 def _reraise_unless_unknown(exc: Exception) -> None:
     if isinstance(exc, ErrorMessage) and exc.code != CAS_RESULT_UNKNOWN:
         raise exc
-
-
-def as_dict(cb: Callback) -> dict[str, Any]:
-    return {k: _cql_value(v) for k, v in asdict(cb).items()}
