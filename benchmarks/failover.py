@@ -37,6 +37,7 @@ import requests
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from kubernetes import client, config
 
+from devstack.process import wait_for
 from devstack.stack import Component, Stack
 from hotline_events.catalog import default_catalog
 from hotline_events.envelope import decode
@@ -55,14 +56,8 @@ LABELS = {"decision": "failover decision (lease granted)",
 
 
 def poll(check: Callable[[], T | None], what: str, timeout: float = 120) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise SystemExit(f"benchmark aborted: {what} did not happen within {timeout:.0f}s")
-        time.sleep(0.1)  # polling with a deadline
+    return wait_for(check, what, timeout=timeout,
+                    error=lambda message: SystemExit(f"benchmark aborted: {message}"))
 
 
 class Probe:

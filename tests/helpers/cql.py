@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.policies import DCAwareRoundRobinPolicy
 
@@ -18,3 +22,14 @@ def local_session(node: CassandraNode, consistency: int) -> tuple[Cluster, Sessi
     cluster = Cluster([node.address], port=node.port, protocol_version=5,
                       execution_profiles={EXEC_PROFILE_DEFAULT: profile})
     return cluster, cluster.connect()
+
+
+@contextmanager
+def sessions_per_datacenter(nodes: dict[str, CassandraNode]) -> Iterator[dict[str, Session]]:
+    """One LOCAL_QUORUM session per datacenter (dc → session), shut down afterwards."""
+    opened = {dc: local_session(node, ConsistencyLevel.LOCAL_QUORUM) for dc, node in nodes.items()}
+    try:
+        yield {dc: session for dc, (_cluster, session) in opened.items()}
+    finally:
+        for cluster, _session in opened.values():
+            cluster.shutdown()

@@ -5,24 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
+
+from devstack.process import wait_for
 
 T = TypeVar("T")
 
 
 def poll(check: Callable[[], T | None], what: str, timeout: float = 60) -> T:
     """Call ``check`` until it returns something other than None (or fail at the deadline)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout:.0f}s")
-        time.sleep(0.1)  # polling the API server (or a file) with a deadline
+    return wait_for(check, what, timeout=timeout, error=AssertionError)
 
 
 class OperatorProcess:

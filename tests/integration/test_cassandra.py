@@ -14,18 +14,15 @@ from cassandra.protocol import ErrorMessage
 from cassandra.query import SimpleStatement
 
 from devstack.cassandra import CassandraNode
-from helpers.cql import local_session
+from helpers.cql import sessions_per_datacenter
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def sessions(cassandra_two_dc: dict[str, CassandraNode]) -> Iterator[dict[str, Session]]:
-    opened = {dc: local_session(node, ConsistencyLevel.LOCAL_QUORUM)
-              for dc, node in cassandra_two_dc.items()}
-    yield {dc: session for dc, (_cluster, session) in opened.items()}
-    for cluster, _session in opened.values():
-        cluster.shutdown()
+    with sessions_per_datacenter(cassandra_two_dc) as sessions:
+        yield sessions
 
 
 @pytest.fixture(scope="module")

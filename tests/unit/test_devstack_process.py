@@ -46,3 +46,12 @@ def test_cassandra_nodes_get_one_fresh_loopback_block() -> None:
     a, b = cassandra_addresses(2, (7000, 9042))
     assert a.rsplit(".", 1)[0] == b.rsplit(".", 1)[0]
     assert (a.rsplit(".", 1)[1], b.rsplit(".", 1)[1]) == ("2", "3")
+
+
+def test_wait_for_returns_the_first_answer_and_raises_the_given_error_at_the_deadline() -> None:
+    from devstack.process import wait_for
+
+    answers = iter([None, None, "ready"])
+    assert wait_for(lambda: next(answers), "the answer", timeout=5, interval=0) == "ready"
+    with pytest.raises(AssertionError, match="nothing did not happen within 0s"):
+        wait_for(lambda: None, "nothing", timeout=0, interval=0, error=AssertionError)

@@ -12,6 +12,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +123,26 @@ class ManagedProcess:
         if self.popen is not None and self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(timeout=10)
+
+
+def wait_for(
+    check: Callable[[], T | None],
+    what: str,
+    *,
+    timeout: float,
+    interval: float = 0.1,
+    error: Callable[[str], BaseException] = TimeoutError,
+) -> T:
+    """Call ``check`` until it returns something other than None, and return that; at
+    the deadline raise ``error("<what> did not happen within <timeout>s")``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise error(f"{what} did not happen within {timeout:.0f}s")
+        time.sleep(interval)  # polling with a deadline: there is no event to wait on
 
 
 def wait_until(

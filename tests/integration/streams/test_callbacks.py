@@ -25,12 +25,11 @@ from datetime import time as clock_time
 from pathlib import Path
 
 import pytest
-from cassandra import ConsistencyLevel
 from cassandra.cluster import Session
 
 from devstack.cassandra import CassandraNode
 from devstack.kafka import KafkaCluster
-from helpers.cql import local_session
+from helpers.cql import sessions_per_datacenter
 from helpers.kafka_io import EventReader
 from hotline_events.catalog import Catalog, default_catalog
 from hotline_events.envelope import Event
@@ -60,11 +59,8 @@ TEST_SOURCE = "//hotline/site-a/test/callbacks"
 
 @pytest.fixture(scope="module")
 def sessions(cassandra_two_dc: dict[str, CassandraNode]) -> Iterator[dict[str, Session]]:
-    opened = {dc: local_session(node, ConsistencyLevel.LOCAL_QUORUM)
-              for dc, node in cassandra_two_dc.items()}
-    yield {dc: session for dc, (_c, session) in opened.items()}
-    for cluster, _session in opened.values():
-        cluster.shutdown()
+    with sessions_per_datacenter(cassandra_two_dc) as sessions:
+        yield sessions
 
 
 @pytest.fixture(scope="module")
