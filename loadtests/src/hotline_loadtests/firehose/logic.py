@@ -17,13 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from hotline_events.models import EventModel
-from hotline_events.models.agents import (
-    AgentLoggedIn,
-    AgentReady,
-    SkillLevel,
-    WrapUpEnded,
-    WrapUpStarted,
-)
+from hotline_events.models.agents import AgentReady, WrapUpEnded, WrapUpStarted
 from hotline_events.models.calls import (
     AgentRinging,
     CallAbandoned,
@@ -35,6 +29,7 @@ from hotline_events.models.calls import (
     OfferedToAgent,
 )
 from hotline_events.models.routing import RoutingDecision
+from hotline_loadtests.agents.logic import DemoAgent, log_in
 from hotline_loadtests.shapes.logic import pick_queue
 from hotline_loadtests.shapes.models import CallerMix
 
@@ -97,17 +92,14 @@ class Firehose:
 
     def staff(self, count: int, t: float) -> list[Emit]:
         """Log ``count`` agents in, skills dealt round-robin over the queues, and ready."""
-        out: list[Emit] = []
         skills = [q.skills for q in self.mix.queues]
-        for i in range(count):
-            agent_id = f"{self.run_id}-agent-{i:04d}"
-            own = skills[i % len(skills)]
-            self.agents[agent_id] = SimAgent(agent_id, own)
-            out.append((t, AgentLoggedIn(
-                agent_id=agent_id, tenant=self.mix.tenant, site=self.site,
-                skills=tuple(SkillLevel(skill=s, proficiency=3) for s in own))))
-            out.append((t, AgentReady(agent_id=agent_id, tenant=self.mix.tenant)))
-        return out
+        team = [DemoAgent(f"{self.run_id}-agent-{i:04d}",
+                          tuple((skill, 3) for skill in skills[i % len(skills)]))
+                for i in range(count)]
+        for agent in team:
+            self.agents[agent.agent_id] = SimAgent(agent.agent_id,
+                                                   tuple(s for s, _ in agent.skills))
+        return [(t, event) for event in log_in(self.mix.tenant, self.site, team)]
 
     def arrive(self, t: float) -> list[Emit]:
         """A new caller dials in at ``t``."""
