@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 
 from hotline_events.envelope import encode_body
@@ -49,4 +50,27 @@ def test_event_bodies_are_valid() -> None:
                   logic.connected(CMD, "c-2", 4.5), logic.failed(CMD, "busy")):
         encode_body(event)
         assert (event.callback_id, event.call_id, event.attempt) == ("cb-1", "c-1", 2)
-    assert logic.failed(CMD, "busy").will_retry is False
+    assert logic.failed(CMD, "busy").will_retry is True  # not the final attempt
+
+
+def test_will_retry_follows_the_commands_final_attempt() -> None:
+    assert logic.failed(CMD, "no-answer").will_retry is True
+    last = msgspec.structs.replace(CMD, final_attempt=True)
+    assert logic.failed(last, "no-answer").will_retry is False
+
+
+@pytest.mark.parametrize(("user", "token", "number"), [
+    ("+4930123456", "ct1_" + "b" * 64, "+4930123456"),
+    ("004930123456", "ct1_" + "b" * 64, "+4930123456"),
+    ("anonymous", None, None),
+    (None, "ct1_" + "b" * 64, None),
+    ("alice", "ct1_" + "b" * 64, None),
+])
+def test_the_callers_number_goes_to_the_identity_topic_unless_withheld(
+        user: str | None, token: str | None, number: str | None) -> None:
+    found = logic.identified("c-1", "acme-bank", user, token)
+    if number is None:
+        assert found is None
+    else:
+        assert found is not None and (found.caller_number, found.caller_token) == (number, token)
+        encode_body(found)

@@ -112,6 +112,15 @@ def test_failures_back_off_then_stop_at_max_attempts() -> None:
     assert not retry and expired.outcome == "expired"
 
 
+def test_the_last_attempt_is_marked_final_for_the_media_node() -> None:
+    dialling = callback(status=Status.CLAIMED, claim_id="c", claim_expires=NOON + 30)
+    assert not logic.is_final_attempt(replace(dialling, attempt=1), NOON, POLICY)
+    assert logic.is_final_attempt(replace(dialling, attempt=3), NOON, POLICY)  # max attempts
+    # A retry would come after the window closes: this attempt is the last one too.
+    assert logic.is_final_attempt(replace(dialling, attempt=1, window_end=NOON + 30), NOON,
+                                  POLICY)
+
+
 def test_backoff_is_capped() -> None:
     assert [logic.backoff(n, POLICY) for n in (1, 2, 3, 5, 9)] == [60, 120, 240, 600, 600]
 

@@ -1,4 +1,5 @@
-"""Which dial commands to act on, and what a dial's SIP outcome means (pure)."""
+"""Which dial commands to act on, what a dial's SIP outcome means, and the caller's
+number a later callback will dial (pure)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from hotline_events.models.callbacks import (
     CallbackFailed,
     DialCallback,
 )
+from hotline_events.models.identity import CallerIdentified
+from hotline_events.pii import normalise_number
 
 FailReason = Literal["no-answer", "busy", "rejected", "invalid-number", "error"]
 MAX_COMMAND_AGE_SECONDS = 120.0  # older: the customer was promised a call long ago → void
@@ -70,6 +73,21 @@ def connected(cmd: DialCallback, outbound_call_id: str, ring_seconds: float) -> 
 
 
 def failed(cmd: DialCallback, reason: FailReason) -> CallbackFailed:
-    # Whether to try again is the callbacks service's call (it owns attempts and claims).
+    # Whether to try again is the callbacks service's call (it owns attempts and claims);
+    # it says so on the command, and BI reads it back from here.
     return CallbackFailed(callback_id=cmd.callback_id, call_id=cmd.call_id, tenant=cmd.tenant,
-                          attempt=cmd.attempt, reason=reason, will_retry=False)
+                          attempt=cmd.attempt, reason=reason, will_retry=not cmd.final_attempt)
+
+
+def identified(call_id: str, tenant: str, caller_uri_user: str | None,
+               caller_token: str | None) -> CallerIdentified | None:
+    """The caller's number for the personal identity topic (screen pop, and the number a
+    callback dials), or None when the number is withheld or not a number."""
+    if caller_token is None or caller_uri_user is None:
+        return None
+    try:
+        number = normalise_number(caller_uri_user)
+    except ValueError:
+        return None
+    return CallerIdentified(call_id=call_id, tenant=tenant, caller_number=number,
+                            caller_token=caller_token)

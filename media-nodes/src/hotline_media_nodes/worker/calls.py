@@ -250,6 +250,12 @@ class Controller:
         log.info("%s: offered on %s for %s from %s", session.label, dialled, rec.tenant,
                  ev.src_address)
         self.publish(session, logic.offered(rec, self.identity.site, self.identity.media_node))
+        # The number in clear goes only to the personal identity topic (screen pop; the
+        # callbacks service dials it back); every other event carries the token.
+        identified = dialling.identified(rec.call_id, rec.tenant,
+                                         logic.uri_user(pjsip.remote_uri(ev.call)), token)
+        if identified is not None:
+            self.publish(session, identified)
         pjsip.answer(ev.call, 200)
         rec.answered_at = self.clock()
         self.publish(session, logic.answered(rec, self.identity.media_node, rec.answered_at))

@@ -135,6 +135,12 @@ def after_failure(cb: Callback, reason: str, now: float,
     return retry, True
 
 
+def is_final_attempt(cb: Callback, now: float, policy: CallbackPolicy) -> bool:
+    """Whether a failure of ``cb``'s current attempt (dialled at ``now``) would end the
+    callback: the command says so and the media node reports ``will_retry`` false."""
+    return not after_failure(cb, "no-answer", now, policy)[1]
+
+
 def auto_callback_wanted(surge_level: int, policy: CallbackPolicy) -> bool:
     """An abandoned caller gets an automatic callback at or above the configured step."""
     step = policy.auto_callback_surge_level

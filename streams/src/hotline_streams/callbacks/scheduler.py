@@ -279,7 +279,8 @@ class Scheduler:
         command = DialCallback(
             callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant, queue=cb.queue,
             site=self.site, caller_number=cb.caller_number, caller_token=cb.caller_token,
-            attempt=attempt, claim_id=claim_id, original_enqueued_at=_at(cb.original_enqueued_at))
+            attempt=attempt, claim_id=claim_id, original_enqueued_at=_at(cb.original_enqueued_at),
+            final_attempt=logic.is_final_attempt(claimed, now, policy))
         self.producer.publish_event(Event(data=command, source=self.producer.source,
                                           id=logic.command_id(cb.callback_id, attempt)))
         self.producer.flush()  # acknowledged before we say "commanded"
