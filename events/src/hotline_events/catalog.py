@@ -43,6 +43,13 @@ class Topic:
     types: tuple[str, ...]
     config: Mapping[str, str] = field(default_factory=dict)
     dead_letter_of: str | None = None  # set on a dead-letter topic: its source topic
+    # A type whose latest state is not the topic key's (e.g. per-site callback figures
+    # next to a queue's service level on a compacted topic): the topic key plus fields.
+    type_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def key_of(self, ce_type: str) -> tuple[str, ...]:
+        """The key fields of records of ``ce_type`` on this topic."""
+        return self.type_keys.get(ce_type, self.key)
 
     @property
     def dead_letter_name(self) -> str:
@@ -117,9 +124,10 @@ class Catalog:
             raise CatalogError(f"event type {ce_type!r} is on no topic of the catalog") from None
 
     def key_for(self, data: EventModel) -> bytes:
-        """The record key: the topic's key fields of ``data`` joined with ``/``."""
+        """The record key: the topic's key fields of ``data`` (or its type's, where the
+        catalog gives one) joined with ``/``."""
         parts = []
-        for name in self.topic_for_type(data.TYPE).key:
+        for name in self.topic_for_type(data.TYPE).key_of(data.TYPE):
             value = getattr(data, name)
             parts.append(format_time(value) if isinstance(value, datetime) else str(value))
         return KEY_SEPARATOR.join(parts).encode()
@@ -151,7 +159,7 @@ def _problems(raw: Any, known: Mapping[str, Mapping[str, Any]]) -> tuple[list[st
         seen_names.add(name)
         unknown_keys = set(entry) - {"name", "description", "key", "order", "partitions",
                                      "cleanup_policy", "retention_ms", "config", "pii",
-                                     "producer", "consumers", "types"}
+                                     "producer", "consumers", "types", "type_keys"}
         if unknown_keys:
             problems.append(f"{where}: unknown setting(s) {sorted(unknown_keys)}")
         partitions = entry.get("partitions")
@@ -206,6 +214,24 @@ def _problems(raw: Any, known: Mapping[str, Mapping[str, Any]]) -> tuple[list[st
                 if field_name not in schema.get("required", []):
                     problems.append(f"{where}: key field {field_name!r} is not a required field "
                                     f"of {ce_type}")
+        type_keys = entry.get("type_keys") or {}
+        if not isinstance(type_keys, dict):
+            problems.append(f"{where}: type_keys must map event types to key field lists")
+            type_keys = {}
+        for ce_type, fields_ in type_keys.items():
+            if ce_type not in types:
+                problems.append(f"{where}: type_keys names {ce_type!r}, not a type of this topic")
+                continue
+            if not (isinstance(fields_, list) and fields_[:len(key)] == key
+                    and len(fields_) > len(key)):
+                problems.append(f"{where}: type_keys of {ce_type} must be the topic key "
+                                f"{key} followed by more fields, not {fields_!r}")
+                continue
+            required = known.get(ce_type, {}).get("required", [])
+            for field_name in fields_:
+                if field_name not in required:
+                    problems.append(f"{where}: key field {field_name!r} is not a required field "
+                                    f"of {ce_type}")
         if pii_class in pii.PII_CLASSES:
             problems += pii.violations(
                 name, pii_class, {t: known[t] for t in types if t in known})
@@ -215,7 +241,9 @@ def _problems(raw: Any, known: Mapping[str, Mapping[str, Any]]) -> tuple[list[st
             cleanup_policy=str(policy), retention_ms=retention if isinstance(retention, int)
             else None, pii=str(pii_class), producer=str(entry.get("producer", "")),
             consumers=tuple(str(c) for c in consumers), types=tuple(types),
-            config={str(k): str(v) for k, v in config.items()}))
+            config={str(k): str(v) for k, v in config.items()},
+            type_keys={str(t): tuple(str(f) for f in fs) for t, fs in type_keys.items()
+                       if isinstance(fs, list)}))
     for ce_type in sorted(set(known) - set(type_topic)):
         problems.append(f"event type {ce_type} is on no topic: add it to one")
     return problems, topics

@@ -111,6 +111,7 @@ def render(catalog: Catalog) -> str:
         out += [
             "", f"## {topic.name}", "", topic.description, "",
             f"- **Key**: `{'/'.join(topic.key)}`. {topic.order}",
+            *(f"- **Key of `{t}`**: `{'/'.join(k)}`" for t, k in topic.type_keys.items()),
             f"- **Partitions**: {topic.partitions}",
             f"- **Retention**: {retention(topic)}",
             f"- **PII class**: `{topic.pii}`",

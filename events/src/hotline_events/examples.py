@@ -49,7 +49,12 @@ from hotline_events.models.calls import (
     SurveyAnswered,
 )
 from hotline_events.models.identity import CallerIdentified
-from hotline_events.models.metrics import QueueStatistics, SlaInterval, WaitEstimate
+from hotline_events.models.metrics import (
+    CallbackInterval,
+    QueueStatistics,
+    SlaInterval,
+    WaitEstimate,
+)
 from hotline_events.models.routing import RoutingDecision
 from hotline_events.models.sites import (
     MediaNodeHeartbeat,
@@ -152,6 +157,11 @@ def examples() -> dict[str, EventModel]:
                     service_level=860 / 1050, asa_seconds=14.2, abandon_rate=50 / 1050,
                     aht_seconds=391.0, occupancy=0.87, threshold_seconds=20.0, target=0.8,
                     abandon_treatment="against"),
+        CallbackInterval(tenant=TENANT, queue="billing", site="site-a",
+                         interval_start=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+                         interval_seconds=900, final=True, requested=40, dialled=52,
+                         connected=31, failed=21, cancelled=6, recovered_abandons=4,
+                         success_rate=31 / 52, mean_seconds_to_connect=1260.0),
         SiteHeartbeat(site="site-a", sequence=1234, state="active", serving=("site-a",),
                       traffic_share=0.5, fencing_token=7),
         SiteFailover(site="site-b", taken_over_by="site-a", fencing_token=8,

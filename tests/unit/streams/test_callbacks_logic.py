@@ -139,6 +139,12 @@ def test_the_same_caller_getting_through_cancels_only_their_pending_callbacks() 
     assert not logic.cancels(replace(cb, status=Status.DIALLING), "acme", cb.caller_token)
 
 
+def test_the_figures_interval_is_a_whole_number_of_seconds() -> None:
+    assert parse_policy("acme", {"figures_interval_s": 60}).figures_interval_s == 60
+    with pytest.raises(PolicyError, match=r"acme\.figures_interval_s: must be a whole number"):
+        parse_policy("acme", {"figures_interval_s": 1.5})
+
+
 def test_policies_from_yaml_and_errors_naming_the_field(tmp_path: object) -> None:
     policy = parse_policy("acme", {"time_zone": "Europe/Berlin", "max_attempts": 5,
                                    "quiet_hours": {"start": "21:00", "end": "08:00"}})
@@ -152,3 +158,22 @@ def test_policies_from_yaml_and_errors_naming_the_field(tmp_path: object) -> Non
         with pytest.raises(PolicyError, match=field.replace(".", r"\.")):
             parse_policy("acme", raw)
     assert load_policies(None)("anyone") == CallbackPolicy()
+
+
+def test_callback_figures_of_an_interval() -> None:
+    start = logic.interval_start(NOON + 7 * 60 + 3.5, 900)
+    assert start == NOON  # 15-minute intervals start on the quarter hour
+    row = {"tenant": "acme", "site": "site-a", "queue": "billing", "interval_start": start,
+           "interval_seconds": 900, "requested": 4, "dialled": 5, "connected": 2,
+           "failed": 3, "cancelled": 1, "recovered_abandons": 1, "connect_ms": 300_500}
+    open_ = logic.callback_interval(row, NOON + 600)
+    assert not open_.final
+    assert (open_.requested, open_.dialled, open_.connected, open_.failed, open_.cancelled,
+            open_.recovered_abandons) == (4, 5, 2, 3, 1, 1)
+    assert open_.success_rate == 0.4 and open_.mean_seconds_to_connect == 150.25
+    assert open_.interval_start == datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    # Final only after the interval closed and late outcomes had their grace.
+    assert not logic.callback_interval(row, NOON + 900).final
+    assert logic.callback_interval(row, NOON + 900 + logic.FIGURES_GRACE_S).final
+    nothing = logic.callback_interval({**row, "dialled": 0, "connected": 0}, NOON)
+    assert nothing.success_rate is None and nothing.mean_seconds_to_connect is None

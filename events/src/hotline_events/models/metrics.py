@@ -114,4 +114,42 @@ class SlaInterval(EventModel, frozen=True, kw_only=True):
         msgspec.Meta(description="How abandons enter service level (see the BI guide).")]
 
 
-TYPES: tuple[type[EventModel], ...] = (QueueStatistics, WaitEstimate, SlaInterval)
+class CallbackInterval(EventModel, frozen=True, kw_only=True):
+    """Callback figures of one queue for one interval, from one site's callback scheduler.
+
+    On the SLA topic next to ``SlaInterval`` (same interval boundaries), keyed with the
+    site as well, so it never replaces the queue's service-level record under
+    compaction and each site's figures stand on their own (a site that adopted the
+    other's callbacks reports what it dialled). Re-emitted while the interval is open
+    and once more with ``final``. Counts are of what happened in the interval: a
+    callback requested in one interval may connect in a later one.
+    """
+
+    TYPE: ClassVar[str] = "hotline.metrics.callback-interval.v1"
+    SUBJECT: ClassVar[str] = "queue"
+    tenant: Tenant
+    queue: Queue
+    site: Site
+    interval_start: Timestamp
+    interval_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)]
+    final: bool
+    requested: Annotated[Count, msgspec.Meta(
+        description="Callbacks stored (caller requests and automatic ones).")]
+    dialled: Annotated[Count, msgspec.Meta(description="Dial attempts commanded.")]
+    connected: Annotated[Count, msgspec.Meta(description="Customers who picked up.")]
+    failed: Annotated[Count, msgspec.Meta(
+        description="Dial attempts that failed (no answer, busy, …).")]
+    cancelled: Annotated[Count, msgspec.Meta(
+        description="Callbacks ended without a connection (expired, max attempts, the "
+                    "caller got through on their own, cancelled by the caller).")]
+    recovered_abandons: Annotated[Count, msgspec.Meta(
+        description="Automatic callbacks after an abandon that connected.")]
+    success_rate: Annotated[Ratio | None, msgspec.Meta(
+        description="connected / dialled; null when nothing was dialled.")] = None
+    mean_seconds_to_connect: Annotated[Seconds | None, msgspec.Meta(
+        description="Mean time from the request to the customer picking up, of the "
+                    "callbacks connected in the interval; null when none connected.")] = None
+
+
+TYPES: tuple[type[EventModel], ...] = (QueueStatistics, WaitEstimate, SlaInterval,
+                                       CallbackInterval)

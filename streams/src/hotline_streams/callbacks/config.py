@@ -25,7 +25,8 @@ class PolicyError(ValueError):
 
 
 _NUMBERS = ("max_attempts", "retry_backoff_s", "retry_backoff_max_s", "default_window_s",
-            "claim_ttl_s", "dial_timeout_s")
+            "claim_ttl_s", "dial_timeout_s", "figures_interval_s")
+_WHOLE = ("max_attempts", "figures_interval_s")
 
 
 def _clock(value: Any, where: str) -> time:
@@ -60,7 +61,9 @@ def parse_policy(tenant: str, raw: Any) -> CallbackPolicy:
             value = raw[name]
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise PolicyError(f"{tenant}.{name}: must be a positive number, got {value!r}")
-            values[name] = int(value) if name == "max_attempts" else float(value)
+            if name in _WHOLE and value != int(value):
+                raise PolicyError(f"{tenant}.{name}: must be a whole number, got {value!r}")
+            values[name] = int(value) if name in _WHOLE else float(value)
     if "auto_callback_surge_level" in raw:
         level = raw["auto_callback_surge_level"]
         if level is not None and (not isinstance(level, int) or not 0 <= level <= 4):

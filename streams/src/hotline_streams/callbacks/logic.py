@@ -13,8 +13,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from hotline_events.models.metrics import CallbackInterval
 from hotline_streams.callbacks.models import (
     IN_FLIGHT,
     Callback,
@@ -155,3 +157,31 @@ def cancels(cb: Callback, tenant: str, caller_token: str) -> bool:
 
 def priority_of(tier: str) -> int:
     return 5 if tier == "vip" else 0
+
+
+# -- figures on the SLA topic ------------------------------------------------------------
+
+FIGURES_GRACE_S = 30.0  # outcomes reported this late still land in the final record
+
+
+def interval_start(at: float, seconds: int) -> float:
+    """The start of the interval ``at`` falls in (intervals aligned to the epoch, like
+    the SLA intervals: 15 minutes start on the quarter hour)."""
+    return at - at % seconds
+
+
+def callback_interval(row: Mapping[str, Any], now: float) -> CallbackInterval:
+    """The SLA topic's callback figures of one counter row (see ``CallbackStore.figures``);
+    final once the interval has ended and the grace for late outcomes has passed."""
+    start, seconds = float(row["interval_start"]), int(row["interval_seconds"])
+    dialled, connected = int(row["dialled"]), int(row["connected"])
+    return CallbackInterval(
+        tenant=row["tenant"], queue=row["queue"], site=row["site"],
+        interval_start=datetime.fromtimestamp(start, UTC), interval_seconds=seconds,
+        final=now >= start + seconds + FIGURES_GRACE_S,
+        requested=int(row["requested"]), dialled=dialled, connected=connected,
+        failed=int(row["failed"]), cancelled=int(row["cancelled"]),
+        recovered_abandons=int(row["recovered_abandons"]),
+        success_rate=min(connected / dialled, 1.0) if dialled else None,
+        mean_seconds_to_connect=(round(int(row["connect_ms"]) / connected / 1000.0, 3)
+                                 if connected else None))

@@ -70,6 +70,7 @@ class CallbackPolicy:
     auto_callback_surge_level: int | None = 3
     claim_ttl_s: float = 30.0  # a crashed claimant's claim expires after this
     dial_timeout_s: float = 90.0  # a node that said "dialling" and went silent
+    figures_interval_s: int = 900  # callback figures on the SLA topic: its 15-min intervals
 
 
 @dataclass(frozen=True)

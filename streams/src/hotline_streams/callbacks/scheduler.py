@@ -14,6 +14,7 @@ ids, which consumers drop.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -26,7 +27,7 @@ from typing import Any
 
 from opentelemetry.metrics import Meter, NoOpMeter
 
-from hotline_events.envelope import Event
+from hotline_events.envelope import Event, encode_body
 from hotline_events.models import EventModel
 from hotline_events.models.callbacks import (
     CallbackCancelled,
@@ -39,7 +40,7 @@ from hotline_events.models.callbacks import (
 )
 from hotline_events.models.calls import CallAbandoned, CallAnswered, CallOffered, CallQueued
 from hotline_events.models.identity import CallerIdentified
-from hotline_events.models.metrics import QueueStatistics
+from hotline_events.models.metrics import CallbackInterval, QueueStatistics
 from hotline_events.models.sites import SiteAdoptionRequested
 from hotline_events.producer import EventProducer
 from hotline_streams.callbacks import logic
@@ -95,7 +96,7 @@ class Scheduler:
     def __init__(self, store: CallbackStore, producer: EventProducer, *, site: str,
                  instance: str, policy_of: Callable[[str], CallbackPolicy],
                  clock: Callable[[], float] = time.time, refresh_s: float = 2.0,
-                 meter: Meter | None = None) -> None:
+                 meter: Meter | None = None, figures_every_s: float = 5.0) -> None:
         self.store = store
         self.producer = producer
         self.site = site
@@ -116,6 +117,10 @@ class Scheduler:
         self.metrics = CallbackMetrics(meter or NoOpMeter("hotline_streams.callbacks"),
                                        self._open_counts)
         self.last_tick_ok = float("-inf")  # monotonic time of the last completed tick
+        # Callback figures for the SLA topic: counted in Cassandra, published from there.
+        self.figures_every_s = figures_every_s
+        self._next_figures = float("-inf")
+        self._published: dict[tuple[str, str, float, int], CallbackInterval] = {}
 
     # -- events in ---------------------------------------------------------------------
 
@@ -159,6 +164,7 @@ class Scheduler:
         if self.store.create(cb):
             self._view[(cb.tenant, cb.callback_id)] = cb
             self.metrics.requested.add(1, labels(cb, reason=cb.reason))
+            self._count(cb, requested=1)
             log.info("callback %s for call %s (tenant %s, queue %s) stored; due from %s",
                      cb.callback_id, cb.call_id, cb.tenant, cb.queue, _at(cb.due_at))
             self._publish(CallbackScheduled(
@@ -228,7 +234,10 @@ class Scheduler:
         done = self._change(cb, status=Status.CONNECTED, connected_at=self.clock(),
                                  outcome="connected", claim_expires=0.0)
         if done is not None:
-            self.metrics.on_connected(cb, done.connected_at or self.clock())
+            at = done.connected_at or self.clock()
+            self.metrics.on_connected(cb, at)
+            self._count(cb, connected=1, connect_ms=round(max(at - cb.requested_at, 0.0) * 1000),
+                        recovered_abandons=int(cb.reason == "abandoned-auto"))
             log.info("callback %s connected on attempt %d, %.0f s after the request",
                      cb.callback_id, data.attempt, (done.connected_at or 0.0) - cb.requested_at)
             self.store.close(done)
@@ -261,6 +270,9 @@ class Scheduler:
         sent = 0
         for cb in decided.dial:
             sent += self._dial(cb, now)
+        if time.monotonic() >= self._next_figures:
+            self.publish_figures()
+            self._next_figures = time.monotonic() + self.figures_every_s
         self.last_tick_ok = time.monotonic()
         return sent
 
@@ -288,9 +300,57 @@ class Scheduler:
         self._change(claimed, status=Status.COMMANDED)
         self.dialled += 1
         self.metrics.dialled.add(1, labels(cb))
+        self._count(cb, dialled=1)
         log.info("callback %s: attempt %d commanded to site %s media nodes (claim %s)",
                  cb.callback_id, attempt, self.site, claim_id)
         return 1
+
+    # -- figures on the SLA topic ------------------------------------------------------
+
+    def _count(self, cb: Callback, **increments: int) -> None:
+        """Count a change this scheduler won into the current interval's figures. A
+        failure loses one count of the figures, never the callback's change."""
+        seconds = self.policy_of(cb.tenant).figures_interval_s
+        start = logic.interval_start(self.clock(), seconds)
+        try:
+            self.store.count(cb.tenant, self.site, cb.queue, start, seconds,
+                             {k: v for k, v in increments.items() if v})
+        except Exception as exc:
+            log.error("callback figures: counting %s for callback %s (tenant %s, queue %s) "
+                      "failed: %s; the callback goes on, the interval's figures on the SLA "
+                      "topic miss this count", increments, cb.callback_id, cb.tenant, cb.queue,
+                      exc)
+        self._next_figures = float("-inf")  # publish the change with the next tick
+
+    def publish_figures(self) -> int:
+        """Publish this site's callback figures of the open interval and the ones just
+        closed (``final`` after the grace for late outcomes) when they changed since last
+        published. Returns how many records were sent."""
+        now = self.clock()
+        sent = 0
+        for tenant, site in self.store.figure_partitions():
+            if site != self.site:
+                continue
+            seconds = self.policy_of(tenant).figures_interval_s
+            # The open interval, and any closed one whose final record may still be due.
+            since = logic.interval_start(now - seconds - logic.FIGURES_GRACE_S, seconds)
+            for row in self.store.figures(tenant, site, since):
+                figures = logic.callback_interval(row, now)
+                key = (tenant, figures.queue, float(row["interval_start"]),
+                       figures.interval_seconds)
+                if self._published.get(key) == figures:
+                    continue
+                digest = hashlib.sha256(encode_body(figures)).hexdigest()[:16]
+                self.producer.publish_event(Event(
+                    data=figures, source=self.producer.source,
+                    id=str(uuid.uuid5(EVENT_NAMESPACE, f"figures/{key}/{site}/{digest}"))))
+                self._published[key] = figures
+                sent += 1
+            for old in [k for k in self._published if k[0] == tenant and k[2] < since]:
+                del self._published[old]
+        if sent:
+            self.producer.flush()
+        return sent
 
     # -- adoption ----------------------------------------------------------------------
 
@@ -348,6 +408,7 @@ class Scheduler:
         if changed is None:
             return
         self.metrics.failed.add(1, labels(cb, reason=reason))
+        self._count(cb, failed=1, cancelled=int(not retry))
         if retry:
             self._publish(CallbackScheduled(
                 callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant,
@@ -366,6 +427,7 @@ class Scheduler:
             return
         log.info("callback %s cancelled: %s", cb.callback_id, reason)
         self.metrics.cancelled.add(1, labels(cb, reason=reason))
+        self._count(cb, cancelled=1)
         if publish:
             self._publish(CallbackCancelled(callback_id=cb.callback_id, call_id=cb.call_id,
                                             tenant=cb.tenant, reason=reason),  # type: ignore[arg-type]

@@ -10,6 +10,9 @@ SERIAL read then settles it by the write's own id.
 Open callbacks live in ``callbacks`` (partition per tenant, so a scheduler reads one
 partition per tenant); terminal ones move to ``callbacks_closed`` (kept 30 days for
 audit and so that a replayed request is not taken for a new one).
+
+``callback_figures`` holds the per-site, per-queue, per-interval counters the SLA
+topic's callback figures are made of; only the winner of a compare-and-set counts.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ _COLUMNS: dict[str, str] = {
     "outcome": "text", "connected_at": "double", "version": "int",
 }
 _FIELDS = [f.name for f in fields(Callback)]
+FIGURES = ("requested", "dialled", "connected", "failed", "cancelled", "recovered_abandons",
+           "connect_ms")
 assert set(_FIELDS) == set(_COLUMNS), "Callback and the table's columns differ"
 
 
@@ -63,6 +68,11 @@ def schema(keyspace: str, replication: Mapping[str, int]) -> list[str]:
         "PRIMARY KEY ((tenant), callback_id))",
         f"CREATE TABLE IF NOT EXISTS {keyspace}.callbacks_closed ({cols}{extra}, "
         f"PRIMARY KEY ((tenant), callback_id)) WITH default_time_to_live = {CLOSED_TTL_S}",
+        # Counters: one partition per tenant and site, intervals in time order.
+        f"CREATE TABLE IF NOT EXISTS {keyspace}.callback_figures (tenant text, site text, "
+        "interval_start double, queue text, interval_seconds int, "
+        + ", ".join(f"{name} counter" for name in FIGURES)
+        + ", PRIMARY KEY ((tenant, site), interval_start, queue, interval_seconds))",
     ]
 
 
@@ -113,6 +123,8 @@ class CallbackStore:
                      self._delete):
             stmt.consistency_level = ConsistencyLevel.LOCAL_QUORUM
         self._updates: dict[tuple[str, ...], Any] = {}
+        self._counts: dict[tuple[str, ...], Any] = {}
+        self._figure_reads: tuple[Any, Any] | None = None
 
     # -- reads -------------------------------------------------------------------------
 
@@ -185,6 +197,53 @@ class CallbackStore:
             self.session.execute(self._delete, (cb.tenant, cb.callback_id, cb.version))
         except (WriteTimeout, ErrorMessage) as exc:
             _reraise_unless_unknown(exc)  # the archive is written; a later close retries
+
+    # -- figures -----------------------------------------------------------------------
+
+    def count(self, tenant: str, site: str, queue: str, interval_start: float,
+              interval_seconds: int, increments: Mapping[str, int]) -> None:
+        """Add to the interval's counters (a counter update: not idempotent, so called
+        once, by the scheduler whose compare-and-set made the change)."""
+        names = tuple(sorted(increments))
+        stmt = self._counts.get(names)
+        if stmt is None:
+            sets = ", ".join(f"{name} = {name} + ?" for name in names)
+            stmt = self.session.prepare(
+                f"UPDATE {self.keyspace}.callback_figures SET {sets} WHERE tenant = ? "
+                "AND site = ? AND interval_start = ? AND queue = ? AND interval_seconds = ?")
+            stmt.consistency_level = ConsistencyLevel.LOCAL_QUORUM
+            self._counts[names] = stmt
+        self.session.execute(stmt, (*(increments[n] for n in names), tenant, site,
+                                    interval_start, queue, interval_seconds))
+
+    def figure_partitions(self) -> list[tuple[str, str]]:
+        """Every (tenant, site) that has counted figures."""
+        return [(row.tenant, row.site) for row in self.session.execute(self._reads()[0])]
+
+    def figures(self, tenant: str, site: str, since: float) -> list[dict[str, Any]]:
+        """Counter rows of intervals starting at or after ``since``: tenant, site, queue,
+        interval_start, interval_seconds and the ``FIGURES`` (0 for never counted)."""
+        return [{"tenant": tenant, "site": site, "queue": row.queue,
+                 "interval_start": row.interval_start,
+                 "interval_seconds": row.interval_seconds,
+                 **{name: getattr(row, name) or 0 for name in FIGURES}}
+                for row in self.session.execute(self._reads()[1], (tenant, site, since))]
+
+    def _reads(self) -> tuple[Any, Any]:
+        # Prepared on first use: a keyspace made before the figures existed fails here,
+        # with Cassandra naming the missing table, not at start-up.
+        if self._figure_reads is None:
+            ks = self.keyspace
+            partitions = self.session.prepare(
+                f"SELECT DISTINCT tenant, site FROM {ks}.callback_figures")
+            rows = self.session.prepare(
+                f"SELECT queue, interval_start, interval_seconds, {', '.join(FIGURES)} "
+                f"FROM {ks}.callback_figures WHERE tenant = ? AND site = ? "
+                "AND interval_start >= ?")
+            for stmt in (partitions, rows):
+                stmt.consistency_level = ConsistencyLevel.LOCAL_QUORUM
+            self._figure_reads = (partitions, rows)
+        return self._figure_reads
 
     # -- helpers -----------------------------------------------------------------------
 
