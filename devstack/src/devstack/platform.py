@@ -6,6 +6,8 @@
   edge, on the demo tenant's IVR flow (``media-nodes/flows/demo-bank.yaml``);
 * a stream worker (``python -m hotline_streams worker``) with the demo tenant's queues
   (``streams/config-examples/``);
+* the callback scheduler (``python -m hotline_streams.callbacks run``) on Cassandra
+  dc-a with the demo tenant's callback policy, after creating its keyspace;
 * traffic: SIPp agent phones (UAS), simulated agent desktops on Kafka
   (``python -m hotline_loadtests.agents``), and SIPp callers through the edge at a
   steady low rate.
@@ -41,12 +43,37 @@ TENANTS = REPO / "streams" / "config-examples"
 CALLER = REPO / "loadtests" / "scenarios" / "caller_asks_for_agent.xml"
 TENANT = "demo-bank"
 TOKEN_KEY_ENV = "HOTLINE_CALLER_TOKEN_KEY"
+CASSANDRA_ENV = "HOTLINE_CASSANDRA_DC_A"
+# The demo tenant's callback policy (docs/callbacks.md): dialled any time of day, so a
+# demo at night still shows callbacks; figures on the SLA topic per 15 minutes.
+CALLBACK_POLICIES = f"""\
+{TENANT}:
+  time_zone: UTC
+  max_attempts: 3
+  retry_backoff_s: 60
+  default_window_s: 3600
+  auto_callback_surge_level: 3
+  claim_ttl_s: 30
+  dial_timeout_s: 90
+  figures_interval_s: 900
+"""
 
 
 def _free_udp_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def _stack_variable(run_dir: Path, name: str) -> str | None:
+    """A variable of the stack's ``env.sh`` (what clients source), e.g. Cassandra dc-a."""
+    env_file = run_dir / "env.sh"
+    if not env_file.exists():
+        return None
+    for line in env_file.read_text().splitlines():
+        if line.startswith(f"export {name}="):
+            return line.split("=", 1)[1].strip("'\"") or None
+    return None
 
 
 def _http_ok(url: str, want_json_key: str | None = None) -> bool:
@@ -75,6 +102,8 @@ class Platform:
     health_port: int = 0
     streams_port: int = 0
     phone_port: int = 0
+    callbacks_port: int = 0
+    cassandra_dc_a: str | None = None  # host:port; default: the stack's env.sh
 
     def _start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> \
             ManagedProcess:
@@ -120,8 +149,12 @@ class Platform:
                                                 "worker", "-l", "info"], streams_env)
         wait_until(lambda: _http_ok(f"http://127.0.0.1:{self.health_port}/readyz"),
                    timeout=180, proc=pool, what="ready (a worker in the edge's set)")
+        callbacks = self._start_callbacks(home, env)
         wait_until(lambda: _http_ok(f"http://127.0.0.1:{self.streams_port}/ready", "ready"),
                    timeout=240, proc=streams, what="ready (partitions assigned, tables recovered)")
+        wait_until(lambda: _http_ok(f"http://127.0.0.1:{self.callbacks_port}/readyz"),
+                   timeout=120, proc=callbacks, what="ready (Kafka and Cassandra reached, "
+                   "a scheduling tick done)")
         self._start("agent phones", [sipp, "-sn", "uas", "-i", "127.0.0.1",
                                      "-p", str(self.phone_port), "-nostdin",
                                      "-mp", str(_free_udp_port())])
@@ -135,6 +168,30 @@ class Platform:
             "-r", f"{self.call_rate_per_minute:g}", "-rp", "60000",
             "-l", str(self.max_callers), "-nostdin", "-trace_err",
             "-error_file", str(home / "callers-errors.log")])
+
+    def _start_callbacks(self, home: Path, env: dict[str, str]) -> ManagedProcess:
+        """Create the callbacks keyspace on Cassandra dc-a (idempotent), then start the
+        scheduler with the demo policy; its /readyz is waited on by ``up``."""
+        cassandra = self.cassandra_dc_a or _stack_variable(self.run_dir, CASSANDRA_ENV)
+        if cassandra is None:
+            raise ServerError(f"the callback scheduler needs Cassandra dc-a: {CASSANDRA_ENV} "
+                              f"is not in {self.run_dir / 'env.sh'} (a profile without "
+                              "Cassandra?)")
+        where = ["--cassandra", cassandra, "--datacenter", "dc-a",
+                 "--keyspace", "hotline_callbacks"]
+        schema = subprocess.run(
+            [sys.executable, "-m", "hotline_streams.callbacks", "schema", *where],
+            env=env, capture_output=True, text=True, timeout=300, check=False)
+        if schema.returncode != 0:
+            raise ServerError("creating the callbacks keyspace on Cassandra dc-a "
+                              f"({cassandra}) failed:\n{schema.stderr[-3000:]}")
+        policies = home / "callback-policies.yaml"
+        policies.write_text(CALLBACK_POLICIES)
+        self.callbacks_port = self.ports.take()
+        return self._start("callback scheduler", [
+            sys.executable, "-m", "hotline_streams.callbacks", "run", *where,
+            "--kafka", self.bootstrap, "--site", "site-a", "--instance", "callbacks-a-0",
+            "--policies", str(policies), "--http", f"127.0.0.1:{self.callbacks_port}"], env)
 
     def health(self) -> dict[str, str | None]:
         return {p.name: None if p.alive() else p.exit_description() for p in self.processes}
@@ -150,6 +207,8 @@ class Platform:
                 f"http://127.0.0.1:{self.health_port}/metrics /readyz /healthz",
                 f"  streams: http://127.0.0.1:{self.streams_port}/tenants/{TENANT}/routing "
                 f"(/ready)",
+                f"  callbacks: http://127.0.0.1:{self.callbacks_port}/readyz /metrics "
+                f"(Cassandra dc-a keyspace hotline_callbacks)",
                 f"  traffic: SIPp callers at {self.call_rate_per_minute:g}/min "
                 f"(≤{self.max_callers} at once), {self.agents} agents, phones on "
                 f"udp 127.0.0.1:{self.phone_port}",
