@@ -11,6 +11,7 @@ import pytest
 from hotline_streams.callbacks import logic
 from hotline_streams.callbacks.config import PolicyError, load_policies, parse_policy
 from hotline_streams.callbacks.models import (
+    AgentView,
     Callback,
     CallbackPolicy,
     QueueCapacity,
@@ -177,3 +178,42 @@ def test_callback_figures_of_an_interval() -> None:
     assert logic.callback_interval(row, NOON + 900 + logic.FIGURES_GRACE_S).final
     nothing = logic.callback_interval({**row, "dialled": 0, "connected": 0}, NOON)
     assert nothing.success_rate is None and nothing.mean_seconds_to_connect is None
+
+
+def test_agent_first_reserves_the_longest_idle_qualified_agent_not_already_reserved() -> None:
+    agents = [AgentView("a-1", "acme", frozenset({"billing"}), ready_since=NOON - 10),
+              AgentView("a-2", "acme", frozenset({"billing", "cards"}), ready_since=NOON - 99),
+              AgentView("a-3", "acme", frozenset({"cards"}), ready_since=NOON - 500),
+              AgentView("a-4", "acme", frozenset({"billing"}), ready_since=None),  # busy
+              AgentView("b-1", "other", frozenset({"billing"}), ready_since=NOON - 900)]
+    billing = frozenset({"billing"})
+    assert logic.pick_agent(agents, "acme", billing, reserved=()) == "a-2"
+    assert logic.pick_agent(agents, "acme", billing, reserved={"a-2"}) == "a-1"
+    assert logic.pick_agent(agents, "acme", billing, reserved={"a-2"}, refused={"a-1"}) is None
+    # The queue's skills not known yet (no call of it seen): any ready agent of the tenant.
+    assert logic.pick_agent(agents, "acme", None, reserved=()) == "a-3"
+    assert logic.agent_first(callback(), CallbackPolicy(agent_first_queues=frozenset({"billing"})))
+    assert not logic.agent_first(callback(), POLICY)
+
+
+def test_only_the_reserved_agents_answer_to_the_current_preview_counts() -> None:
+    previewing = callback(status=Status.PREVIEWING, attempt=1, agent_id="a-2", due_at=NOON + 20,
+                          claim_id="c", claim_expires=NOON + 50)
+    assert logic.preview_answer(previewing, "a-2", 1, "accepted") == "dial"
+    assert logic.preview_answer(previewing, "a-2", 1, "rejected") == "release"
+    assert logic.preview_answer(previewing, "a-1", 1, "accepted") == "ignore"  # not reserved
+    assert logic.preview_answer(previewing, "a-2", 2, "accepted") == "ignore"  # old attempt
+    commanded = replace(previewing, status=Status.COMMANDED)
+    assert logic.preview_answer(commanded, "a-2", 1, "accepted") == "ignore"  # already dialled
+    assert not logic.preview_timed_out(previewing, NOON + 19)
+    assert logic.preview_timed_out(previewing, NOON + 20)  # no answer: dial anyway
+    # A scheduler that died while previewing: the same attempt is resumed after the claim.
+    assert logic.next_attempt(previewing, NOON + 49) is None
+    assert logic.next_attempt(previewing, NOON + 50) == 1
+
+
+def test_agent_first_policy_fields() -> None:
+    policy = parse_policy("acme", {"agent_first_queues": ["billing"], "preview_timeout_s": 15})
+    assert (policy.agent_first_queues, policy.preview_timeout_s) == (frozenset({"billing"}), 15)
+    with pytest.raises(PolicyError, match=r"acme\.agent_first_queues: a list of queue names"):
+        parse_policy("acme", {"agent_first_queues": "billing"})

@@ -12,6 +12,7 @@ from typing import Annotated, ClassVar, Literal
 import msgspec
 
 from hotline_events.models._base import (
+    AgentId,
     CallerToken,
     CallId,
     EventModel,
@@ -98,6 +99,27 @@ class CallbackCancelled(CallbackEvent, frozen=True, kw_only=True):
     reason: Literal["caller-called-again", "cancelled-by-caller", "expired", "max-attempts"]
 
 
+class CallbackPreviewOffered(CallbackEvent, frozen=True, kw_only=True):
+    """Agent-first preview: the callback is offered to this agent (reserved for it) before
+    the customer is dialled; the agent's desktop shows it and answers accept or reject."""
+
+    TYPE: ClassVar[str] = "hotline.callback.preview-offered.v1"
+    queue: Queue
+    agent_id: AgentId
+    attempt: Attempt
+    dial_by: Annotated[Timestamp, msgspec.Meta(
+        description="Without an answer the customer is dialled at this time anyway.")]
+
+
+class CallbackPreviewAnswered(CallbackEvent, frozen=True, kw_only=True):
+    """The agent's answer to a preview (from the desktop, through the callbacks API)."""
+
+    TYPE: ClassVar[str] = "hotline.callback.preview-answered.v1"
+    agent_id: AgentId
+    attempt: Attempt
+    decision: Literal["accepted", "rejected"]
+
+
 class DialCallback(CallbackEvent, frozen=True, kw_only=True):
     """Command to a media node: dial this number. Personal: the number is in clear."""
 
@@ -113,9 +135,12 @@ class DialCallback(CallbackEvent, frozen=True, kw_only=True):
     final_attempt: Annotated[bool, msgspec.Meta(
         description="No retry follows a failure of this attempt (the node reports "
                     "`will_retry` false).")] = False
+    agent_id: Annotated[AgentId | None, msgspec.Meta(
+        description="Agent-first preview: the agent who accepted the callback (or did not "
+                    "answer in time) and is reserved for it.")] = None
 
 
 TYPES: tuple[type[EventModel], ...] = (
     CallbackRequested, CallbackScheduled, CallbackDialling, CallbackConnected, CallbackFailed,
-    CallbackCancelled, DialCallback,
+    CallbackCancelled, DialCallback, CallbackPreviewOffered, CallbackPreviewAnswered,
 )

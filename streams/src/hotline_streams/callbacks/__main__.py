@@ -25,10 +25,13 @@ from cassandra.policies import DCAwareRoundRobinPolicy
 
 from hotline_events.catalog import Catalog, default_catalog
 from hotline_events.consumer import ContractConsumer
+from hotline_events.models import EventModel
+from hotline_events.models.agents import AgentReady
 from hotline_events.models.callbacks import CallbackRequested
 from hotline_events.models.calls import CallQueued
 from hotline_events.models.identity import CallerIdentified
 from hotline_events.models.metrics import QueueStatistics
+from hotline_events.models.routing import RoutingDecision
 from hotline_events.models.sites import SiteAdoptionRequested
 from hotline_events.producer import EventProducer
 from hotline_streams.callbacks.config import load_policies
@@ -122,11 +125,22 @@ def main(argv: list[str] | None = None) -> int:
 def run(scheduler: Scheduler, args: argparse.Namespace, catalog: Catalog) -> int:
     topics = sorted({catalog.topic_for_type(t.TYPE).name for t in (
         CallbackRequested, CallQueued, CallerIdentified, QueueStatistics,
-        SiteAdoptionRequested)})
+        SiteAdoptionRequested, AgentReady, RoutingDecision)})
     health = Health()
     if args.http:
         host, _, port = args.http.rpartition(":")
-        server = serve(host or "127.0.0.1", int(port), health)
+        # The desktop's preview answers go out under their own source: the scheduler
+        # skips its own publications, and these must come back to it.
+        answers = EventProducer(args.kafka, f"{scheduler.producer.source}/preview-api",
+                                catalog=catalog)
+
+        def publish(data: EventModel) -> None:
+            answers.publish(data)
+            answers.flush()
+
+        server = serve(host or "127.0.0.1", int(port), health,
+                       lambda tenant, callback_id, body: scheduler.answer_preview(
+                           tenant, callback_id, body, publish))
         address, bound = server.server_address[0], server.server_address[1]
         print(f"http http://{address!s}:{bound}", flush=True)
     consumer = ContractConsumer(args.kafka, f"{args.topic_prefix}hotline-callbacks-{args.site}",

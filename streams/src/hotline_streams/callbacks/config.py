@@ -25,7 +25,7 @@ class PolicyError(ValueError):
 
 
 _NUMBERS = ("max_attempts", "retry_backoff_s", "retry_backoff_max_s", "default_window_s",
-            "claim_ttl_s", "dial_timeout_s", "figures_interval_s")
+            "claim_ttl_s", "dial_timeout_s", "figures_interval_s", "preview_timeout_s")
 _WHOLE = ("max_attempts", "figures_interval_s")
 
 
@@ -39,7 +39,8 @@ def _clock(value: Any, where: str) -> time:
 def parse_policy(tenant: str, raw: Any) -> CallbackPolicy:
     if not isinstance(raw, dict):
         raise PolicyError(f"{tenant}: expected a mapping of policy fields")
-    known = {*_NUMBERS, "time_zone", "quiet_hours", "auto_callback_surge_level"}
+    known = {*_NUMBERS, "time_zone", "quiet_hours", "auto_callback_surge_level",
+             "agent_first_queues"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise PolicyError(f"{tenant}.{unknown[0]}: unknown field (known: {sorted(known)})")
@@ -69,6 +70,12 @@ def parse_policy(tenant: str, raw: Any) -> CallbackPolicy:
         if level is not None and (not isinstance(level, int) or not 0 <= level <= 4):
             raise PolicyError(f"{tenant}.auto_callback_surge_level: 0-4 or null, got {level!r}")
         values["auto_callback_surge_level"] = level
+    if "agent_first_queues" in raw:
+        queues = raw["agent_first_queues"]
+        if not (isinstance(queues, list) and all(isinstance(q, str) and q for q in queues)):
+            raise PolicyError(f"{tenant}.agent_first_queues: a list of queue names, "
+                              f"got {queues!r}")
+        values["agent_first_queues"] = frozenset(queues)
     return CallbackPolicy(**values)
 
 

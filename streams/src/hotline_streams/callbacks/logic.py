@@ -13,12 +13,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from hotline_events.models.metrics import CallbackInterval
 from hotline_streams.callbacks.models import (
     IN_FLIGHT,
+    AgentView,
     Callback,
     CallbackPolicy,
     DialPlan,
@@ -79,7 +80,8 @@ def next_attempt(cb: Callback, now: float) -> int | None:
     command id repeats, so a node that got it drops the copy); None when not claimable."""
     if cb.status is Status.PENDING:
         return cb.attempt + 1
-    if cb.status in (Status.CLAIMED, Status.COMMANDED) and cb.claim_expires <= now:
+    if (cb.status in (Status.CLAIMED, Status.PREVIEWING, Status.COMMANDED)
+            and cb.claim_expires <= now):
         return max(cb.attempt, 1)
     return None
 
@@ -185,3 +187,49 @@ def callback_interval(row: Mapping[str, Any], now: float) -> CallbackInterval:
         success_rate=min(connected / dialled, 1.0) if dialled else None,
         mean_seconds_to_connect=(round(int(row["connect_ms"]) / connected / 1000.0, 3)
                                  if connected else None))
+
+
+# -- agent-first preview -------------------------------------------------------------------
+
+Preview = Literal["dial", "release", "ignore"]
+
+
+def agent_first(cb: Callback, policy: CallbackPolicy) -> bool:
+    return cb.queue in policy.agent_first_queues
+
+
+def agent_ready(agent: AgentView, at: float) -> AgentView:
+    return agent if agent.ready_since is not None else replace(agent, ready_since=at)
+
+
+def agent_busy(agent: AgentView) -> AgentView:
+    return replace(agent, ready_since=None)
+
+
+def pick_agent(agents: Iterable[AgentView], tenant: str, skills: frozenset[str] | None,
+               reserved: Iterable[str], refused: Iterable[str] = ()) -> str | None:
+    """The ready agent to reserve for a preview: qualified for the queue's skills (all
+    ready agents of the tenant when the queue's skills are not known yet), not already
+    reserved for another preview, not one who refused this callback; the longest idle
+    first (as routing would)."""
+    taken = set(reserved) | set(refused)
+    fit = [a for a in agents if a.tenant == tenant and a.ready_since is not None
+           and a.agent_id not in taken and (skills is None or skills <= a.skills)]
+    if not fit:
+        return None
+    return min(fit, key=lambda a: (a.ready_since or 0.0, a.agent_id)).agent_id
+
+
+def preview_answer(cb: Callback, agent_id: str, attempt: int,
+                   decision: str) -> Preview:
+    """What an agent's answer does: the reserved agent accepting → dial the customer now;
+    refusing → release the callback (no dial attempt used); anything else (another
+    agent, an old attempt, a callback no longer previewing) → ignore."""
+    if cb.status is not Status.PREVIEWING or cb.agent_id != agent_id or cb.attempt != attempt:
+        return "ignore"
+    return "dial" if decision == "accepted" else "release"
+
+
+def preview_timed_out(cb: Callback, now: float) -> bool:
+    """No answer by the preview's deadline (``due_at``): the customer is dialled anyway."""
+    return cb.status is Status.PREVIEWING and now >= cb.due_at

@@ -10,6 +10,7 @@ from enum import StrEnum
 class Status(StrEnum):
     PENDING = "pending"  # waiting for its turn (or for a retry's due time)
     CLAIMED = "claimed"  # a scheduler holds the claim and is commanding a media node
+    PREVIEWING = "previewing"  # agent-first: offered to a reserved agent, customer not dialled
     COMMANDED = "commanded"  # the dial command is in Kafka; no node has confirmed yet
     DIALLING = "dialling"  # a media node confirmed it is dialling
     CONNECTED = "connected"  # terminal: the customer picked up
@@ -17,7 +18,7 @@ class Status(StrEnum):
 
 
 TERMINAL = frozenset({Status.CONNECTED, Status.CANCELLED})
-IN_FLIGHT = frozenset({Status.CLAIMED, Status.COMMANDED, Status.DIALLING})
+IN_FLIGHT = frozenset({Status.CLAIMED, Status.PREVIEWING, Status.COMMANDED, Status.DIALLING})
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,13 @@ class Callback:
     owner_site: str
     status: Status = Status.PENDING
     attempt: int = 0  # dial attempts made so far
-    due_at: float = 0.0  # not before (first turn, or the retry's backoff)
+    due_at: float = 0.0  # not before (first turn, the retry's backoff); previewing: dial by
     claim_id: str | None = None
     claim_owner: str | None = None
     claim_expires: float = 0.0
     outcome: str | None = None  # last outcome / cancel reason
     connected_at: float | None = None
+    agent_id: str | None = None  # agent-first: the agent reserved for (offered) this callback
     version: int = 0
 
 
@@ -71,6 +73,10 @@ class CallbackPolicy:
     claim_ttl_s: float = 30.0  # a crashed claimant's claim expires after this
     dial_timeout_s: float = 90.0  # a node that said "dialling" and went silent
     figures_interval_s: int = 900  # callback figures on the SLA topic: its 15-min intervals
+    # Agent-first preview in these queues: a ready agent is reserved and offered the
+    # callback first; the customer is dialled when the agent accepts, or after the timeout.
+    agent_first_queues: frozenset[str] = frozenset()
+    preview_timeout_s: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,17 @@ class QueueCapacity:
     agents_ready: int = 0
     waiting: int = 0
     as_of: float = 0.0
+
+
+@dataclass(frozen=True)
+class AgentView:
+    """What the scheduler knows of an agent, from the agent and call events (agent-first
+    preview picks from these)."""
+
+    agent_id: str
+    tenant: str
+    skills: frozenset[str] = frozenset()
+    ready_since: float | None = None  # None: not ready (not ready, on a call, wrap-up)
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,21 @@ from opentelemetry.metrics import Meter, NoOpMeter
 
 from hotline_events.envelope import Event, encode_body
 from hotline_events.models import EventModel
+from hotline_events.models.agents import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentNotReady,
+    AgentReady,
+    WrapUpEnded,
+    WrapUpStarted,
+)
 from hotline_events.models.callbacks import (
     CallbackCancelled,
     CallbackConnected,
     CallbackDialling,
     CallbackFailed,
+    CallbackPreviewAnswered,
+    CallbackPreviewOffered,
     CallbackRequested,
     CallbackScheduled,
     DialCallback,
@@ -41,12 +51,14 @@ from hotline_events.models.callbacks import (
 from hotline_events.models.calls import CallAbandoned, CallAnswered, CallOffered, CallQueued
 from hotline_events.models.identity import CallerIdentified
 from hotline_events.models.metrics import CallbackInterval, QueueStatistics
+from hotline_events.models.routing import RoutingDecision
 from hotline_events.models.sites import SiteAdoptionRequested
 from hotline_events.producer import EventProducer
 from hotline_streams.callbacks import logic
 from hotline_streams.callbacks.metrics import CallbackMetrics, labels
 from hotline_streams.callbacks.models import (
     IN_FLIGHT,
+    AgentView,
     Callback,
     CallbackPolicy,
     QueueCapacity,
@@ -121,6 +133,11 @@ class Scheduler:
         self.figures_every_s = figures_every_s
         self._next_figures = float("-inf")
         self._published: dict[tuple[str, str, float, int], CallbackInterval] = {}
+        # Agent-first preview: who is ready (from agent and call events), the skills of
+        # each queue (from its calls), and who refused which callback.
+        self.agents: dict[tuple[str, str], AgentView] = {}
+        self.queue_skills: dict[tuple[str, str], frozenset[str]] = {}
+        self.refused: dict[str, set[str]] = {}
 
     # -- events in ---------------------------------------------------------------------
 
@@ -182,8 +199,11 @@ class Scheduler:
         memo.enqueued_at = _epoch(data.original_enqueued_at or data.enqueued_at)
         memo.tier = data.caller_tier
         memo.callback_id = data.callback_id
+        if data.required_skills:
+            self.queue_skills[(data.tenant, data.queue)] = frozenset(data.required_skills)
 
     def _answered(self, data: CallAnswered) -> None:
+        self._agent_busy(data.tenant, data.agent_id)
         memo = self.calls.get(data.call_id)
         if memo is None or memo.caller_token is None or memo.callback_id is not None:
             return
@@ -270,6 +290,11 @@ class Scheduler:
         sent = 0
         for cb in decided.dial:
             sent += self._dial(cb, now)
+        for cb in open_callbacks:
+            if logic.preview_timed_out(cb, now) and cb.claim_expires > now:
+                log.info("callback %s: agent %s did not answer the preview in time; dialling "
+                         "the customer", cb.callback_id, cb.agent_id)
+                sent += self._dial_reserved(cb, now)
         if time.monotonic() >= self._next_figures:
             self.publish_figures()
             self._next_figures = time.monotonic() + self.figures_every_s
@@ -281,18 +306,27 @@ class Scheduler:
         if attempt is None:
             return 0
         policy = self.policy_of(cb.tenant)
+        if logic.agent_first(cb, policy):
+            self._offer_preview(cb, attempt, now, policy)
+            return 0
         claim_id = uuid.uuid4().hex
         claimed = self._change(cb, status=Status.CLAIMED, attempt=attempt,
                                     claim_id=claim_id, claim_owner=self.instance,
                                     claim_expires=now + policy.claim_ttl_s)
         if claimed is None:
             return 0  # another scheduler claimed it first
+        return self._command(claimed, now, policy)
+
+    def _command(self, claimed: Callback, now: float, policy: CallbackPolicy) -> int:
+        """Send the dial command of a callback this scheduler holds the claim of."""
+        cb, attempt, claim_id = claimed, claimed.attempt, claimed.claim_id or ""
         self._crash_point("claim")
         command = DialCallback(
             callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant, queue=cb.queue,
             site=self.site, caller_number=cb.caller_number, caller_token=cb.caller_token,
             attempt=attempt, claim_id=claim_id, original_enqueued_at=_at(cb.original_enqueued_at),
-            final_attempt=logic.is_final_attempt(claimed, now, policy))
+            final_attempt=logic.is_final_attempt(claimed, now, policy),
+            agent_id=claimed.agent_id)
         self.producer.publish_event(Event(data=command, source=self.producer.source,
                                           id=logic.command_id(cb.callback_id, attempt)))
         self.producer.flush()  # acknowledged before we say "commanded"
@@ -304,6 +338,108 @@ class Scheduler:
         log.info("callback %s: attempt %d commanded to site %s media nodes (claim %s)",
                  cb.callback_id, attempt, self.site, claim_id)
         return 1
+
+    # -- agent-first preview -----------------------------------------------------------
+
+    def _offer_preview(self, cb: Callback, attempt: int, now: float,
+                       policy: CallbackPolicy) -> None:
+        """Reserve a ready agent (compare-and-set: one reservation per attempt) and offer
+        the callback to them; the customer is dialled on their accepting, or at the
+        preview's deadline."""
+        reserved = {c.agent_id for c in self._view.values()
+                    if c.agent_id and c.status in IN_FLIGHT and c.callback_id != cb.callback_id}
+        agent = logic.pick_agent(self.agents.values(), cb.tenant,
+                                 self.queue_skills.get((cb.tenant, cb.queue)), reserved,
+                                 self.refused.get(cb.callback_id, ()))
+        if agent is None:
+            log.info("callback %s (tenant %s, queue %s): agent-first, but no ready agent is "
+                     "known to this scheduler yet; offered on a later tick", cb.callback_id,
+                     cb.tenant, cb.queue)
+            return
+        dial_by = now + policy.preview_timeout_s
+        offered = self._change(cb, status=Status.PREVIEWING, attempt=attempt,
+                               claim_id=uuid.uuid4().hex, claim_owner=self.instance,
+                               claim_expires=dial_by + policy.claim_ttl_s, due_at=dial_by,
+                               agent_id=agent)
+        if offered is None:
+            return  # another scheduler reserved first
+        self._publish(CallbackPreviewOffered(
+            callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant, queue=cb.queue,
+            agent_id=agent, attempt=attempt, dial_by=_at(dial_by)),
+            step=f"preview-offered/{agent}", attempt=attempt)
+        log.info("callback %s: offered to agent %s (attempt %d); the customer is dialled on "
+                 "accept or at %s", cb.callback_id, agent, attempt, _at(dial_by))
+
+    def _preview_answered(self, data: CallbackPreviewAnswered) -> None:
+        cb = self.store.get(data.tenant, data.callback_id)
+        if cb is None:
+            return
+        action = logic.preview_answer(cb, data.agent_id, data.attempt, data.decision)
+        if action == "dial":
+            self._dial_reserved(cb, self.clock())
+        elif action == "release":
+            # Refusing is not a dial attempt: the callback waits for another agent.
+            released = self._change(cb, status=Status.PENDING, attempt=cb.attempt - 1,
+                                    claim_id=None, claim_owner=None, claim_expires=0.0,
+                                    due_at=self.clock(), agent_id=None)
+            if released is not None:
+                self.refused.setdefault(cb.callback_id, set()).add(data.agent_id)
+                log.info("callback %s: agent %s refused the preview; offered to another",
+                         cb.callback_id, data.agent_id)
+
+    def _dial_reserved(self, cb: Callback, now: float) -> int:
+        """Dial the customer of a previewed callback (accepted, or the deadline passed)."""
+        policy = self.policy_of(cb.tenant)
+        claimed = self._change(cb, status=Status.CLAIMED, claim_owner=self.instance,
+                               claim_expires=now + policy.claim_ttl_s)
+        if claimed is None:
+            return 0
+        return self._command(claimed, now, policy)
+
+    def answer_preview(self, tenant: str, callback_id: str, body: Any,
+                       publish: Callable[[EventModel], None]) -> tuple[int, dict[str, Any]]:
+        """The agent desktop's answer to a preview (``POST …/preview``): checked against
+        the stored callback, then published for the schedulers (HTTP status, body)."""
+        if not isinstance(body, dict) or body.get("decision") not in ("accepted", "rejected"):
+            return 400, {"error": "body needs decision: accepted | rejected", "field": "decision"}
+        agent, attempt = body.get("agent_id"), body.get("attempt")
+        if not isinstance(agent, str) or not agent:
+            return 400, {"error": "agent_id is required", "field": "agent_id"}
+        cb = self.store.get(tenant, callback_id)
+        if cb is None:
+            return 404, {"error": f"no callback {callback_id} for tenant {tenant}",
+                         "field": "callback_id"}
+        attempt = attempt if isinstance(attempt, int) else cb.attempt
+        if logic.preview_answer(cb, agent, attempt, body["decision"]) == "ignore":
+            return 409, {"error": f"callback {callback_id} is {cb.status.value}, not offered to "
+                                  f"{agent} (attempt {attempt})", "field": "agent_id"}
+        publish(CallbackPreviewAnswered(callback_id=cb.callback_id, call_id=cb.call_id,
+                                        tenant=tenant, agent_id=agent, attempt=attempt,
+                                        decision=body["decision"]))
+        return 202, {"accepted": body["decision"], "callback_id": callback_id}
+
+    def _agent_event(self, data: Any) -> None:
+        key = (data.tenant, data.agent_id)
+        if isinstance(data, AgentLoggedOut):
+            self.agents.pop(key, None)
+            return
+        agent = self.agents.get(key) or AgentView(data.agent_id, data.tenant)
+        if isinstance(data, AgentLoggedIn):
+            agent = AgentView(data.agent_id, data.tenant,
+                              frozenset(s.skill for s in data.skills))
+        elif isinstance(data, AgentReady | WrapUpEnded):
+            agent = logic.agent_ready(agent, self.clock())
+        else:  # not ready, wrap-up started
+            agent = logic.agent_busy(agent)
+        self.agents[key] = agent
+
+    def _agent_busy(self, tenant: str, agent_id: str | None) -> None:
+        agent = self.agents.get((tenant, agent_id or ""))
+        if agent is not None:
+            self.agents[(tenant, agent.agent_id)] = logic.agent_busy(agent)
+
+    def _routed(self, data: RoutingDecision) -> None:
+        self._agent_busy(data.tenant, data.agent_id)  # routing just offered it a call
 
     # -- figures on the SLA topic ------------------------------------------------------
 
@@ -460,4 +596,12 @@ _HANDLERS: dict[type[EventModel], Callable[[Scheduler, Any], None]] = {
     CallbackFailed: Scheduler._failed,
     CallbackCancelled: Scheduler._cancelled,
     SiteAdoptionRequested: Scheduler._adoption_requested,
+    CallbackPreviewAnswered: Scheduler._preview_answered,
+    AgentLoggedIn: Scheduler._agent_event,
+    AgentLoggedOut: Scheduler._agent_event,
+    AgentReady: Scheduler._agent_event,
+    AgentNotReady: Scheduler._agent_event,
+    WrapUpStarted: Scheduler._agent_event,
+    WrapUpEnded: Scheduler._agent_event,
+    RoutingDecision: Scheduler._routed,
 }

@@ -44,7 +44,7 @@ _COLUMNS: dict[str, str] = {
     "original_enqueued_at": "double", "requested_at": "double", "window_start": "double",
     "window_end": "double", "owner_site": "text", "status": "text", "attempt": "int",
     "due_at": "double", "claim_id": "text", "claim_owner": "text", "claim_expires": "double",
-    "outcome": "text", "connected_at": "double", "version": "int",
+    "outcome": "text", "connected_at": "double", "agent_id": "text", "version": "int",
 }
 _FIELDS = [f.name for f in fields(Callback)]
 FIGURES = ("requested", "dialled", "connected", "failed", "cancelled", "recovered_abandons",
@@ -80,6 +80,16 @@ def ensure_schema(session: Session, keyspace: str, replication: Mapping[str, int
     for cql in schema(keyspace, replication):
         session.execute(SimpleStatement(cql, consistency_level=ConsistencyLevel.ALL),
                         timeout=120)
+    # Columns added since a keyspace was made (e.g. agent_id for agent-first previews).
+    for table in ("callbacks", "callbacks_closed"):
+        present = {row.column_name for row in session.execute(
+            "SELECT column_name FROM system_schema.columns WHERE keyspace_name = %s "
+            "AND table_name = %s", (keyspace, table))}
+        for name, kind in _COLUMNS.items():
+            if name not in present:
+                session.execute(SimpleStatement(
+                    f"ALTER TABLE {keyspace}.{table} ADD {name} {kind}",
+                    consistency_level=ConsistencyLevel.ALL), timeout=120)
 
 
 def _from_row(row: Any) -> Callback:

@@ -1,4 +1,6 @@
-"""``/healthz``, ``/readyz`` and ``/metrics`` of a callback scheduler (a thread).
+"""``/healthz``, ``/readyz`` and ``/metrics`` of a callback scheduler (a thread), and
+``POST /tenants/{tenant}/callbacks/{callback_id}/preview`` for the agent desktop's answer
+to an agent-first preview (``{"agent_id": …, "attempt": n, "decision": "accepted"}``).
 
 Healthy while the last event or tick was handled; "degraded" with the reason while
 Cassandra or Kafka keeps failing (the scheduler retries with backoff meanwhile);
@@ -8,13 +10,19 @@ ready once a scheduling tick completed recently.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 STALE_TICK_S = 30.0
+PREVIEW_PATH = re.compile(r"^/tenants/([A-Za-z0-9_-]+)/callbacks/([A-Za-z0-9._-]+)/preview$")
+# (tenant, callback id, JSON body) → (HTTP status, JSON reply)
+PreviewAnswer = Callable[[str, str, Any], tuple[int, dict[str, Any]]]
 
 
 class Health:
@@ -32,8 +40,27 @@ class Health:
         return (200 if status == "ok" else 503), body
 
 
-def serve(bind: str, port: int, health: Health) -> ThreadingHTTPServer:
+def serve(bind: str, port: int, health: Health,
+          preview: PreviewAnswer | None = None) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            found = PREVIEW_PATH.match(self.path)
+            if found is None or preview is None:
+                self._send(404, b'{"error": "not found"}', "application/json")
+                return
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError as exc:
+                self._send(400, json.dumps({"error": f"body is not JSON: {exc}",
+                                            "field": "body"}).encode(), "application/json")
+                return
+            try:
+                code, reply = preview(found.group(1), found.group(2), body)
+            except Exception as exc:  # Cassandra or Kafka down: the desktop retries
+                code, reply = 503, {"error": f"not recorded, try again: {exc}"}
+            self._send(code, json.dumps(reply).encode(), "application/json")
+
         def do_GET(self) -> None:
             if self.path == "/metrics":
                 self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
