@@ -22,7 +22,9 @@ POLICY = ["--set", "callbacks.policies.acme.time_zone=Europe/Berlin",
           "--set", "callbacks.policies.acme.quiet_hours.start=21:00",
           "--set", "callbacks.policies.acme.quiet_hours.end=08:00",
           "--set", "callbacks.policies.acme.max_attempts=4",
-          "--set", "callbacks.policies.acme.figures_interval_s=600"]
+          "--set", "callbacks.policies.acme.figures_interval_s=600",
+          "--set", "callbacks.policies.acme.agent_first_queues={billing}",
+          "--set", "callbacks.policies.acme.preview_timeout_s=15"]
 
 
 def helm_template(kube: KubeTools, *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,7 +50,8 @@ def test_the_scheduler_runs_against_this_sites_kafka_and_cassandra_with_its_poli
     policies.write_text(objects["ConfigMap"]["data"]["policies.yaml"])
     assert load_policies(policies)("acme") == CallbackPolicy(
         time_zone="Europe/Berlin", quiet_hours=QuietHours(time(21, 0), time(8, 0)),
-        max_attempts=4, figures_interval_s=600)
+        max_attempts=4, figures_interval_s=600, agent_first_queues=frozenset({"billing"}),
+        preview_timeout_s=15)
     pod = objects["Deployment"]["spec"]["template"]["spec"]
     site_b = yaml.safe_load((CHART / "values-site-b.yaml").read_text())
     run = pod["containers"][0]["args"]
@@ -73,6 +76,8 @@ def test_the_scheduler_runs_against_this_sites_kafka_and_cassandra_with_its_poli
      "/callbacks/policies/acme/quiet_hours/start"),
     (["--set", "callbacks.policies.Acme!.max_attempts=2"], "'Acme!' not allowed"),
     (["--set", "callbacks.replicas=0"], "/callbacks/replicas"),
+    (["--set", "callbacks.policies.acme.agent_first_queues=billing"],
+     "/callbacks/policies/acme/agent_first_queues"),
 ])
 def test_bad_callback_values_are_rejected_naming_the_key(kube: KubeTools, args: list[str],
                                                          named: str) -> None:
