@@ -43,6 +43,7 @@ from hotline_events.models.callbacks import (
     DialCallback,
 )
 from hotline_events.models.calls import CallAnswered, CallCompleted, CallOffered, CallQueued
+from hotline_events.models.metrics import CallbackInterval
 from hotline_events.models.routing import RoutingDecision
 from hotline_events.topics import ensure_topics
 from hotline_media_nodes.ivr.loader import load_flow
@@ -262,6 +263,20 @@ def test_a_callback_offered_in_the_ivr_is_stored_dialled_bridged_to_an_agent_and
                 if isinstance(e.data, DialCallback)] == [request.callback_id]
     finally:
         reader.close()
+    # The scheduler's figures on the SLA topic count this callback for its queue.
+    # (Summed over intervals: the flow may straddle a quarter hour.)
+    sla = platform.reader(CallbackInterval)
+    try:
+        def totals(events: list[Event]) -> tuple[int, int, int] | None:
+            latest = {e.data.interval_start: e.data for e in events
+                      if isinstance(e.data, CallbackInterval) and e.data.tenant == TENANT
+                      and e.data.queue == QUEUE and e.data.site == "site-a"}
+            summed = tuple(sum(getattr(f, name) for f in latest.values())
+                           for name in ("requested", "dialled", "connected"))
+            return summed if summed[2] >= 1 else None  # type: ignore[return-value]
+        assert sla.poll_until(totals, 60, describe=platform.logs) == (1, 1, 1)
+    finally:
+        sla.close()
     print(f"callback end to end in {time.monotonic() - started:.1f} s")
 
 
