@@ -456,7 +456,8 @@ class Scheduler:
                       "failed: %s; the callback goes on, the interval's figures on the SLA "
                       "topic miss this count", increments, cb.callback_id, cb.tenant, cb.queue,
                       exc)
-        self._next_figures = float("-inf")  # publish the change with the next tick
+        # Published with the next figures round (every figures_every_s), not at once: a
+        # burst of dials must not pay a Cassandra read and a Kafka flush each.
 
     def publish_figures(self) -> int:
         """Publish this site's callback figures of the open interval and the ones just
