@@ -59,3 +59,24 @@ def after_call(data: EventModel, tenant: str, ours: set[str], now: float,
             (now + wrap_up_seconds, WrapUpEnded(agent_id=agent_id, tenant=tenant,
                                                 call_id=data.call_id,
                                                 wrap_up_seconds=wrap_up_seconds))]
+
+
+# --- agent users (the desktop over the agent API) -------------------------------------
+
+def desktop_step(state: str | None, wrap_up_seen_at: float | None, now: float,
+                 wrap_up_seconds: float) -> str | None:
+    """What an agent user's desktop does next, given the state the agent API reports:
+    ``wrap-up-done`` once the wrap-up has lasted ``wrap_up_seconds``, ``ready`` when the
+    agent is not ready, else nothing (None)."""
+    if state == "wrap-up":
+        if wrap_up_seen_at is not None and now - wrap_up_seen_at >= wrap_up_seconds:
+            return "wrap-up-done"
+        return None
+    if state == "not-ready":
+        return "ready"
+    return None  # ready, reserved (ringing), busy (the phone and the caller act) or unknown
+
+
+def all_skills(queue_skills: Iterable[Iterable[str]], proficiency: int = 3) -> dict[str, int]:
+    """Every queue's skills: an agent user can take any queue's callers."""
+    return {skill: proficiency for skills in queue_skills for skill in skills}
