@@ -108,7 +108,8 @@ class SipCallerUser(User):
         run_window["ended_at"] = time.time()
         runner = self.environment.runner
         if getattr(self.environment.parsed_options, "headless", False) and runner is not None:
-            runner.quit()
+            # From another greenlet: quit() stops the users, this one among them.
+            gevent.spawn(runner.quit).join()
 
     def _call(self, plan: CallPlan) -> None:
         began = time.time()
