@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from hotline_events.catalog import Catalog
 from hotline_events.envelope import decode
@@ -126,7 +126,12 @@ class CallEvents:
         if not parts:
             raise RuntimeError(f"topic {self.topic} does not exist on {bootstrap}: create the "
                                "catalog's topics first (hotline-events topics create)")
-        self.consumer.assign([TopicPartition(self.topic, p, OFFSET_END) for p in parts])
+        # The end offsets now, not at the first fetch: a call placed right after this
+        # must not be skipped because the consumer resolved "end" after its events.
+        ends = [self.consumer.get_watermark_offsets(TopicPartition(self.topic, p),
+                                                    timeout=10)[1] for p in parts]
+        self.consumer.assign([TopicPartition(self.topic, p, end)
+                              for p, end in zip(parts, ends, strict=True)])
         self.by_token: dict[str, CallTimeline] = {}
         self.by_call_id: dict[str, CallTimeline] = {}
         self.undecodable = 0
