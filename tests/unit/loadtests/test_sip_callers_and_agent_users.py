@@ -110,3 +110,13 @@ def test_the_desktop_wraps_up_after_its_time_and_readies_a_not_ready_agent() -> 
     assert desktop_step("not-ready", None, 0, 5) == "ready"
     assert all(desktop_step(s, None, 0, 5) is None for s in ("ready", "busy", "reserved", None))
     assert all_skills([("general",), ("cards",)]) == {"general": 3, "cards": 3}
+
+
+def test_sipp_failures_read_as_the_sip_status_so_alike_ones_group() -> None:
+    text = ("2026-11-23\t14:39:21.17\t1795444761.17: Aborting call on unexpected message for "
+            "Call-Id 'hl-d7-1@127.0.0.1': while expecting '100' (index 1), received "
+            "'SIP/2.0 503 No media node available\r\nVia: SIP/2.0/UDP 127.0.0.1:56212\r\n'\n"
+            "Resolving remote host '127.0.0.1'... Done.\n")
+    assert logic.sipp_failure(text) == "SIP 503 No media node available (expecting 100)"
+    assert logic.sipp_failure("Resolving remote host '127.0.0.1'... Done.\nboom\n") == "boom"
+    assert logic.sipp_failure("") == "(SIPp said nothing)"

@@ -4,6 +4,7 @@ the caller hangs up, and the stages Locust records."""
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from xml.sax.saxutils import escape
@@ -202,6 +203,21 @@ def hang_up_request(call_id: str, sipp_port: int, host: str = "127.0.0.1") -> by
             f"To: <sip:caller@{host}>\r\n"
             f"Call-ID: {call_id}\r\n"
             "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+_REJECTED = re.compile(r"while expecting '([^']*)'.*?received 'SIP/2\.0 (\d{3}) ([^\r\n']*)",
+                       re.DOTALL)
+
+
+def sipp_failure(text: str) -> str:
+    """SIPp's error output in one line that groups alike failures in Locust's table:
+    ``SIP 503 No media node available (expecting 100)``, else its last line."""
+    found = _REJECTED.search(text)
+    if found:
+        return f"SIP {found.group(2)} {found.group(3).strip()} (expecting {found.group(1)})"
+    lines = [line.strip() for line in text.splitlines() if line.strip()
+             and not line.startswith("Resolving remote host")]
+    return lines[-1][:300] if lines else "(SIPp said nothing)"
 
 
 def setup_ms(rtt_csv: str) -> float | None:

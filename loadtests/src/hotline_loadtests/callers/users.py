@@ -127,7 +127,7 @@ class SipCallerUser(User):
         finally:
             sipp.stop()
         if failure is None and sipp.exit_code() not in (0, None):
-            failure = f"SIPp exited {sipp.exit_code()}: {sipp.errors()}"
+            failure = f"SIPp exited {sipp.exit_code()}: {logic.sipp_failure(sipp.errors())}"
         for stage in logic.stages(timeline, sipp.setup_ms()):
             self._sample(stage.name, stage.ms)
         end = logic.ending(timeline)
@@ -149,9 +149,9 @@ class SipCallerUser(User):
         while True:
             now = time.time()
             if timeline.offered_at is None and now - began > OFFERED_WITHIN_S:
+                said = "running" if sipp.running() else logic.sipp_failure(sipp.errors())
                 return (f"no CallOffered for caller token within {OFFERED_WITHIN_S:.0f} s "
-                        f"(SIPp {'running' if sipp.running() else 'ended'}: "
-                        f"{sipp.errors() if not sipp.running() else 'no answer yet'})")
+                        f"(SIPp: {said})")
             if timeline.offered_at is not None and timeline.queued_at is None \
                     and now - timeline.offered_at > QUEUED_WITHIN_S and hung_up_at is None:
                 return f"not queued within {QUEUED_WITHIN_S:.0f} s of the offer ({timeline.types})"
@@ -164,7 +164,7 @@ class SipCallerUser(User):
             if not sipp.running() and hung_up_at is None and not logic.finished(timeline):
                 # SIPp ended on its own: the platform hung up, or SIP failed.
                 if sipp.exit_code() != 0:
-                    return f"SIPp exited {sipp.exit_code()}: {sipp.errors()}"
+                    return f"SIPp exited {sipp.exit_code()}: {logic.sipp_failure(sipp.errors())}"
                 hung_up_at = now  # wait for the platform's closing event
             if hung_up_at is not None and now - hung_up_at > CLOSED_WITHIN_S:
                 return (f"no closing event within {CLOSED_WITHIN_S:.0f} s of the hang-up "
