@@ -108,6 +108,9 @@ def test_the_desktop_wraps_up_after_its_time_and_readies_a_not_ready_agent() -> 
     assert desktop_step("wrap-up", 10.0, 12.0, 5.0) is None
     assert desktop_step("wrap-up", 10.0, 15.0, 5.0) == "wrap-up-done"
     assert desktop_step("not-ready", None, 0, 5) == "ready"
+    # A ready request in flight is not repeated (the router may offer a call meanwhile).
+    assert desktop_step("not-ready", None, 100.0, 5, ready_requested_at=95.0) is None
+    assert desktop_step("not-ready", None, 100.0, 5, ready_requested_at=80.0) == "ready"
     assert all(desktop_step(s, None, 0, 5) is None for s in ("ready", "busy", "reserved", None))
     assert all_skills([("general",), ("cards",)]) == {"general": 3, "cards": 3}
 

@@ -38,6 +38,7 @@ class AgentUser(HttpUser):
         self.base = f"/tenants/{s.mix.tenant}/agents/{self.agent_id}"
         self.wrap_up_seen_at: float | None = None
         self.busy_seen_at: float | None = None
+        self.ready_requested_at: float | None = None
         skills = logic.all_skills(q.skills for q in s.mix.queues)
         self._post("login", {"skills": skills, "languages": ["en"]})
         deadline = time.monotonic() + LOGGED_IN_WITHIN_S
@@ -48,6 +49,7 @@ class AgentUser(HttpUser):
                                    "login: is the stream worker consuming cc.agent.events?")
             time.sleep(0.5)  # gevent-patched; polling the API with a deadline
         self._post("ready")
+        self.ready_requested_at = time.monotonic()
 
     def on_stop(self) -> None:
         self._post("logout")
@@ -91,8 +93,10 @@ class AgentUser(HttpUser):
                     response_time=(now - self.busy_seen_at) * 1000, response_length=0,
                     exception=None, context={})
             self.busy_seen_at = None
-        step = logic.desktop_step(state, self.wrap_up_seen_at, now, self.settings.wrap_up_s)
+        step = logic.desktop_step(state, self.wrap_up_seen_at, now, self.settings.wrap_up_s,
+                                  self.ready_requested_at)
         if step == "wrap-up-done" and self._post("wrap-up-done"):
             self.wrap_up_seen_at = None
         elif step == "ready":
             self._post("ready")
+            self.ready_requested_at = now
