@@ -61,7 +61,8 @@ def test_hotline_run_starts_the_stack_and_the_platform_with_traffic_and_ctrl_c_s
         out = "".join(lines)
         assert "single stack healthy" in out
         for name in ("kafka site-a", "cassandra dc-a", "kube-apiserver", "SIP edge (Kamailio)",
-                     "media node mn-a-0", "streams: http://", "traffic: SIPp callers"):
+                     "media node mn-a-0", "streams: http://", "callbacks: http://",
+                     "traffic: SIPp callers"):
             assert name in out, f"{name} missing from the printed addresses:\n{out}"
         assert re.search(r"export HOTLINE_CASSANDRA_DC_A=127\.\d+\.\d+\.2:9042", out)
         assert f"HOTLINE_KAFKA_SITE_A={kafka_site_a.bootstrap}" not in out

@@ -96,6 +96,7 @@ class Platform:
     call_rate_per_minute: float = 12.0  # one new caller every 5 s
     max_callers: int = 6
     agents: int = 4
+    traffic: bool = True  # SIPp callers and desktops; a load test brings its own
     ports: PortAllocator = field(default_factory=PortAllocator)
     processes: list[ManagedProcess] = field(default_factory=list)
     edge_port: int = 0
@@ -158,6 +159,8 @@ class Platform:
         self._start("agent phones", [sipp, "-sn", "uas", "-i", "127.0.0.1",
                                      "-p", str(self.phone_port), "-nostdin",
                                      "-mp", str(_free_udp_port())])
+        if not self.traffic:
+            return
         self._start("agent desktops", [
             sys.executable, "-m", "hotline_loadtests.agents", "--kafka", self.bootstrap,
             "--tenant", TENANT, "--agents", str(self.agents), "--skills", "general:3,cards:4",
@@ -193,6 +196,14 @@ class Platform:
             "--kafka", self.bootstrap, "--site", "site-a", "--instance", "callbacks-a-0",
             "--policies", str(policies), "--http", f"127.0.0.1:{self.callbacks_port}"], env)
 
+    @property
+    def edge(self) -> str:
+        return f"127.0.0.1:{self.edge_port}"
+
+    @property
+    def streams_url(self) -> str:
+        return f"http://127.0.0.1:{self.streams_port}"
+
     def health(self) -> dict[str, str | None]:
         return {p.name: None if p.alive() else p.exit_description() for p in self.processes}
 
@@ -223,3 +234,19 @@ class Platform:
             proc.terminate()
         for proc in reversed(self.processes):
             proc.wait_stopped(grace=30)
+
+
+def start_for_load_test(run_dir: Path, bootstrap: str, cassandra_dc_a: str,
+                        workers: int = 3) -> Platform:
+    """The platform without its own traffic, for ``./hotline loadtest``: the edge, the
+    media-node pool (``workers`` pjsua2 processes), the stream worker, the callback
+    scheduler and the agents' SIPp phone; Locust brings the callers and the agents.
+    Stopped with ``down()``."""
+    platform = Platform(run_dir, bootstrap, workers=workers, traffic=False,
+                        cassandra_dc_a=cassandra_dc_a)
+    try:
+        platform.up()
+    except BaseException:
+        platform.down()
+        raise
+    return platform

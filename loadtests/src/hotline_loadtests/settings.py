@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from hotline_events.catalog import Catalog, default_catalog
+from hotline_loadtests.callers.logic import DEMO_ROUTES
 from hotline_loadtests.shapes.models import CallerMix, Shape, ShapeKind
 
 
@@ -25,6 +26,14 @@ class RunSettings:
     site: str
     report_dir: Path
     seed: int
+    sip_edge: str = ""
+    sip_routes: str = ""
+    dialers: int = 1
+    wrap_up_s: float = 5.0
+
+    def shape_share(self, streams: int) -> Shape:
+        """The shape one of ``streams`` arrival streams follows (its share of the rate)."""
+        return replace(self.shape, base_rate=self.shape.base_rate / max(1, streams))
 
     @property
     def catalog(self) -> Catalog:
@@ -57,6 +66,15 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--hotline-report-dir", env_var="HOTLINE_LOAD_REPORT_DIR",
                        default="loadtest-report")
     group.add_argument("--hotline-seed", env_var="HOTLINE_LOAD_SEED", type=int, default=1)
+    group.add_argument("--hotline-sip-edge", env_var="HOTLINE_SIP_EDGE", default="",
+                       help="host:port of the SIP edge the SIP callers dial")
+    group.add_argument("--hotline-sip-routes", env_var="HOTLINE_LOAD_SIP_ROUTES",
+                       default=DEMO_ROUTES,
+                       help="queue=number:digits,... how a SIP caller reaches each queue")
+    group.add_argument("--hotline-dialers", env_var="HOTLINE_LOAD_DIALERS", type=int, default=1,
+                       help="SIP caller users (arrival streams) sharing the arrival rate")
+    group.add_argument("--hotline-wrap-up", env_var="HOTLINE_LOAD_WRAP_UP", type=float,
+                       default=5.0, help="agent users' wrap-up seconds after each call")
 
 
 def from_options(options: Any) -> RunSettings:
@@ -70,6 +88,10 @@ def from_options(options: Any) -> RunSettings:
         raise SettingsError("--hotline-vip-share must be between 0 and 1")
     if options.hotline_agents < 1:
         raise SettingsError("--hotline-agents must be at least 1")
+    if options.hotline_dialers < 1:
+        raise SettingsError("--hotline-dialers must be at least 1")
+    if options.hotline_wrap_up < 0:
+        raise SettingsError("--hotline-wrap-up must not be negative")
     shape = Shape(kind=ShapeKind(options.hotline_shape), base_rate=options.hotline_base_rate,
                   duration_s=options.hotline_duration, peak_factor=options.hotline_peak_factor,
                   surge_at_s=min(60.0, options.hotline_duration / 5),
@@ -81,4 +103,6 @@ def from_options(options: Any) -> RunSettings:
                        shape=shape, mix=mix, agents=options.hotline_agents,
                        site=options.hotline_site,
                        report_dir=Path(os.path.expanduser(options.hotline_report_dir)),
-                       seed=options.hotline_seed)
+                       seed=options.hotline_seed, sip_edge=options.hotline_sip_edge,
+                       sip_routes=options.hotline_sip_routes, dialers=options.hotline_dialers,
+                       wrap_up_s=options.hotline_wrap_up)

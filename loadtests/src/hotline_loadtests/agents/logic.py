@@ -59,3 +59,30 @@ def after_call(data: EventModel, tenant: str, ours: set[str], now: float,
             (now + wrap_up_seconds, WrapUpEnded(agent_id=agent_id, tenant=tenant,
                                                 call_id=data.call_id,
                                                 wrap_up_seconds=wrap_up_seconds))]
+
+
+# --- agent users (the desktop over the agent API) -------------------------------------
+
+READY_IN_FLIGHT_S = 10.0  # a ready request's event reaches the routing state within this
+
+
+def desktop_step(state: str | None, wrap_up_seen_at: float | None, now: float,
+                 wrap_up_seconds: float, ready_requested_at: float | None = None) -> str | None:
+    """What an agent user's desktop does next, given the state the agent API reports:
+    ``wrap-up-done`` once the wrap-up has lasted ``wrap_up_seconds``, ``ready`` when the
+    agent is not ready (unless a ready request is still in flight: asking twice races the
+    router, which may have offered a call meanwhile), else nothing (None)."""
+    if state == "wrap-up":
+        if wrap_up_seen_at is not None and now - wrap_up_seen_at >= wrap_up_seconds:
+            return "wrap-up-done"
+        return None
+    if state == "not-ready":
+        in_flight = ready_requested_at is not None and now - ready_requested_at < \
+            READY_IN_FLIGHT_S
+        return None if in_flight else "ready"
+    return None  # ready, reserved (ringing), busy (the phone and the caller act) or unknown
+
+
+def all_skills(queue_skills: Iterable[Iterable[str]], proficiency: int = 3) -> dict[str, int]:
+    """Every queue's skills: an agent user can take any queue's callers."""
+    return {skill: proficiency for skills in queue_skills for skill in skills}
