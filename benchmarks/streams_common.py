@@ -78,6 +78,15 @@ class Worker:
                 raise SystemExit(f"worker not ready after {timeout} s: see {self.log}")
             time.sleep(0.2)  # polling the readiness page
 
+    def profile(self, out: str, seconds: float) -> subprocess.Popen[bytes]:
+        """py-spy records the worker for ``seconds`` into ``out`` (collapsed stacks; run
+        the benchmark with ``uv run --with py-spy``)."""
+        assert self.process is not None
+        return subprocess.Popen(["py-spy", "record", "-p", str(self.process.pid), "-d",
+                                 str(int(seconds)), "-r", "50", "-f", "raw", "-o", out,
+                                 "--nonblocking"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

@@ -1,16 +1,18 @@
 """The Faust app, its topics and its tables; nothing else.
 
-Each capability's agents, timers and pages live in that capability's ``wiring.py``
-(``intake/``, ``routing/``, ``service_levels/``, ``health/``), all imported by
-``hotline_streams.wiring`` so ``python -m hotline_streams worker`` runs everything.
-
-Topology (all state in changelog-backed tables, one partition per routing domain):
+Each capability's steps, timers and pages live in that capability's ``wiring.py``
+(``intake/``, ``screen_pop/``, ``routing/``, ``service_levels/``, ``health/``…), all
+imported by ``hotline_streams.wiring`` so ``python -m hotline_streams worker`` runs
+everything. One Faust agent per input topic (faust's per-message cost is paid once):
 
     cc.call.events ─┐
-    cc.agent.events ─┼─ intake: decode, dead-letter bad records, re-key by tenant ─▶
-    cc.callback.events┘         <app id>-tenant-events (partitions of cc.agent.events)
-        ├─ routing: RoutingBook per tenant ─▶ cc.routing.decisions
-        └─ service_levels: call ledger per call + SlaBook per tenant ─▶ cc.metrics.sla
+    cc.agent.events ─┼─ intake: decode, dead-letter bad records, screen pop (call events),
+    cc.callback.events┘  re-key by tenant ─▶ <app id>-tenant-events (partitions of cc.agent.events)
+        tenant_stream: routing (RoutingBook per tenant) ─▶ cc.routing.decisions
+                       then service levels (call ledger + SlaBook) ─▶ cc.metrics.sla
+
+All state is in changelog-backed tables; an input is acked only once its outputs and
+the state covering it are durable (``durable.py``).
 
 Settings come from the environment (``settings.py``).
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import faust
@@ -94,7 +97,6 @@ routing_books = app.Table("routing-books", partitions=PARTITIONS, key_type=bytes
 # One table for a tenant's SLA book (key ``B/<tenant>``) and its calls' ledger entries
 # (``L/<call id>``): written from the same event, both land in one changelog partition.
 sla_state = app.Table("sla-state", partitions=PARTITIONS, key_type=bytes, value_type=bytes)
-call_topic = app.topic(CALL_TOPIC, key_type=bytes, value_type=bytes)
 CALL_PARTITIONS = catalog.topic(CALL_TOPIC).partitions
 # Screen pop: ``C/<call id>`` a call's context, ``H/<caller token>`` the caller's last
 # contacts (partitioned like the call events it is folded from).
@@ -167,17 +169,21 @@ def output_topic(model: type[EventModel]) -> faust.TopicT:
     return _outputs[name]
 
 
-async def publish(*events: Event) -> None:
-    """Send each to the catalog's topic of its type, then wait for Kafka's
-    acknowledgement of all: state that says "done" is written only after the output
-    is durable, so a crash in between repeats the output (same event ids, deduped
-    downstream) and never loses it."""
-    pending = []
+async def send(*events: Event) -> list[Awaitable[Any]]:
+    """Hand each to the producer for the catalog's topic of its type; returns the
+    acknowledgements to wait for (a stream agent leaves them to ``DurableAcks``)."""
+    pending: list[Awaitable[Any]] = []
     for event in events:
         key, value, headers = encode(event, catalog=catalog)
         topic = output_topic(type(event.data))
         pending.append(await topic.send(key=key, value=value, headers=headers_of(headers)))
-    for sent in pending:
+    return pending
+
+
+async def publish(*events: Event) -> None:
+    """Send each and wait for Kafka's acknowledgement of all (outside the stream agents,
+    e.g. an agent desktop's request is answered only once its event is durable)."""
+    for sent in await send(*events):
         await sent
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from hotline_streams.routing.logic import RONA_REASON, answered, apply, decide, ring_no_answer
+from hotline_streams.routing.logic import (
+    RONA_REASON,
+    answered,
+    apply,
+    decide,
+    ring_no_answer,
+    with_agents,
+)
 from hotline_streams.routing.models import (
     Agent,
     AgentState,
@@ -112,7 +119,7 @@ def test_ring_no_answer_sends_the_agent_not_ready_and_the_contact_to_the_head() 
     assert s.agents["a2"].state is AgentState.BUSY
     newcomer = contact("newcomer", {"billing"}, 500)  # waited longer, but no RONA
     s.contacts["newcomer"] = newcomer
-    s.agents["a3"] = agent("a3", {"billing": 3})
+    s = with_agents(s, {"a3": agent("a3", {"billing": 3})})  # keeps the free-agent index
     assert pairs(s) == [("older", "a3")]
 
 
@@ -120,3 +127,32 @@ def test_overflow_rules_must_be_increasing() -> None:
     with pytest.raises(ValueError, match="queue billing: overflow"):
         QueueRouting("billing", overflow=(OverflowRule(120, frozenset()),
                                           OverflowRule(60, frozenset())))
+
+
+def test_the_free_agent_index_follows_every_change_and_survives_the_codec() -> None:
+    """Decisions read the index, not the agents: it must equal a fresh scan after each
+    step, and a checkpointed state must come back with it (old checkpoints without it
+    rebuild it)."""
+    from hotline_streams import codec
+
+    s = state([contact("c1", {"billing"}, 30), contact("c2", {"billing"}, 20)],
+              [agent("a1", {"billing": 3}), agent("a2", {"billing": 2}),
+               agent("a3", {"billing": 1})])
+
+    def fresh(st: RoutingState) -> set[str]:
+        return {a.agent_id for a in st.agents.values()
+                if a.state is AgentState.READY and a.contact is None}
+
+    assert set(s.free_ids or ()) == fresh(s) == {"a1", "a2", "a3"}
+    for d in decide(s, {}, NOW):
+        s = apply(s, d, NOW)
+    assert set(s.free_ids or ()) == fresh(s) == {"a3"}
+    s = ring_no_answer(s, "c1")
+    s = answered(s, "c2")
+    s = with_agents(s, {"a3": None, "a4": agent("a4", {"billing": 5})})
+    assert set(s.free_ids or ()) == fresh(s) == {"a4"}
+    back = codec.load(codec.dump(s), RoutingState)
+    assert back.free_ids == s.free_ids
+    legacy = codec.load(codec.dump({"tenant": s.tenant, "contacts": s.contacts,
+                                    "agents": s.agents}), RoutingState)
+    assert set(legacy.free_ids or ()) == {"a4"}

@@ -8,7 +8,7 @@ agents: best proficiency on the required skills, then the longest idle.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from hotline_streams.routing.models import (
@@ -19,10 +19,31 @@ from hotline_streams.routing.models import (
     Contact,
     QueueRouting,
     RoutingState,
+    is_free,
 )
 
 RONA_REASON = "ring-no-answer"
 DEFAULT_RING_TIMEOUT_S = 15.0  # QueueRouting's default, for queues not configured
+
+
+def with_agents(state: RoutingState, changed: Mapping[str, Agent | None],
+                contacts: dict[str, Contact] | None = None) -> RoutingState:
+    """A new state with ``changed`` agents (None: logged out) and, if given, ``contacts``;
+    the free-agent index follows the change (copies of dicts, no scan of the agents)."""
+    agents = dict(state.agents)
+    free = dict(state.free_ids or {})
+    for agent_id, agent in changed.items():
+        if agent is None:
+            agents.pop(agent_id, None)
+            free.pop(agent_id, None)
+            continue
+        agents[agent_id] = agent
+        if is_free(agent):
+            free[agent_id] = None
+        else:
+            free.pop(agent_id, None)
+    return RoutingState(state.tenant, state.contacts if contacts is None else contacts,
+                        agents, free)
 
 
 def queue_order(contact: Contact) -> tuple[int, int, int, float, str]:
@@ -76,8 +97,7 @@ def decide(state: RoutingState, rules: dict[str, QueueRouting],
     waiting = [c for c in state.contacts.values() if c.offered_to is None]
     if not waiting:
         return []  # the common case under load: skip scanning the agents
-    free = {a.agent_id: a for a in state.agents.values()
-            if a.state is AgentState.READY and a.contact is None}
+    free = {a.agent_id: a for a in state.free}
     if not free:
         return []
     decisions: list[Assignment] = []
@@ -108,12 +128,10 @@ def apply(state: RoutingState, assignment: Assignment,
             or agent.state is not AgentState.READY or agent.contact is not None:
         return state
     contacts = dict(state.contacts)
-    agents = dict(state.agents)
     contacts[contact.call_id] = replace(contact, offered_to=agent.agent_id,
                                         offered_at=now if now is not None else contact.offered_at)
-    agents[agent.agent_id] = replace(agent, state=AgentState.RESERVED, contact=contact.call_id,
-                                     busy_since=now)
-    return RoutingState(state.tenant, contacts, agents)
+    return with_agents(state, {agent.agent_id: replace(
+        agent, state=AgentState.RESERVED, contact=contact.call_id, busy_since=now)}, contacts)
 
 
 def ring_no_answer(state: RoutingState, call_id: str,
@@ -128,14 +146,14 @@ def ring_no_answer(state: RoutingState, call_id: str,
             or (agent_id is not None and contact.offered_to != agent_id):
         return state
     contacts = dict(state.contacts)
-    agents = dict(state.agents)
-    agent = agents.get(contact.offered_to)
+    changed: dict[str, Agent | None] = {}
+    agent = state.agents.get(contact.offered_to)
     if agent is not None and agent.contact == call_id:
-        agents[agent.agent_id] = replace(agent, state=AgentState.NOT_READY,
-                                         not_ready_reason=RONA_REASON, contact=None)
+        changed[agent.agent_id] = replace(agent, state=AgentState.NOT_READY,
+                                          not_ready_reason=RONA_REASON, contact=None)
     contacts[call_id] = replace(contact, offered_to=None, offered_at=None,
                                 returned_to_head=True)
-    return RoutingState(state.tenant, contacts, agents)
+    return with_agents(state, changed, contacts)
 
 
 def answered(state: RoutingState, call_id: str) -> RoutingState:
@@ -144,11 +162,12 @@ def answered(state: RoutingState, call_id: str) -> RoutingState:
     if contact is None:
         return state
     contacts = dict(state.contacts)
-    agents = dict(state.agents)
     del contacts[call_id]
-    if contact.offered_to and contact.offered_to in agents:
-        agents[contact.offered_to] = replace(agents[contact.offered_to], state=AgentState.BUSY)
-    return RoutingState(state.tenant, contacts, agents)
+    changed: dict[str, Agent | None] = {}
+    if contact.offered_to and contact.offered_to in state.agents:
+        changed[contact.offered_to] = replace(state.agents[contact.offered_to],
+                                              state=AgentState.BUSY)
+    return with_agents(state, changed, contacts)
 
 
 def expired_offers(state: RoutingState, rules: dict[str, QueueRouting],

@@ -84,13 +84,35 @@ class Assignment:
     candidates: int = 1  # ready agents that qualified
 
 
+def is_free(agent: Agent) -> bool:
+    """Ready and holding no contact: can be offered one now."""
+    return agent.state is AgentState.READY and agent.contact is None
+
+
 @dataclass
 class RoutingState:
-    """One routing domain (tenant): its waiting contacts and its agents."""
+    """One routing domain (tenant): its waiting contacts and its agents.
+
+    ``free_ids`` indexes the free agents (``is_free``), in no particular order. Why: a
+    decision round would otherwise scan every agent per event (1,000 of them at a busy
+    tenant). It is derived from ``agents`` when not given, and kept up to date by
+    ``routing.logic.with_agents``, the one place agents change.
+    """
 
     tenant: str
     contacts: dict[str, Contact] = field(default_factory=dict)
     agents: dict[str, Agent] = field(default_factory=dict)
+    free_ids: dict[str, None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.free_ids is None:
+            self.free_ids = {a.agent_id: None for a in self.agents.values() if is_free(a)}
+
+    @property
+    def free(self) -> list[Agent]:
+        """The free agents."""
+        agents = self.agents
+        return [agents[agent_id] for agent_id in self.free_ids or ()]
 
 
 @dataclass(frozen=True)
