@@ -14,7 +14,7 @@ from hotline_streams.durable import DurableAcks
 from hotline_streams.ledger.logic import call_id_of
 from hotline_streams.ledger.models import CallEntry
 from hotline_streams.queue_stats.adapters import live
-from hotline_streams.service_levels.adapters import on_event, on_tick, to_event
+from hotline_streams.service_levels.adapters import agent_seconds, on_event, on_tick, to_event
 from hotline_streams.service_levels.intervals import SlaBook
 from hotline_streams.service_levels.windows import WINDOWS_MIN, window
 
@@ -87,8 +87,8 @@ def account(tenant: bytes, event: Event | None, position: tuple[int, int],
     if book is not sla_books[tenant]:
         sla_books[tenant] = book
         _dirty_books[tenant] = position[0]
-    out = [to_event(emit, tenant.decode(), settings.site,
-                    config.settings(emit.interval.queue)) for emit in emits]
+    out = [to_event(emit, tenant.decode(), settings.site, config.settings(emit.interval.queue),
+                    agent_seconds(book, emit, config)) for emit in emits]
     at = datetime.fromtimestamp(book.watermark, UTC)
     return [Event(data=data, source=source, id=event_id, time=at) for data, event_id in out]
 
