@@ -34,6 +34,7 @@ from hotline_events.models.callbacks import CallbackRequested
 from hotline_events.models.calls import CallQueued
 from hotline_streams.config.loader import load_dir
 from hotline_streams.config.models import TenantConfig
+from hotline_streams.outbox import Outbox
 from hotline_streams.settings import StreamSettings
 from hotline_streams.ticks.models import TICK_HEADER
 
@@ -163,24 +164,23 @@ def config_of(tenant: str) -> TenantConfig:
     return tenants.get(tenant) or TenantConfig(tenant=tenant)
 
 
-_outputs: dict[str, faust.TopicT] = {}
+outbox = Outbox(settings.bootstrap, f"{settings.app_id}-outbox")
 
 
-def output_topic(model: type[EventModel]) -> faust.TopicT:
-    name = topic_of(model)
-    if name not in _outputs:
-        _outputs[name] = app.topic(name, key_type=bytes, value_type=bytes)
-    return _outputs[name]
+async def _close_outbox(sender: Any, **kwargs: Any) -> None:
+    outbox.close()
+
+
+app.on_before_shutdown.connect(_close_outbox)  # type: ignore[arg-type]  # faust types it loosely
 
 
 async def send(*events: Event) -> list[Awaitable[Any]]:
-    """Hand each to the producer for the catalog's topic of its type; returns the
+    """Hand each to the outbox for the catalog's topic of its type; returns the
     acknowledgements to wait for (a stream agent leaves them to ``DurableAcks``)."""
     pending: list[Awaitable[Any]] = []
     for event in events:
         key, value, headers = encode(event, catalog=catalog)
-        topic = output_topic(type(event.data))
-        pending.append(await topic.send(key=key, value=value, headers=headers_of(headers)))
+        pending.append(outbox.send(topic_of(type(event.data)), key, value, headers_of(headers)))
     return pending
 
 

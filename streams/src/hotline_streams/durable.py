@@ -30,6 +30,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hotline_streams.outbox import Outbox
+
 log = logging.getLogger("hotline_streams.durable")
 
 
@@ -44,9 +46,10 @@ class _Batch:
 class DurableAcks:
     """One per agent stream: outputs and table writes of processed events, acked in order."""
 
-    def __init__(self, stream: Any, app: Any) -> None:
+    def __init__(self, stream: Any, app: Any, outbox: Outbox) -> None:
         self.stream = stream
         self.app = app
+        self.outbox = outbox
         self._generation = 0
         self._current = _Batch(0)
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
@@ -102,7 +105,8 @@ class DurableAcks:
                         await sent
                 # Written even for an old assignment: the in-memory table already holds
                 # them, and a skipped write would leave the changelog behind it.
-                writes = [table.send_changelog(partition, key, value)
+                writes = [self.outbox.send(table.changelog_topic.get_topic_name(), key, value,
+                                           partition=partition)
                           for batch in batches
                           for table, partition, key, value in batch.writes]
                 for write in writes:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import faust
-
 from hotline_events.envelope import decode
 from hotline_events.errors import ContractError
 from hotline_events.models import EventModel
@@ -22,7 +20,15 @@ from hotline_events.models.calls import (
     CallCompleted,
     CallQueued,
 )
-from hotline_streams.app import CALL_TOPIC, app, catalog, headers_of, inputs, tenant_events
+from hotline_streams.app import (
+    CALL_TOPIC,
+    app,
+    catalog,
+    headers_of,
+    inputs,
+    outbox,
+    tenant_events,
+)
 from hotline_streams.durable import DurableAcks
 from hotline_streams.screen_pop import wiring as screen_pop
 
@@ -35,7 +41,7 @@ _WANTED_TYPES: tuple[type[EventModel], ...] = (
     CallbackRequested)
 WANTED = {t.TYPE for t in _WANTED_TYPES}
 DECODED = WANTED | screen_pop.WANTED
-_dead_letters: dict[str, faust.TopicT] = {}
+TENANT_TOPIC = tenant_events.get_topic_name()
 
 
 @app.agent(inputs)
@@ -45,7 +51,7 @@ async def intake(stream: Any) -> None:
     An input is acked only once its re-keyed record (or dead letter) and screen-pop
     writes are acknowledged by Kafka (``DurableAcks``): a record still in the producer's
     buffer when the input offset was committed was lost for good by a SIGKILL."""
-    acks = DurableAcks(stream := stream.noack(), app)
+    acks = DurableAcks(stream := stream.noack(), app, outbox)
     async for record in stream.events():
         headers = headers_of(record.headers)
         ce_type = next((v.decode() for k, v in headers if k == "ce_type"), None)
@@ -60,16 +66,13 @@ async def intake(stream: Any) -> None:
             log.warning("intake: record %s[%d]@%d breaks the contract (%s); dead-lettered "
                         "to %s, consumer goes on", topic, record.message.partition,
                         record.message.offset, exc, name)
-            dead = _dead_letters.setdefault(name, app.topic(name, key_type=bytes,
-                                                            value_type=bytes))
-            acks.output(await dead.send(key=record.key, value=record.value,
-                                        headers=[*headers, ("error", str(exc).encode())]))
+            acks.output(outbox.send(name, record.key, record.value,
+                                    [*headers, ("error", str(exc).encode())]))
             acks.done(record)
             continue
         if event.type in screen_pop.WANTED and record.message.topic == CALL_TOPIC:
             screen_pop.fold_call(event, record.message.partition, acks)
         if event.type in WANTED:
             tenant: str = event.data.tenant  # type: ignore[attr-defined]  # every WANTED type has it
-            acks.output(await tenant_events.send(key=tenant.encode(), value=record.value,
-                                                 headers=headers))
+            acks.output(outbox.send(TENANT_TOPIC, tenant.encode(), record.value, headers))
         acks.done(record)

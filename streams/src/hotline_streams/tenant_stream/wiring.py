@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from hotline_events.envelope import decode
-from hotline_streams.app import app, headers_of, is_tick, send, tenant_events
+from hotline_streams.app import app, headers_of, is_tick, outbox, send, tenant_events
 from hotline_streams.durable import DurableAcks
 from hotline_streams.routing import wiring as routing
 from hotline_streams.service_levels import wiring as service_levels
@@ -26,7 +26,7 @@ CHECKPOINT_S = 0.2
 @app.agent(tenant_events)
 async def tenant_stream(stream: Any) -> None:
     """Routing decisions to the routing topic, SLA intervals to the SLA topic."""
-    acks = DurableAcks(stream := stream.noack(), app)
+    acks = DurableAcks(stream := stream.noack(), app, outbox)
     pending = 0
     checkpointed = time.monotonic()
     async for record in stream.events():
