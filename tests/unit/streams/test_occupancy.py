@@ -105,6 +105,15 @@ def test_an_event_older_than_the_agents_clock_counts_at_that_clock() -> None:
     assert seconds_in(late, "billing", S, QUEUES, S + 200) == AgentSeconds(200, 0)
 
 
+def test_a_replayed_agent_event_changes_nothing() -> None:
+    """After a crash the intake may re-send events already folded: a late duplicate of
+    a1's ready (400) must not end the call a1 answered at 800."""
+    once = folded(LOG[:9])
+    again = fold_agent(once, LOG[7], QUEUES, keep_after=0.0)  # a1's ready, replayed
+    assert again is once
+    assert seconds_in(again, "billing", S, QUEUES, S + 850).handling_s == 300 + 50
+
+
 def test_the_sla_interval_carries_the_occupancy() -> None:
     """Through the SLA book: the final billing interval says (300 + 100) ÷ (900 + 600)."""
     config = TenantConfig(tenant="acme", queues={

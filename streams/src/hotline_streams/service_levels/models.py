@@ -110,3 +110,4 @@ class Occupancy:
 
     agents: dict[str, AgentClock] = field(default_factory=dict)
     seconds: dict[str, dict[int, AgentSeconds]] = field(default_factory=dict)
+    seen: tuple[str, ...] = ()  # recent event ids folded (a replayed input comes again)

@@ -7,7 +7,8 @@ and wrap-up. Its seconds count for every configured queue whose required skills 
 has, in the intervals they fall in. Segments are closed at each agent event; an open
 one counts up to ``now`` when read, so a provisional interval shows the occupancy so
 far. Events are folded in the tenant's order; one that claims an earlier time than
-the agent's last counts at that last time (time never goes back for an agent).
+the agent's last counts at that last time (time never goes back for an agent), and
+one seen before (same event id, replayed) is skipped.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from hotline_events.models.agents import (
 from hotline_events.models.calls import CallAnswered
 from hotline_streams.service_levels.models import AgentClock, AgentSeconds, Occupancy
 
+SEEN_IDS = 256  # agent event ids remembered: duplicates come from recent offsets
 QueueSkills = Mapping[str, tuple[frozenset[str], int]]  # queue → (required skills, interval_s)
 
 
@@ -57,6 +59,8 @@ def fold_agent(occupancy: Occupancy, event: Event, queues: QueueSkills,
     if not isinstance(data, AgentLoggedIn | AgentLoggedOut | AgentReady | AgentNotReady
                       | WrapUpEnded | CallAnswered):
         return occupancy
+    if event.id in occupancy.seen:
+        return occupancy  # a replay (e.g. the intake's after a crash): already counted
     agent_id = data.agent_id
     clock = occupancy.agents.get(agent_id)
     if clock is None and not isinstance(data, AgentLoggedIn):
@@ -79,7 +83,8 @@ def fold_agent(occupancy: Occupancy, event: Event, queues: QueueSkills,
         interval_s = queues[queue][1] if queue in queues else 0
         seconds[queue] = {start: s for start, s in buckets.items()
                           if start + interval_s >= keep_after}
-    return Occupancy(agents=agents, seconds=seconds)
+    return Occupancy(agents=agents, seconds=seconds,
+                     seen=(*occupancy.seen, event.id)[-SEEN_IDS:])
 
 
 def seconds_in(occupancy: Occupancy, queue: str, start: float, queues: QueueSkills,
