@@ -2,6 +2,7 @@
 
     uv run python benchmarks/streams_routing.py [--agents 1000] [--rate 100]
         [--seconds 30] [--handle 8] [--kafka HOST:PORT]
+        [--py-spy OUT]   (with ``uv run --with py-spy``: collapsed stacks of the worker)
 
 Starts a Kafka (devstack) unless ``--kafka`` is given, and one worker. Logs in
 ``--agents`` ready agents of one tenant, then offers ``--rate`` new contacts per second
@@ -9,7 +10,8 @@ for ``--seconds``. Like a media node and the agents' desktops, the script answer
 decision at once and completes the call after ``--handle`` seconds (completed, then
 wrap-up ended), so the worker sees about four events per contact. Prints p50/p90/p99/max
 of the latency from producing ``queued`` to consuming its decision (one clock: both ends
-are this process), the decisions received, and the worker's CPU. Target: p99 ≤ 50 ms.
+are this process), the decisions received, the rate achieved, the worker's CPU and the
+machine's load average (the machine may be shared). Target: p99 ≤ 50 ms.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """SLA aggregation throughput of one stream worker, beside a raw consume of the same log.
 
     uv run python benchmarks/streams_sla.py [--calls 6000] [--seed 4] [--kafka HOST:PORT]
+        [--py-spy OUT]   (with ``uv run --with py-spy``: collapsed stacks of the worker)
 
 Starts a Kafka (devstack) unless ``--kafka`` is given. Produces a generated log of
 ``--calls`` calls on two queues (queued, then answered and completed, abandoned, or a
@@ -8,12 +9,14 @@ callback request; about 2.6 events per call) for one tenant, *before* any consum
 runs. Then, in the same run and on the same topics:
 
 * raw: a confluent-kafka consumer reads every input record (no decoding): events/s;
-* worker: one stream worker (intake → re-key by tenant → routing and SLA agents, with
-  their changelog writes and SLA outputs) processes the whole log; done when its
-  committed offsets reach the end of the inputs and of its tenant topic: events/s.
+* worker: one stream worker (intake → re-key by tenant → tenant stream: routing then
+  SLA, with their changelog checkpoints and SLA outputs) processes the whole log; done
+  when its committed offsets reach the end of the inputs and of its tenant topic:
+  events/s.
 
 Prints both and their ratio (the figure: how much of the broker's read speed the
-worker's aggregation keeps), and the worker's CPU.
+worker's aggregation keeps), the worker's CPU per input event (steadier than the ratio
+on a shared machine) and the load average.
 """
 
 from __future__ import annotations
