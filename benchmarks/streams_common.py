@@ -78,6 +78,15 @@ class Worker:
                 raise SystemExit(f"worker not ready after {timeout} s: see {self.log}")
             time.sleep(0.2)  # polling the readiness page
 
+    def profile(self, out: str, seconds: float) -> subprocess.Popen[bytes]:
+        """py-spy records the worker for ``seconds`` into ``out`` (collapsed stacks; run
+        the benchmark with ``uv run --with py-spy``)."""
+        assert self.process is not None
+        return subprocess.Popen(["py-spy", "record", "-p", str(self.process.pid), "-d",
+                                 str(int(seconds)), "-r", "50", "-f", "raw", "-o", out,
+                                 "--nonblocking"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -95,9 +104,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def worker(bootstrap: str, tenant_yaml: str, start: bool = True) -> Iterator[Worker]:
+def worker(bootstrap: str, tenant_yaml: str, start: bool = True,
+           settings: dict[str, str] | None = None) -> Iterator[Worker]:
     """Isolated topics (created now), a tenant file and a worker (started unless
-    ``start=False``: then call ``start()``); stopped on exit."""
+    ``start=False``: then call ``start()``), with ``settings`` added to its environment;
+    stopped on exit."""
     run = uuid.uuid4().hex[:8]
     catalog = default_catalog().prefixed(f"b{run}.")
     ensure_topics(bootstrap, catalog, replication_factor=1)
@@ -109,7 +120,7 @@ def worker(bootstrap: str, tenant_yaml: str, start: bool = True) -> Iterator[Wor
     env = {**os.environ, "HOTLINE_KAFKA_SITE_A": bootstrap, "HOTLINE_STREAMS_APP_ID": app_id,
            "HOTLINE_TOPIC_PREFIX": f"b{run}.", "HOTLINE_TENANTS_DIR": str(work / "tenants"),
            "HOTLINE_STREAMS_WEB_PORT": str(port),
-           "HOTLINE_STREAMS_DATA_DIR": str(work / "data")}
+           "HOTLINE_STREAMS_DATA_DIR": str(work / "data"), **(settings or {})}
     w = Worker(bootstrap, catalog, app_id, port, env, work / "worker.log")
     try:
         if start:

@@ -2,6 +2,7 @@
 
     uv run python benchmarks/streams_routing.py [--agents 1000] [--rate 100]
         [--seconds 30] [--handle 8] [--kafka HOST:PORT]
+        [--py-spy OUT]   (with ``uv run --with py-spy``: collapsed stacks of the worker)
 
 Starts a Kafka (devstack) unless ``--kafka`` is given, and one worker. Logs in
 ``--agents`` ready agents of one tenant, then offers ``--rate`` new contacts per second
@@ -9,13 +10,15 @@ for ``--seconds``. Like a media node and the agents' desktops, the script answer
 decision at once and completes the call after ``--handle`` seconds (completed, then
 wrap-up ended), so the worker sees about four events per contact. Prints p50/p90/p99/max
 of the latency from producing ``queued`` to consuming its decision (one clock: both ends
-are this process), the decisions received, and the worker's CPU. Target: p99 ≤ 50 ms.
+are this process), the decisions received, the rate achieved, the worker's CPU and the
+machine's load average (the machine may be shared). Target: p99 ≤ 50 ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import heapq
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -51,6 +54,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--handle", type=float, default=8.0)
     parser.add_argument("--kafka", default=None)
+    parser.add_argument("--py-spy", default=None, metavar="OUT",
+                        help="record the worker with py-spy during the load (collapsed stacks)")
     args = parser.parse_args()
     with kafka(args.kafka) as bootstrap, worker(bootstrap, TENANT) as w:
         producer = EventProducer(bootstrap, SOURCE, catalog=w.catalog,
@@ -112,6 +117,7 @@ def main() -> None:
         desk = threading.Thread(target=agents_desk, daemon=True)
         desk.start()
         total = int(args.rate * args.seconds)
+        spy = w.profile(args.py_spy, args.seconds) if args.py_spy else None
         start = time.monotonic()
         for n in range(total):
             due = start + n / args.rate
@@ -123,11 +129,15 @@ def main() -> None:
                                           enqueued_at=now()), source=SOURCE)
             sent[call] = time.time()
             producer.publish_event(event)
+        offered_s = time.monotonic() - start
+        load = os.getloadavg()
         drain = time.monotonic() + 30
         while len(latency) < total and time.monotonic() < drain:
             time.sleep(0.2)  # let the last decisions arrive
         done.set()
         desk.join(args.handle + 30)
+        if spy is not None:
+            spy.wait(60)
         elapsed = time.monotonic() - start
         cpu = w.cpu_seconds() - cpu_start
         producer.flush()
@@ -138,7 +148,10 @@ def main() -> None:
         print(f"  decisions {len(ms)}/{total}; latency queued-produced → decision-consumed: "
               f"p50 {percentile(ms, 0.5):.1f} ms, p90 {percentile(ms, 0.9):.1f} ms, "
               f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms")
-        print(f"  worker CPU {cpu:.1f} s over {elapsed:.1f} s ({cpu / elapsed:.0%} of a core)")
+        print(f"  offered {total / offered_s:.1f} contacts/s achieved; worker CPU {cpu:.1f} s over "
+              f"{elapsed:.1f} s ({cpu / elapsed:.0%} of a core)")
+        print(f"  machine load average at the end of the offered load (1/5/15 min): "
+              f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

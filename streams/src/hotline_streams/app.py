@@ -1,16 +1,18 @@
 """The Faust app, its topics and its tables; nothing else.
 
-Each capability's agents, timers and pages live in that capability's ``wiring.py``
-(``intake/``, ``routing/``, ``service_levels/``, ``health/``), all imported by
-``hotline_streams.wiring`` so ``python -m hotline_streams worker`` runs everything.
-
-Topology (all state in changelog-backed tables, one partition per routing domain):
+Each capability's steps, timers and pages live in that capability's ``wiring.py``
+(``intake/``, ``screen_pop/``, ``routing/``, ``service_levels/``, ``health/``…), all
+imported by ``hotline_streams.wiring`` so ``python -m hotline_streams worker`` runs
+everything. One Faust agent per input topic (faust's per-message cost is paid once):
 
     cc.call.events ─┐
-    cc.agent.events ─┼─ intake: decode, dead-letter bad records, re-key by tenant ─▶
-    cc.callback.events┘         <app id>-tenant-events (partitions of cc.agent.events)
-        ├─ routing: RoutingBook per tenant ─▶ cc.routing.decisions
-        └─ service_levels: call ledger per call + SlaBook per tenant ─▶ cc.metrics.sla
+    cc.agent.events ─┼─ intake: decode, dead-letter bad records, screen pop (call events),
+    cc.callback.events┘  re-key by tenant ─▶ <app id>-tenant-events (partitions of cc.agent.events)
+        tenant_stream: routing (RoutingBook per tenant) ─▶ cc.routing.decisions
+                       then service levels (call ledger + SlaBook) ─▶ cc.metrics.sla
+
+All state is in changelog-backed tables; an input is acked only once its outputs and
+the state covering it are durable (``durable.py``).
 
 Settings come from the environment (``settings.py``).
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import faust
@@ -31,6 +34,7 @@ from hotline_events.models.callbacks import CallbackRequested
 from hotline_events.models.calls import CallQueued
 from hotline_streams.config.loader import load_dir
 from hotline_streams.config.models import TenantConfig
+from hotline_streams.outbox import Outbox
 from hotline_streams.settings import StreamSettings
 from hotline_streams.ticks.models import TICK_HEADER
 
@@ -68,6 +72,10 @@ app = faust.App(
     broker_commit_interval=1.0,
     processing_guarantee=settings.processing_guarantee,
     table_standby_replicas=0,
+    # Don't wait for un-acked events when stopping or rebalancing: the agents ack only
+    # at their checkpoints (``durable.py``), so the stream is never empty and a SIGTERM
+    # waited ~20 s for nothing; un-acked events are replayed by design.
+    stream_wait_empty=False,
     web_enabled=True,
     web_host=settings.web_host,
     web_port=settings.web_port,
@@ -94,7 +102,6 @@ routing_books = app.Table("routing-books", partitions=PARTITIONS, key_type=bytes
 # One table for a tenant's SLA book (key ``B/<tenant>``) and its calls' ledger entries
 # (``L/<call id>``): written from the same event, both land in one changelog partition.
 sla_state = app.Table("sla-state", partitions=PARTITIONS, key_type=bytes, value_type=bytes)
-call_topic = app.topic(CALL_TOPIC, key_type=bytes, value_type=bytes)
 CALL_PARTITIONS = catalog.topic(CALL_TOPIC).partitions
 # Screen pop: ``C/<call id>`` a call's context, ``H/<caller token>`` the caller's last
 # contacts (partitioned like the call events it is folded from).
@@ -157,27 +164,30 @@ def config_of(tenant: str) -> TenantConfig:
     return tenants.get(tenant) or TenantConfig(tenant=tenant)
 
 
-_outputs: dict[str, faust.TopicT] = {}
+outbox = Outbox(settings.bootstrap, f"{settings.app_id}-outbox")
 
 
-def output_topic(model: type[EventModel]) -> faust.TopicT:
-    name = topic_of(model)
-    if name not in _outputs:
-        _outputs[name] = app.topic(name, key_type=bytes, value_type=bytes)
-    return _outputs[name]
+async def _close_outbox(sender: Any, **kwargs: Any) -> None:
+    outbox.close()
+
+
+app.on_before_shutdown.connect(_close_outbox)  # type: ignore[arg-type]  # faust types it loosely
+
+
+async def send(*events: Event) -> list[Awaitable[Any]]:
+    """Hand each to the outbox for the catalog's topic of its type; returns the
+    acknowledgements to wait for (a stream agent leaves them to ``DurableAcks``)."""
+    pending: list[Awaitable[Any]] = []
+    for event in events:
+        key, value, headers = encode(event, catalog=catalog)
+        pending.append(outbox.send(topic_of(type(event.data)), key, value, headers_of(headers)))
+    return pending
 
 
 async def publish(*events: Event) -> None:
-    """Send each to the catalog's topic of its type, then wait for Kafka's
-    acknowledgement of all: state that says "done" is written only after the output
-    is durable, so a crash in between repeats the output (same event ids, deduped
-    downstream) and never loses it."""
-    pending = []
-    for event in events:
-        key, value, headers = encode(event, catalog=catalog)
-        topic = output_topic(type(event.data))
-        pending.append(await topic.send(key=key, value=value, headers=headers_of(headers)))
-    for sent in pending:
+    """Send each and wait for Kafka's acknowledgement of all (outside the stream agents,
+    e.g. an agent desktop's request is answered only once its event is durable)."""
+    for sent in await send(*events):
         await sent
 
 

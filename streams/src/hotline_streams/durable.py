@@ -1,16 +1,25 @@
-"""Table writes that are durable before their input's offset can be committed.
+"""Outputs and table writes that are durable before their input's offset can be committed.
 
-Why: faust-streaming 0.15 writes table changes through a producer buffer whose
-``flush`` gives up after 100 ms without progress, and commits the input offsets
-right after. Under CPU load a changelog record can still sit in that buffer when
-its input is committed; a SIGKILL then loses the state change for good (the input
-is not replayed). That is how SLA outcomes went missing across a worker kill.
+Why: faust-streaming 0.15 writes table changes and sends through a producer buffer
+whose ``flush`` gives up after 100 ms without progress, and commits the input offsets
+right after. Under CPU load a record can still sit in that buffer when its input is
+committed; a SIGKILL then loses it for good (the input is not replayed). That is how
+SLA outcomes went missing across a worker kill (state writes, and the intake's
+re-keyed records, which were acked as soon as they were handed to the buffer).
 
-So the stream agents read with manual acks (``stream.noack()``): each input event is
-acknowledged, strictly in input order, only once every table write it made has been
-acknowledged by Kafka. An un-acked event is never committed, so after a crash it is
-replayed onto state that may or may not hold its effects; the pure logic recognises
-its position (``applied`` offsets) and the folds are idempotent.
+So every agent reads with manual acks (``stream.noack()``): each input event is
+acknowledged, strictly in input order, only once everything it produced is
+acknowledged by Kafka, in two steps: first its outputs (decisions, SLA records,
+re-keyed events), then its table writes. A table write is *sent* only after the
+outputs before it are acknowledged, so stored state that says "done" never exists
+without the output it stands for (a crash repeats the output, same event ids, deduped
+downstream; it never loses it). An un-acked event is never committed, so after a crash
+it is replayed onto state that may or may not hold its effects; the pure logic
+recognises its position (``applied`` offsets) and the folds are idempotent.
+
+Nothing here waits per event: the processing loop only queues; one background task
+drains whatever is queued at once (outputs, then writes, then acks), so under load a
+round trip to Kafka covers many events.
 """
 
 from __future__ import annotations
@@ -18,23 +27,33 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from typing import Any
+
+from hotline_streams.outbox import Outbox
 
 log = logging.getLogger("hotline_streams.durable")
 
 
-class DurableAcks:
-    """One per agent stream: table writes of the current event, acked in order."""
+@dataclass
+class _Batch:
+    generation: int
+    events: list[Any] = field(default_factory=list)
+    outputs: list[Awaitable[Any]] = field(default_factory=list)
+    writes: list[tuple[Any, int, bytes, bytes]] = field(default_factory=list)  # table, p, k, v
 
-    def __init__(self, stream: Any, app: Any) -> None:
+
+class DurableAcks:
+    """One per agent stream: outputs and table writes of processed events, acked in order."""
+
+    def __init__(self, stream: Any, app: Any, outbox: Outbox) -> None:
         self.stream = stream
         self.app = app
-        self._writes: list[Awaitable[Any]] = []
-        self._events: list[Any] = []  # processed, waiting for a write that covers them
-        self._queue: asyncio.Queue[tuple[int, list[Any], list[Awaitable[Any]]]] = \
-            asyncio.Queue()
-        self._acker: asyncio.Task[None] | None = None
+        self.outbox = outbox
         self._generation = 0
+        self._current = _Batch(0)
+        self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
+        self._acker: asyncio.Task[None] | None = None
         app.on_partitions_revoked.connect(self._forget)
 
     async def _forget(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
@@ -43,45 +62,64 @@ class DurableAcks:
         old event would mark an offset done in the new assignment and let the commit
         jump over events not yet processed again."""
         self._generation += 1
-        self._events, self._writes = [], []
+        self._current = _Batch(self._generation)
 
-    def put(self, table: Any, event: Any, key: bytes, value: bytes) -> None:
-        """``table[key] = value``, remembering the changelog write for ``event``'s ack."""
+    def output(self, sent: Awaitable[Any]) -> None:
+        """An output record of the current event (a ``FutureMessage`` of a send)."""
+        self._current.outputs.append(sent)
+
+    def put(self, table: Any, partition: int, key: bytes, value: bytes) -> None:
+        """``table[key] = value`` now; its changelog record (into ``partition``, the
+        key's input partition) is sent once the outputs queued so far are acknowledged,
+        and the events acked once it is."""
         table.data[key] = value
-        self._writes.append(table.send_changelog(event.message.partition, key, value))
+        self._current.writes.append((table, partition, key, value))
 
     def done(self, event: Any, *, settled: bool = True) -> None:
-        """The event is processed. It is acked once the writes made since the previous
-        acked event are durable, in input order. An event that wrote nothing waits for
-        the next event that does: an agent that checkpoints its state now and then
-        (every dirty key at once) passes ``settled=False`` between checkpoints, and the
-        checkpoint acks everything it covers."""
+        """The event is processed. It is acked once its outputs and the writes made since
+        the previous acked event are durable, in input order. An agent that checkpoints
+        its state now and then (every dirty key at once) passes ``settled=False`` while
+        state changes are only in memory; the next settled event (the checkpoint) acks
+        everything it covers."""
         if self._acker is None:
             self._acker = asyncio.ensure_future(self._ack_in_order())
-        self._events.append(event)
-        if self._writes or settled:
-            self._queue.put_nowait((self._generation, self._events, self._writes))
-            self._events, self._writes = [], []
+        batch = self._current
+        batch.events.append(event)
+        if settled:
+            self._queue.put_nowait(batch)
+            self._current = _Batch(self._generation)
 
     @property
     def unwritten(self) -> int:
         """Events processed since the last write (not acknowledgeable yet)."""
-        return len(self._events)
+        return len(self._current.events)
 
     async def _ack_in_order(self) -> None:
         while True:
-            generation, events, writes = await self._queue.get()
+            batches = [await self._queue.get()]
+            while not self._queue.empty():
+                batches.append(self._queue.get_nowait())
             try:
+                for batch in batches:
+                    for sent in batch.outputs:
+                        await sent
+                # Written even for an old assignment: the in-memory table already holds
+                # them, and a skipped write would leave the changelog behind it.
+                writes = [self.outbox.send(table.changelog_topic.get_topic_name(), key, value,
+                                           partition=partition)
+                          for batch in batches
+                          for table, partition, key, value in batch.writes]
                 for write in writes:
                     await write
             except Exception as exc:
-                first = events[0].message
-                log.exception("table write for inputs from %s[%d]@%d failed; worker crashes "
-                              "without committing them (replayed after the restart)",
-                              first.topic, first.partition, first.offset)
+                first = batches[0].events[0].message
+                log.exception("output or table write for inputs from %s[%d]@%d failed; the "
+                              "worker crashes without committing them (replayed after the "
+                              "restart)", first.topic, first.partition, first.offset)
                 await self.app.crash(exc)
                 return
-            if generation != self._generation:
-                continue  # re-delivered after the rebalance; acked then
-            for event in events:
-                await self.stream.ack(event)
+            for batch in batches:
+                if batch.generation != self._generation:
+                    continue  # re-delivered after the rebalance; acked then
+                for event in batch.events:
+                    await self.stream.ack(event)

@@ -2,9 +2,11 @@
 equal an independent DuckDB batch computation over the same event log, also when the
 worker is SIGKILLed mid-run (after it committed some input offsets) and restarted.
 
-The kill case used to lose 1-3 outcomes under CPU load: faust's producer buffer let
-offsets be committed before the table writes were durable (``hotline_streams.durable``
-has the story); it now runs as an ordinary test."""
+The kill case used to lose outcomes under CPU load: faust's producer buffer let input
+offsets be committed before the table writes were durable, and (the intermittent
+residue, one outcome now and then) before the intake's re-keyed records were: an input
+is now acked only once its outputs and then its state are acknowledged by Kafka
+(``hotline_streams.durable`` has the story)."""
 
 from __future__ import annotations
 
@@ -221,10 +223,5 @@ def test_scripted_day_matches_the_batch_computation(streams: Any) -> None:
     run_day(streams, kill_mid_run=False)
 
 
-@pytest.mark.xfail(
-    raises=AssertionError, strict=False,
-    reason="issue #4, known intermittent: after a SIGKILL mid-run the restarted worker "
-           "sometimes misses one outcome per interval (seen 1 in ~8 runs; durable acks "
-           "fixed the systematic loss, this residue is still being chased)")
 def test_scripted_day_matches_batch_across_a_worker_kill(streams: Any) -> None:
     run_day(streams, kill_mid_run=True)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from hotline_streams.routing.logic import RONA_REASON, answered, apply, decide, ring_no_answer
+from hotline_streams.routing.logic import (
+    RONA_REASON,
+    answered,
+    apply,
+    decide,
+    ring_no_answer,
+    with_agents,
+)
 from hotline_streams.routing.models import (
     Agent,
     AgentState,
@@ -112,7 +119,7 @@ def test_ring_no_answer_sends_the_agent_not_ready_and_the_contact_to_the_head() 
     assert s.agents["a2"].state is AgentState.BUSY
     newcomer = contact("newcomer", {"billing"}, 500)  # waited longer, but no RONA
     s.contacts["newcomer"] = newcomer
-    s.agents["a3"] = agent("a3", {"billing": 3})
+    s = with_agents(s, {"a3": agent("a3", {"billing": 3})})  # keeps the free-agent index
     assert pairs(s) == [("older", "a3")]
 
 
@@ -120,3 +127,53 @@ def test_overflow_rules_must_be_increasing() -> None:
     with pytest.raises(ValueError, match="queue billing: overflow"):
         QueueRouting("billing", overflow=(OverflowRule(120, frozenset()),
                                           OverflowRule(60, frozenset())))
+
+
+def test_the_free_agent_index_follows_every_change_and_is_rebuilt_from_a_checkpoint() -> None:
+    """Decisions read the index, not the agents: it must equal a fresh build after each
+    change, and a checkpointed state (which does not store it) must come back with it."""
+    from hotline_streams import codec
+    from hotline_streams.routing.models import free_index
+
+    s = state([contact("c1", {"billing"}, 30), contact("c2", {"billing"}, 20)],
+              [agent("a1", {"billing": 3}), agent("a2", {"billing": 2}),
+               agent("a3", {"billing": 1}), agent("a5", {"billing": 1}, idle_since=-900.0)])
+
+    def ids(st: RoutingState) -> set[str]:
+        assert st.free == free_index(st.agents.values())
+        return {agent_id for group in st.free.values() for _, agent_id in group}
+
+    assert ids(s) == {"a1", "a2", "a3", "a5"}
+    for d in decide(s, {}, NOW):
+        s = apply(s, d, NOW)
+    assert ids(s) == {"a3", "a5"}
+    s = ring_no_answer(s, "c1")
+    s = answered(s, "c2")
+    s = with_agents(s, {"a3": None, "a4": agent("a4", {"billing": 5})})
+    assert ids(s) == {"a4", "a5"}
+    assert "free" not in codec.load(codec.dump(s), dict)  # derived, not checkpointed
+    back = codec.load(codec.dump(s), RoutingState)
+    assert back.free == s.free
+
+
+def test_decide_over_the_index_equals_the_plain_definition() -> None:
+    """Many profiles, languages, equal idle times: the index's pick and candidate count
+    are ``best_agent``'s over all free agents."""
+    import random
+
+    from hotline_streams.routing.logic import best_agent
+
+    rng = random.Random(7)
+    agents = [agent(f"a{n:03d}", {s: rng.randint(1, 5) for s in rng.sample(
+        ["billing", "cards", "general"], rng.randint(1, 3))},
+        idle_since=rng.choice([0.0, 10.0, 20.0]),
+        languages=tuple(rng.sample(["en", "fr", "de"], 2))) for n in range(120)]
+    s = state([], agents)
+    for skills in ({"billing"}, {"cards", "general"}, {"billing", "cards", "general"}):
+        for language in (None, "fr"):
+            c = contact("c", skills, 5, language=language)
+            expected, count = best_agent(s.agents.values(), frozenset(skills), language)
+            s2 = RoutingState("acme", {"c": c}, s.agents)
+            got = decide(s2, {}, NOW)
+            assert expected is not None
+            assert (got[0].agent_id, got[0].candidates) == (expected.agent_id, count)

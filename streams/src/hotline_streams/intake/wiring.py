@@ -1,12 +1,12 @@
 """The intake agent: every input record decoded once, bad ones dead-lettered with the
-reason (the consumer goes on), good ones re-keyed by tenant for routing and SLA."""
+reason (the consumer goes on), good ones re-keyed by tenant for the tenant stream, and
+call events folded into the screen pop on the way (one agent per input topic: faust's
+per-message cost is paid once)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
-
-import faust
 
 from hotline_events.envelope import decode
 from hotline_events.errors import ContractError
@@ -20,25 +20,43 @@ from hotline_events.models.calls import (
     CallCompleted,
     CallQueued,
 )
-from hotline_streams.app import app, catalog, headers_of, inputs, tenant_events
+from hotline_streams.app import (
+    CALL_TOPIC,
+    app,
+    catalog,
+    headers_of,
+    inputs,
+    outbox,
+    tenant_events,
+)
+from hotline_streams.durable import DurableAcks
+from hotline_streams.screen_pop import wiring as screen_pop
 
 log = logging.getLogger("hotline_streams.intake")
 
-# The event types the streams act on; everything else on the inputs is skipped early.
+# The event types the tenant stream acts on; with the screen pop's, all that is decoded
+# (everything else on the inputs is skipped early).
 _WANTED_TYPES: tuple[type[EventModel], ...] = (
     *AGENT_TYPES, CallQueued, CallAnswered, CallAbandoned, CallCompleted, AgentNoAnswer,
     CallbackRequested)
 WANTED = {t.TYPE for t in _WANTED_TYPES}
-_dead_letters: dict[str, faust.TopicT] = {}
+DECODED = WANTED | screen_pop.WANTED
+TENANT_TOPIC = tenant_events.get_topic_name()
 
 
 @app.agent(inputs)
 async def intake(stream: Any) -> None:
-    """Decode and validate; bad records to the topic's dead letters; re-key by tenant."""
+    """Decode and validate; bad records to the topic's dead letters; re-key by tenant.
+
+    An input is acked only once its re-keyed record (or dead letter) and screen-pop
+    writes are acknowledged by Kafka (``DurableAcks``): a record still in the producer's
+    buffer when the input offset was committed was lost for good by a SIGKILL."""
+    acks = DurableAcks(stream := stream.noack(), app, outbox)
     async for record in stream.events():
         headers = headers_of(record.headers)
         ce_type = next((v.decode() for k, v in headers if k == "ce_type"), None)
-        if ce_type is not None and ce_type not in WANTED:
+        if ce_type is not None and ce_type not in DECODED:
+            acks.done(record)
             continue
         try:
             event = decode(headers, record.value)
@@ -48,12 +66,13 @@ async def intake(stream: Any) -> None:
             log.warning("intake: record %s[%d]@%d breaks the contract (%s); dead-lettered "
                         "to %s, consumer goes on", topic, record.message.partition,
                         record.message.offset, exc, name)
-            dead = _dead_letters.setdefault(name, app.topic(name, key_type=bytes,
-                                                            value_type=bytes))
-            await dead.send(key=record.key, value=record.value,
-                            headers=[*headers, ("error", str(exc).encode())])
+            acks.output(outbox.send(name, record.key, record.value,
+                                    [*headers, ("error", str(exc).encode())]))
+            acks.done(record)
             continue
-        if event.type not in WANTED:
-            continue
-        tenant: str = event.data.tenant  # type: ignore[attr-defined]  # every WANTED type has it
-        await tenant_events.send(key=tenant.encode(), value=record.value, headers=headers)
+        if event.type in screen_pop.WANTED and record.message.topic == CALL_TOPIC:
+            screen_pop.fold_call(event, record.message.partition, acks)
+        if event.type in WANTED:
+            tenant: str = event.data.tenant  # type: ignore[attr-defined]  # every WANTED type has it
+            acks.output(outbox.send(TENANT_TOPIC, tenant.encode(), record.value, headers))
+        acks.done(record)

@@ -8,7 +8,8 @@ agents: best proficiency on the required skills, then the longest idle.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from hotline_streams.routing.models import (
@@ -17,12 +18,51 @@ from hotline_streams.routing.models import (
     AgentState,
     Assignment,
     Contact,
+    FreeIndex,
+    Profile,
     QueueRouting,
     RoutingState,
+    is_free,
+    profile_of,
 )
 
 RONA_REASON = "ring-no-answer"
 DEFAULT_RING_TIMEOUT_S = 15.0  # QueueRouting's default, for queues not configured
+
+
+def with_agents(state: RoutingState, changed: Mapping[str, Agent | None],
+                contacts: dict[str, Contact] | None = None) -> RoutingState:
+    """A new state with ``changed`` agents (None: logged out) and, if given, ``contacts``;
+    the free-agent index follows the change (copies of the changed profiles' lists, no
+    scan of the agents)."""
+    agents = dict(state.agents)
+    free = dict(state.free)
+    copied: set[Profile] = set()
+
+    def group(profile: Profile) -> list[tuple[float, str]]:
+        if profile not in copied:
+            free[profile] = list(free.get(profile, ()))
+            copied.add(profile)
+        return free[profile]
+
+    for agent_id, agent in changed.items():
+        old = state.agents.get(agent_id)
+        if old is not None and is_free(old):
+            members = group(profile_of(old))
+            at = bisect.bisect_left(members, (old.idle_since, agent_id))
+            if at < len(members) and members[at] == (old.idle_since, agent_id):
+                del members[at]
+        if agent is None:
+            agents.pop(agent_id, None)
+            continue
+        agents[agent_id] = agent
+        if is_free(agent):
+            bisect.insort(group(profile_of(agent)), (agent.idle_since, agent_id))
+    for profile in copied:
+        if not free[profile]:
+            del free[profile]
+    return RoutingState.indexed(state.tenant, state.contacts if contacts is None else contacts,
+                                agents, free)
 
 
 def queue_order(contact: Contact) -> tuple[int, int, int, float, str]:
@@ -50,10 +90,9 @@ def qualifies(agent: Agent, skills: frozenset[str], language: str | None) -> boo
 
 def best_agent(agents: Iterable[Agent], skills: frozenset[str],
                language: str | None) -> tuple[Agent | None, int]:
-    """The best of ``agents`` (all ready and free) for the skills, and how many qualified.
-
-    One pass, no sorting: this runs for every decision over every free agent.
-    """
+    """The best of ``agents`` (all ready and free) for the skills, and how many qualified:
+    best proficiency on the skills, then the longest idle. (``decide`` gets the same
+    answer from the free-agent index; this is its plain definition.)"""
     best: Agent | None = None
     best_key: tuple[int, float, str] | None = None
     count = 0
@@ -70,25 +109,49 @@ def best_agent(agents: Iterable[Agent], skills: frozenset[str],
     return best, count
 
 
+def _best_free(free: FreeIndex, skills: frozenset[str],
+               language: str | None) -> tuple[Profile | None, int]:
+    """``best_agent`` over the index: the profile whose first (longest idle) agent is the
+    best, and how many free agents qualified. One look per profile, not per agent."""
+    best: Profile | None = None
+    best_key: tuple[int, float, str] | None = None
+    count = 0
+    for profile, members in free.items():
+        held, languages = profile
+        if language is not None and language not in languages:
+            continue
+        levels = dict(held)
+        if not skills <= levels.keys():
+            continue
+        count += len(members)
+        idle_since, agent_id = members[0]
+        key = (-sum(levels[s] for s in skills), idle_since, agent_id)
+        if best_key is None or key < best_key:
+            best, best_key = profile, key
+    return best, count
+
+
 def decide(state: RoutingState, rules: dict[str, QueueRouting],
            now: float) -> list[Assignment]:
     """Match waiting contacts to ready agents; each at most once per decision round."""
     waiting = [c for c in state.contacts.values() if c.offered_to is None]
-    if not waiting:
-        return []  # the common case under load: skip scanning the agents
-    free = {a.agent_id: a for a in state.agents.values()
-            if a.state is AgentState.READY and a.contact is None}
-    if not free:
-        return []
+    if not waiting or not state.free:
+        return []  # the common case under load: nothing to match
+    free = dict(state.free)  # this round's: a profile's list is copied before it shrinks
     decisions: list[Assignment] = []
     for contact in sorted(waiting, key=queue_order):
         if not free:
             break
         for skills, via in acceptable_skills(contact, rules.get(contact.queue), now):
-            agent, candidates = best_agent(free.values(), skills, contact.language)
-            if agent is not None:
-                del free[agent.agent_id]
-                decisions.append(Assignment(contact.call_id, agent.agent_id, contact.queue,
+            profile, candidates = _best_free(free, skills, contact.language)
+            if profile is not None:
+                members = free[profile][1:]
+                agent_id = free[profile][0][1]
+                if members:
+                    free[profile] = members
+                else:
+                    del free[profile]
+                decisions.append(Assignment(contact.call_id, agent_id, contact.queue,
                                             via_overflow=via, waited_s=now - contact.enqueued_at,
                                             candidates=candidates))
                 break
@@ -108,12 +171,10 @@ def apply(state: RoutingState, assignment: Assignment,
             or agent.state is not AgentState.READY or agent.contact is not None:
         return state
     contacts = dict(state.contacts)
-    agents = dict(state.agents)
     contacts[contact.call_id] = replace(contact, offered_to=agent.agent_id,
                                         offered_at=now if now is not None else contact.offered_at)
-    agents[agent.agent_id] = replace(agent, state=AgentState.RESERVED, contact=contact.call_id,
-                                     busy_since=now)
-    return RoutingState(state.tenant, contacts, agents)
+    return with_agents(state, {agent.agent_id: replace(
+        agent, state=AgentState.RESERVED, contact=contact.call_id, busy_since=now)}, contacts)
 
 
 def ring_no_answer(state: RoutingState, call_id: str,
@@ -128,14 +189,14 @@ def ring_no_answer(state: RoutingState, call_id: str,
             or (agent_id is not None and contact.offered_to != agent_id):
         return state
     contacts = dict(state.contacts)
-    agents = dict(state.agents)
-    agent = agents.get(contact.offered_to)
+    changed: dict[str, Agent | None] = {}
+    agent = state.agents.get(contact.offered_to)
     if agent is not None and agent.contact == call_id:
-        agents[agent.agent_id] = replace(agent, state=AgentState.NOT_READY,
-                                         not_ready_reason=RONA_REASON, contact=None)
+        changed[agent.agent_id] = replace(agent, state=AgentState.NOT_READY,
+                                          not_ready_reason=RONA_REASON, contact=None)
     contacts[call_id] = replace(contact, offered_to=None, offered_at=None,
                                 returned_to_head=True)
-    return RoutingState(state.tenant, contacts, agents)
+    return with_agents(state, changed, contacts)
 
 
 def answered(state: RoutingState, call_id: str) -> RoutingState:
@@ -144,11 +205,12 @@ def answered(state: RoutingState, call_id: str) -> RoutingState:
     if contact is None:
         return state
     contacts = dict(state.contacts)
-    agents = dict(state.agents)
     del contacts[call_id]
-    if contact.offered_to and contact.offered_to in agents:
-        agents[contact.offered_to] = replace(agents[contact.offered_to], state=AgentState.BUSY)
-    return RoutingState(state.tenant, contacts, agents)
+    changed: dict[str, Agent | None] = {}
+    if contact.offered_to and contact.offered_to in state.agents:
+        changed[contact.offered_to] = replace(state.agents[contact.offered_to],
+                                              state=AgentState.BUSY)
+    return with_agents(state, changed, contacts)
 
 
 def expired_offers(state: RoutingState, rules: dict[str, QueueRouting],

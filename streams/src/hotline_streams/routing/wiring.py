@@ -1,25 +1,15 @@
-"""The routing agent (agent state and skills routing per tenant) and its JSON view."""
+"""Routing of the tenant stream (agent state and skills routing per tenant), its
+checkpoints, and its JSON view. The agent that calls it is ``tenant_stream``."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from faust.web import Request, Response, View
 
-from hotline_events.envelope import Event, decode
+from hotline_events.envelope import Event
 from hotline_streams import codec
-from hotline_streams.app import (
-    app,
-    config_of,
-    headers_of,
-    is_tick,
-    publish,
-    routing_books,
-    settings,
-    source,
-    tenant_events,
-)
+from hotline_streams.app import app, config_of, routing_books, settings, source
 from hotline_streams.durable import DurableAcks
 from hotline_streams.queue_stats.adapters import live
 from hotline_streams.routing.book import RoutingBook, new_book
@@ -27,11 +17,10 @@ from hotline_streams.routing.book import step as routing_step
 
 # Decoded books of this worker's tenants. The table holds checkpoints: writing a
 # 1,000-agent book per event cost more than the routing itself. Events after a
-# checkpoint are acked only with the next one, so a crash replays them onto the last
-# checkpoint, and replaying is deterministic (same decisions, same ids).
+# checkpoint are acked only with the next one (``tenant_stream``), so a crash replays
+# them onto the last checkpoint, and replaying is deterministic (same decisions, same ids).
 books: dict[bytes, RoutingBook] = {}
-CHECKPOINT_EVENTS = 200
-CHECKPOINT_S = 0.2
+dirty: dict[bytes, int] = {}  # tenant → its changelog partition, changed since the checkpoint
 
 
 def book_of(tenant: bytes) -> RoutingBook | None:
@@ -44,40 +33,34 @@ def book_of(tenant: bytes) -> RoutingBook | None:
 
 
 async def _forget_books(sender: Any, revoked: Any, **kwargs: Any) -> None:
-    """Partitions may move: re-read books from the (recovered) table afterwards."""
+    """Partitions may move: re-read books from the (recovered) table afterwards; the
+    un-checkpointed events are un-acked and come again."""
     books.clear()
+    dirty.clear()
 
 
 app.on_partitions_revoked.connect(_forget_books)  # type: ignore[arg-type]  # faust types it loosely
 
 
-@app.agent(tenant_events)
-async def routing(stream: Any) -> None:
-    """Agent state and skills routing per tenant; decisions to the routing topic."""
-    acks = DurableAcks(stream := stream.noack(), app)
-    dirty: set[bytes] = set()
-    checkpointed = time.monotonic()
-    async for record in stream.events():
-        headers = headers_of(record.headers)
-        tick = is_tick(headers)
-        event = None if tick else decode(headers, record.value)
-        tenant = record.key
-        book = book_of(tenant) or new_book(tenant.decode())
-        position = (record.message.partition, record.message.offset)
-        book, out = routing_step(book, event, config_of(tenant.decode()), settings.site,
-                                 position, record.message.timestamp)
-        await publish(*(Event(data=data, source=source, id=event_id, time=at)
-                        for data, event_id, at in out))
+def route(tenant: bytes, event: Event | None, position: tuple[int, int],
+          wall_s: float) -> list[Event]:
+    """One record of the tenant topic (``None``: a tick) through the tenant's book; the
+    decisions (and RONA, statistics, estimates) to publish."""
+    book = book_of(tenant) or new_book(tenant.decode())
+    book, out = routing_step(book, event, config_of(tenant.decode()), settings.site,
+                             position, wall_s)
+    if out:
         live.note(out)
-        books[tenant] = book
-        dirty.add(tenant)
-        if tick or acks.unwritten + 1 >= CHECKPOINT_EVENTS \
-                or time.monotonic() - checkpointed >= CHECKPOINT_S:
-            for key in sorted(dirty):  # every dirty book: the acks cover all tenants
-                acks.put(routing_books, record, key, codec.dump(books[key]))
-            dirty.clear()
-            checkpointed = time.monotonic()
-        acks.done(record, settled=not dirty)
+    books[tenant] = book
+    dirty[tenant] = position[0]
+    return [Event(data=data, source=source, id=event_id, time=at) for data, event_id, at in out]
+
+
+def checkpoint(acks: DurableAcks) -> None:
+    """Every changed book into the table (sent after the outputs that led to it)."""
+    for tenant, partition in sorted(dirty.items()):
+        acks.put(routing_books, partition, tenant, codec.dump(books[tenant]))
+    dirty.clear()
 
 
 @app.page("/tenants/{tenant}/routing")

@@ -13,7 +13,8 @@ from hotline_streams.ledger.logic import changes, fold
 from hotline_streams.ledger.models import CallEntry
 from hotline_streams.service_levels.intervals import Emit, SlaBook, advance, flush, record
 from hotline_streams.service_levels.logic import figures
-from hotline_streams.service_levels.models import AbandonTreatment, QueueSettings
+from hotline_streams.service_levels.models import AbandonTreatment, AgentSeconds, QueueSettings
+from hotline_streams.service_levels.occupancy import QueueSkills, fold_agent, seconds_in
 from hotline_streams.service_levels.windows import note, prune
 from hotline_streams.ticks.logic import advance as advance_clock
 
@@ -67,11 +68,20 @@ def _latest(emits: list[Emit]) -> list[Emit]:
     return list(out.values())
 
 
-def to_event(emit: Emit, tenant: str, site: str,
-             settings: QueueSettings) -> tuple[SlaInterval, str]:
-    """The SLA interval struct and a deterministic event id (same state, same id)."""
+def queue_skills(config: TenantConfig) -> QueueSkills:
+    """Configured queues' required skills and interval lengths (whose agents staff them)."""
+    return {name: (queue.required_skills, queue.settings.interval_s)
+            for name, queue in config.queues.items()}
+
+
+def to_event(emit: Emit, tenant: str, site: str, settings: QueueSettings,
+             agents: AgentSeconds | None = None) -> tuple[SlaInterval, str]:
+    """The SLA interval struct and a deterministic event id (same state, same id).
+    ``agents``: the queue's staffed and handling seconds in the interval (occupancy)."""
     interval = emit.interval
-    fig = figures(interval.counts, settings, interval.start)
+    agents = agents or AgentSeconds()
+    fig = figures(interval.counts, settings, interval.start, agents.staffed_s,
+                  agents.handling_s if agents.staffed_s > 0 else None)
     data = SlaInterval(
         tenant=tenant, queue=interval.queue, site=site,
         interval_start=datetime.fromtimestamp(interval.start, UTC),
@@ -87,7 +97,7 @@ def to_event(emit: Emit, tenant: str, site: str,
         abandon_treatment=TREATMENT_NAMES[settings.abandon_treatment],  # type: ignore[arg-type]
     )
     event_id = uuid.uuid5(_SLA_NAMESPACE, f"{tenant}/{interval.queue}/{interval.start}/"
-                                          f"{emit.final}/{interval.counts}")
+                                          f"{emit.final}/{interval.counts}/{fig.occupancy}")
     return data, str(event_id)
 
 
@@ -114,9 +124,20 @@ def on_event(book: SlaBook, entry: CallEntry | None, event: Event, config: Tenan
     if position is not None and position[1] <= book.applied.get(position[0], -1):
         return book, after, [], 0
     book, now = _now(book, event.time.timestamp(), wall_s)
+    occupancy = fold_agent(book.occupancy, event, queue_skills(config), now - grace_s)
+    if occupancy is not book.occupancy:
+        book = replace(book, occupancy=occupancy)
     book, emits, dropped = step(book, position, entry, after, now, config, grace_s,
                                 emit_provisional)
     return book, after, emits, dropped
+
+
+def agent_seconds(book: SlaBook, emit: Emit, config: TenantConfig) -> AgentSeconds:
+    """The staffed and handling seconds of an emitted interval's queue, up to the book's
+    clock (for ``to_event``)."""
+    interval = emit.interval
+    return seconds_in(book.occupancy, interval.queue, interval.start, queue_skills(config),
+                      book.clock.event_s)
 
 
 def on_tick(book: SlaBook, config: TenantConfig, grace_s: float, position: Position | None,

@@ -15,7 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from hotline_streams.service_levels.logic import add, interval_start, remove
-from hotline_streams.service_levels.models import ContactOutcome, IntervalCounts, QueueSettings
+from hotline_streams.service_levels.models import (
+    ContactOutcome,
+    IntervalCounts,
+    Occupancy,
+    QueueSettings,
+)
 from hotline_streams.ticks.models import Clock
 
 SettingsFor = Callable[[str], QueueSettings]
@@ -46,6 +51,7 @@ class SlaBook:
     clock: Clock = field(default_factory=Clock)  # the tenant's "now" (see ticks.logic)
     # Per queue, outcomes per minute of the last hour: the sliding windows (windows.py).
     minutes: dict[str, dict[int, IntervalCounts]] = field(default_factory=dict)
+    occupancy: Occupancy = field(default_factory=Occupancy)  # agents' time (occupancy.py)
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,11 @@ def service_level(counts: IntervalCounts, treatment: AbandonTreatment) -> float 
 
 
 def figures(counts: IntervalCounts, settings: QueueSettings, start: float,
-            staffed_s: float = 0.0) -> IntervalFigures:
-    """All interval figures; occupancy needs the agents' staffed seconds."""
+            staffed_s: float = 0.0, handling_s: float | None = None) -> IntervalFigures:
+    """All interval figures. Occupancy needs the agents' staffed seconds, and their
+    handling seconds in the interval (``occupancy.seconds_in``); without those, the
+    handle time of the interval's contacts stands in."""
+    handled = counts.handle_s if handling_s is None else handling_s
     real_abandons = counts.abandoned - counts.short_abandons
     abandon_base = counts.answered + real_abandons
     return IntervalFigures(
@@ -85,7 +88,7 @@ def figures(counts: IntervalCounts, settings: QueueSettings, start: float,
         asa_s=counts.answered_wait_s / counts.answered if counts.answered else None,
         abandon_rate=real_abandons / abandon_base if abandon_base else None,
         aht_s=counts.handle_s / counts.handled if counts.handled else None,
-        occupancy=min(1.0, counts.handle_s / staffed_s) if staffed_s > 0 else None,
+        occupancy=min(1.0, handled / staffed_s) if staffed_s > 0 else None,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -83,3 +83,31 @@ class IntervalFigures:
     abandon_rate: float | None
     aht_s: float | None
     occupancy: float | None
+
+
+@dataclass(frozen=True)
+class AgentClock:
+    """An agent's time as occupancy sees it: logged in, handling a contact or not, and
+    the time up to which its seconds are already counted."""
+
+    skills: frozenset[str]
+    since: float
+    handling: bool = False  # talking (hold included) or in wrap-up
+
+
+@dataclass(frozen=True)
+class AgentSeconds:
+    """Counted seconds of a queue's agents in one interval."""
+
+    staffed_s: float = 0.0
+    handling_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """A tenant's logged-in agents and, per queue and interval start, the seconds of the
+    segments already closed (open segments are added when read)."""
+
+    agents: dict[str, AgentClock] = field(default_factory=dict)
+    seconds: dict[str, dict[int, AgentSeconds]] = field(default_factory=dict)
+    seen: tuple[str, ...] = ()  # recent event ids folded (a replayed input comes again)

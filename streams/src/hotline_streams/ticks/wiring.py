@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from hotline_streams.app import app, routing_books, settings, tenant_events, tenants
+from hotline_streams.app import app, outbox, routing_books, settings, tenant_events, tenants
 from hotline_streams.ticks.models import TICK_HEADER
 
 log = logging.getLogger("hotline_streams.ticks")
@@ -18,5 +18,4 @@ async def tick() -> None:
     tick from another worker only repeats "now" (harmless)."""
     known = set(tenants) | {key.decode() for key in routing_books}
     for tenant in sorted(known):
-        await tenant_events.send(key=tenant.encode(), value=b"",
-                                 headers=[(TICK_HEADER, b"1")])
+        outbox.send(tenant_events.get_topic_name(), tenant.encode(), b"", [(TICK_HEADER, b"1")])

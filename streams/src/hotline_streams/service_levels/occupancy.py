@@ -1,0 +1,106 @@
+"""Occupancy per queue and interval from agent state (DESIGN.md: handle time ÷ staffed
+time), pure.
+
+An agent is staffed from logging in to logging out, and handling from answering a
+contact until its wrap-up ends (or it goes ready, not ready, or logs out): talk, hold
+and wrap-up. Its seconds count for every configured queue whose required skills it
+has, in the intervals they fall in. Segments are closed at each agent event; an open
+one counts up to ``now`` when read, so a provisional interval shows the occupancy so
+far. Events are folded in the tenant's order; one that claims an earlier time than
+the agent's last counts at that last time (time never goes back for an agent), and
+one seen before (same event id, replayed) is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from hotline_events.envelope import Event
+from hotline_events.models.agents import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentNotReady,
+    AgentReady,
+    WrapUpEnded,
+)
+from hotline_events.models.calls import CallAnswered
+from hotline_streams.service_levels.models import AgentClock, AgentSeconds, Occupancy
+
+SEEN_IDS = 256  # agent event ids remembered: duplicates come from recent offsets
+QueueSkills = Mapping[str, tuple[frozenset[str], int]]  # queue → (required skills, interval_s)
+
+
+def _spread(seconds: dict[str, dict[int, AgentSeconds]], clock: AgentClock, until: float,
+            queues: QueueSkills) -> None:
+    """Add the agent's segment [since, until) to each of its queues' intervals."""
+    if until <= clock.since:
+        return
+    for queue, (skills, interval_s) in queues.items():
+        if not skills <= clock.skills:
+            continue
+        buckets = seconds.setdefault(queue, {})
+        start = int(clock.since // interval_s) * interval_s
+        while start < until:
+            overlap = min(until, start + interval_s) - max(clock.since, start)
+            if overlap > 0:
+                had = buckets.get(start, AgentSeconds())
+                buckets[start] = AgentSeconds(
+                    had.staffed_s + overlap,
+                    had.handling_s + (overlap if clock.handling else 0.0))
+            start += interval_s
+
+
+def fold_agent(occupancy: Occupancy, event: Event, queues: QueueSkills,
+               keep_after: float) -> Occupancy:
+    """The occupancy after one event (the same object when it is not about agent time).
+    Buckets of intervals that ended before ``keep_after`` are dropped (past the grace)."""
+    data = event.data
+    if not isinstance(data, AgentLoggedIn | AgentLoggedOut | AgentReady | AgentNotReady
+                      | WrapUpEnded | CallAnswered):
+        return occupancy
+    if event.id in occupancy.seen:
+        return occupancy  # a replay (e.g. the intake's after a crash): already counted
+    agent_id = data.agent_id
+    clock = occupancy.agents.get(agent_id)
+    if clock is None and not isinstance(data, AgentLoggedIn):
+        return occupancy  # not logged in as far as we know: no staffed time to count
+    at = event.time.timestamp()
+    seconds = {q: dict(b) for q, b in occupancy.seconds.items()}
+    agents = dict(occupancy.agents)
+    if clock is not None:
+        at = max(at, clock.since)
+        _spread(seconds, clock, at, queues)
+    if isinstance(data, AgentLoggedIn):
+        agents[agent_id] = AgentClock(skills=frozenset(s.skill for s in data.skills), since=at,
+                                      handling=clock.handling if clock is not None else False)
+    elif isinstance(data, AgentLoggedOut):
+        del agents[agent_id]
+    else:
+        assert clock is not None
+        agents[agent_id] = replace(clock, since=at, handling=isinstance(data, CallAnswered))
+    for queue, buckets in seconds.items():
+        interval_s = queues[queue][1] if queue in queues else 0
+        seconds[queue] = {start: s for start, s in buckets.items()
+                          if start + interval_s >= keep_after}
+    return Occupancy(agents=agents, seconds=seconds,
+                     seen=(*occupancy.seen, event.id)[-SEEN_IDS:])
+
+
+def seconds_in(occupancy: Occupancy, queue: str, start: float, queues: QueueSkills,
+               now: float) -> AgentSeconds:
+    """The queue's staffed and handling seconds in the interval at ``start``, the open
+    segments counted up to ``now``."""
+    closed = occupancy.seconds.get(queue, {}).get(int(start), AgentSeconds())
+    if queue not in queues:
+        return closed
+    skills, interval_s = queues[queue]
+    staffed, handling = closed.staffed_s, closed.handling_s
+    end = min(now, start + interval_s)
+    for clock in occupancy.agents.values():
+        if skills <= clock.skills:
+            overlap = end - max(clock.since, start)
+            if overlap > 0:
+                staffed += overlap
+                handling += overlap if clock.handling else 0.0
+    return AgentSeconds(staffed, handling)
