@@ -1,7 +1,8 @@
 """The README's run command: the single stack, then Hotline on it, then Ctrl-C.
 
 ``./hotline run`` must bring the stack up healthy, start the platform (Kamailio edge,
-media-node pool, stream worker, SIPp callers and agents), produce real call events on
+media-node pool, stream worker, callback scheduler, and Locust's steady shape of SIP
+callers and agent users), produce real call events on
 Kafka from SIPp calls through the edge, route them in the stream worker, and stop
 every process it started on Ctrl-C.
 """
@@ -62,7 +63,7 @@ def test_hotline_run_starts_the_stack_and_the_platform_with_traffic_and_ctrl_c_s
         assert "single stack healthy" in out
         for name in ("kafka site-a", "cassandra dc-a", "kube-apiserver", "SIP edge (Kamailio)",
                      "media node mn-a-0", "streams: http://", "callbacks: http://",
-                     "traffic: SIPp callers"):
+                     "traffic: Locust, steady shape"):
             assert name in out, f"{name} missing from the printed addresses:\n{out}"
         assert re.search(r"export HOTLINE_CASSANDRA_DC_A=127\.\d+\.\d+\.2:9042", out)
         assert f"HOTLINE_KAFKA_SITE_A={kafka_site_a.bootstrap}" not in out
@@ -107,7 +108,7 @@ def test_hotline_run_starts_the_stack_and_the_platform_with_traffic_and_ctrl_c_s
         finally:
             decisions.close()
         assert (decision.tenant, decision.agent_id) == ("demo-bank", answered.agent_id)
-        assert decision.agent_id.startswith("agent-")
+        assert re.fullmatch(r"lt-\w+-agent-\d+", decision.agent_id)  # a Locust agent user
 
         # Ctrl-C at the terminal: SIGINT to the foreground process group.
         os.killpg(run.pid, signal.SIGINT)
@@ -119,6 +120,9 @@ def test_hotline_run_starts_the_stack_and_the_platform_with_traffic_and_ctrl_c_s
     reader.join(30)  # it ends at the pipe's end: every line of the finished run is in
     out = "".join(lines)
     assert "devstack: stopped" in out
+    # Locust wrote the run's report when Ctrl-C ended the steady shape.
+    report = re.search(r"report on Ctrl-C in (\S+)", out)
+    assert report and (Path(report.group(1)) / "report.html").is_file(), out[-5000:]
     pids = [int(p) for p in re.findall(r"pid (\d+)", out)]
     assert len(pids) >= 9, out  # 4 servers (+ etcd) and 5 platform processes
     for pid in pids:

@@ -8,9 +8,10 @@
   (``streams/config-examples/``);
 * the callback scheduler (``python -m hotline_streams.callbacks run``) on Cassandra
   dc-a with the demo tenant's callback policy, after creating its keyspace;
-* traffic: SIPp agent phones (UAS), simulated agent desktops on Kafka
-  (``python -m hotline_loadtests.agents``), and SIPp callers through the edge at a
-  steady low rate.
+* the agents' phones (one SIPp UAS the media nodes ring for every agent);
+* traffic: the load tests' steady shape in Locust (``locustfile_calls.py``, web UI
+  started at once): SIP callers placing real calls through the edge with SIPp, and
+  agents logging in, going ready and wrapping up on the streams' agent API.
 
 Every process is a ``ManagedProcess``: it dies with devstack and is stopped with it.
 """
@@ -40,7 +41,8 @@ from hotline_events.models.sites import MediaNodeHeartbeat
 REPO = Path(__file__).resolve().parents[3]
 FLOW = REPO / "media-nodes" / "flows" / "demo-bank.yaml"
 TENANTS = REPO / "streams" / "config-examples"
-CALLER = REPO / "loadtests" / "scenarios" / "caller_asks_for_agent.xml"
+LOCUSTFILE = REPO / "loadtests" / "src" / "hotline_loadtests" / "locustfile_calls.py"
+TRAFFIC_SECONDS = 7 * 24 * 3600  # the steady shape lasts as long as the run (Ctrl-C)
 TENANT = "demo-bank"
 TOKEN_KEY_ENV = "HOTLINE_CALLER_TOKEN_KEY"
 CASSANDRA_ENV = "HOTLINE_CASSANDRA_DC_A"
@@ -92,11 +94,12 @@ class Platform:
 
     run_dir: Path
     bootstrap: str
-    workers: int = 3  # 2 callers each (an agent leg kept free): room for max_callers
-    call_rate_per_minute: float = 12.0  # one new caller every 5 s
-    max_callers: int = 6
+    workers: int = 3  # 2 callers each (an agent leg kept free)
+    calls_per_second: float = 0.2  # the steady shape's rate: one new caller every 5 s
     agents: int = 4
-    traffic: bool = True  # SIPp callers and desktops; a load test brings its own
+    talk_seconds: float = 20.0  # mean talk time of the demo callers
+    traffic: bool = True  # Locust's steady shape; a load test brings its own
+    locust_port: int = 0
     ports: PortAllocator = field(default_factory=PortAllocator)
     processes: list[ManagedProcess] = field(default_factory=list)
     edge_port: int = 0
@@ -161,16 +164,18 @@ class Platform:
                                      "-mp", str(_free_udp_port())])
         if not self.traffic:
             return
-        self._start("agent desktops", [
-            sys.executable, "-m", "hotline_loadtests.agents", "--kafka", self.bootstrap,
-            "--tenant", TENANT, "--agents", str(self.agents), "--skills", "general:3,cards:4",
-            "--wrap-up-seconds", "5"], env)
-        self._start("callers", [
-            sipp, f"127.0.0.1:{self.edge_port}", "-sf", str(CALLER), "-s", "800100",
-            "-i", "127.0.0.1", "-p", str(_free_udp_port()), "-mp", str(_free_udp_port()),
-            "-r", f"{self.call_rate_per_minute:g}", "-rp", "60000",
-            "-l", str(self.max_callers), "-nostdin", "-trace_err",
-            "-error_file", str(home / "callers-errors.log")])
+        self.locust_port = self.ports.take()
+        self._start("traffic (Locust)", [
+            sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", self.streams_url,
+            "--autostart", "--web-host", "127.0.0.1", "--web-port", str(self.locust_port),
+            "--users", str(self.agents + 1), "--spawn-rate", str(self.agents + 1),
+            "--hotline-kafka", self.bootstrap, "--hotline-sip-edge", self.edge,
+            "--hotline-tenant", TENANT, "--hotline-shape", "steady",
+            "--hotline-base-rate", f"{self.calls_per_second:g}",
+            "--hotline-duration", str(TRAFFIC_SECONDS), "--hotline-agents", str(self.agents),
+            "--hotline-dialers", "1", "--hotline-talk", f"{self.talk_seconds:g}",
+            "--hotline-patience", "90", "--hotline-wrap-up", "5",
+            "--hotline-report-dir", str(home / "loadtest-report")], env)
 
     def _start_callbacks(self, home: Path, env: dict[str, str]) -> ManagedProcess:
         """Create the callbacks keyspace on Cassandra dc-a (idempotent), then start the
@@ -220,9 +225,11 @@ class Platform:
                 f"(/ready)",
                 f"  callbacks: http://127.0.0.1:{self.callbacks_port}/readyz /metrics "
                 f"(Cassandra dc-a keyspace hotline_callbacks)",
-                f"  traffic: SIPp callers at {self.call_rate_per_minute:g}/min "
-                f"(≤{self.max_callers} at once), {self.agents} agents, phones on "
-                f"udp 127.0.0.1:{self.phone_port}",
+                *([f"  traffic: Locust, steady shape: SIP callers at "
+                   f"{self.calls_per_second:g} calls/s through the edge, {self.agents} agents "
+                   f"on the agent API, phones on udp 127.0.0.1:{self.phone_port}; live "
+                   f"statistics http://127.0.0.1:{self.locust_port}, report on Ctrl-C in "
+                   f"{self.run_dir / 'platform' / 'loadtest-report'}"] if self.traffic else []),
                 f"  Kafka topics: {topics}",
                 f"  logs: {self.run_dir / 'platform'}"]
         rows += [f"  {p.name}: pid {p.pid}, log {p.log_path}" for p in self.processes]
