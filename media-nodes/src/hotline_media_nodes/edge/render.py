@@ -82,8 +82,11 @@ def render_kamailio_cfg(cfg: EdgeConfig, dispatcher_list_path: str) -> str:
     control = (f'loadmodule "ctl.so"\nmodparam("ctl", "binrpc", "{cfg.control_socket}")\n'
                'modparam("dispatcher", "reload_delta", 0)\n' if cfg.control_socket else "")
     if cfg.rpc_socket:
+        # 0666: the socket lives in a directory private to the edge (the pod's shared
+        # emptyDir), where the follower may run under another uid.
         control += ('loadmodule "jsonrpcs.so"\nmodparam("jsonrpcs", "transport", 4)\n'
-                    f'modparam("jsonrpcs", "dgram_socket", "{cfg.rpc_socket}")\n')
+                    f'modparam("jsonrpcs", "dgram_socket", "{cfg.rpc_socket}")\n'
+                    'modparam("jsonrpcs", "dgram_mode", 0666)\n')
         if not cfg.control_socket:
             # The follower reloads on every ConfigMap change: no 5 s rate limit.
             control += 'modparam("dispatcher", "reload_delta", 0)\n'

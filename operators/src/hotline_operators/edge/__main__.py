@@ -40,6 +40,9 @@ def main() -> None:
                         help="the dispatcher module's list_file")
     parser.add_argument("--rpc-socket", required=True, type=Path,
                         help="Kamailio's jsonrpcs dgram_socket")
+    parser.add_argument("--initial", type=Path,
+                        help="with --once: the list to start with while the ConfigMap "
+                             "does not exist yet")
     parser.add_argument("--watch-timeout", type=int, default=10)
     parser.add_argument("--once", action="store_true",
                         help="write the current list and exit (init container)")
@@ -51,7 +54,7 @@ def main() -> None:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = FollowerSettings(namespace=args.namespace, config_map=args.config_map,
                                 key=args.key, list_path=args.list, rpc_socket=args.rpc_socket,
-                                watch_timeout_s=args.watch_timeout)
+                                initial=args.initial, watch_timeout_s=args.watch_timeout)
     stopped = threading.Event()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:

@@ -46,6 +46,7 @@ class KamailioRpc:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.bind(str(reply_path))
             try:
+                reply_path.chmod(0o666)  # Kamailio may run under another uid
                 sock.settimeout(self.timeout_s)
                 sock.sendto(rpc_request(method, request_id), str(self.server))
                 return rpc_result(sock.recv(1 << 20), request_id)

@@ -13,6 +13,9 @@ class FollowerSettings:
     key: str  # spec.edge.dispatcherKey
     list_path: Path  # the file Kamailio's dispatcher module reads (list_file)
     rpc_socket: Path  # Kamailio's jsonrpcs dgram_socket
+    # The list Kamailio starts with while the operator has not written its ConfigMap
+    # yet (the chart's, this site's own media nodes): an edge never waits on the operator.
+    initial: Path | None = None
     # Short watches: a silently stalled watch is reopened within this (resuming from
     # the last resourceVersion, so nothing is missed).
     watch_timeout_s: int = 10

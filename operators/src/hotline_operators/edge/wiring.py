@@ -62,11 +62,12 @@ class Follower:
         while not stopped.is_set():
             try:
                 if version is None:
-                    data, version = self.source.current()
+                    data, listed = self.source.current()
                     if once:
-                        self._write_once(data, version)
+                        self._write_once(data, listed)
                         return
-                    self.apply(data, version)
+                    self.apply(data, listed)
+                    version = listed
                 else:
                     self.reload()  # a reload that failed earlier
                 for kind, data, seen in self.source.changes(
@@ -91,12 +92,20 @@ class Follower:
 
     def _write_once(self, data: dict[str, str] | None, version: str) -> None:
         checked = check_list(data, self.settings.key)
+        source = f"ConfigMap {self._where} (resourceVersion {version})"
+        if checked.text is None and self.settings.initial is not None:
+            log.warning("%s gives no usable list (%s): starting with %s", source,
+                        checked.problem if data is not None else "it does not exist yet",
+                        self.settings.initial)
+            source = str(self.settings.initial)
+            checked = check_list({"list": self.settings.initial.read_text()}, "list")
         if checked.text is None:
-            raise SystemExit(f"ConfigMap {self._where} (resourceVersion {version}) gives no "
-                             f"usable dispatcher list: {checked.problem or 'it does not exist'}")
+            # Retried by run() with backoff: Kamailio must not start with no list.
+            raise ValueError(f"{source} gives no usable dispatcher list: "
+                             f"{checked.problem or 'it does not exist'}")
         write_atomically(self.settings.list_path, checked.text)
-        log.info("wrote %s: %d destinations (init, no reload)", self.settings.list_path,
-                 checked.destinations)
+        log.info("wrote %s: %d destinations from %s (before Kamailio starts)",
+                 self.settings.list_path, checked.destinations, source)
 
     def _wait(self, stopped: threading.Event, failures: int, why: str) -> None:
         delay = backoff(failures, self.settings.backoff_initial_s, self.settings.backoff_max_s)
