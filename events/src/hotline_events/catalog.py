@@ -26,6 +26,8 @@ DEAD_LETTER_SUFFIX = ".deadletter"
 CLEANUP_POLICIES = ("delete", "compact", "compact,delete")
 DLQ_RETENTION_MS = 14 * 24 * 3600 * 1000
 KEY_SEPARATOR = "/"
+# A key field that may be absent: "name?" joins the key only when the body sets it.
+OPTIONAL_KEY = "?"
 
 
 @dataclass(frozen=True)
@@ -117,10 +119,13 @@ class Catalog:
             raise CatalogError(f"event type {ce_type!r} is on no topic of the catalog") from None
 
     def key_for(self, data: EventModel) -> bytes:
-        """The record key: the topic's key fields of ``data`` joined with ``/``."""
+        """The record key: the topic's key fields of ``data`` joined with ``/``; an
+        optional one (``name?``) only when set, so records without it keep their key."""
         parts = []
         for name in self.topic_for_type(data.TYPE).key:
-            value = getattr(data, name)
+            value = getattr(data, name.removesuffix(OPTIONAL_KEY))
+            if name.endswith(OPTIONAL_KEY) and value is None:
+                continue
             parts.append(format_time(value) if isinstance(value, datetime) else str(value))
         return KEY_SEPARATOR.join(parts).encode()
 
@@ -203,7 +208,11 @@ def _problems(raw: Any, known: Mapping[str, Mapping[str, Any]]) -> tuple[list[st
             type_topic[ce_type] = name
             schema = known[ce_type]
             for field_name in key:
-                if field_name not in schema.get("required", []):
+                if field_name.endswith(OPTIONAL_KEY):
+                    if field_name.removesuffix(OPTIONAL_KEY) not in schema.get("properties", {}):
+                        problems.append(f"{where}: optional key field {field_name!r} is not a "
+                                        f"field of {ce_type}")
+                elif field_name not in schema.get("required", []):
                     problems.append(f"{where}: key field {field_name!r} is not a required field "
                                     f"of {ce_type}")
         if pii_class in pii.PII_CLASSES:
