@@ -7,7 +7,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from hotline_events.envelope import Event, decode
 from hotline_events.errors import ContractError
@@ -44,16 +44,23 @@ class TopicFollower:
         if time.monotonic() < self._next_check:
             return False
         self._next_check = time.monotonic() + 1.0
-        metadata = self.consumer.list_topics(self.topic, timeout=5).topics.get(self.topic)
-        if metadata is None or metadata.error is not None or not metadata.partitions:
+        try:
+            metadata = self.consumer.list_topics(self.topic, timeout=5).topics.get(self.topic)
+            if metadata is None or metadata.error is not None or not metadata.partitions:
+                return False
+            wanted = [TopicPartition(self.topic, p, self.since_ms) for p in metadata.partitions]
+            starts = self.consumer.offsets_for_times(wanted, timeout=10)
+            ends = {tp.partition: self.consumer.get_watermark_offsets(tp, timeout=10)[1]
+                    for tp in starts}
+        except KafkaException as exc:
+            # A topic just created (no leader yet) or a broker away: ask again shortly.
+            log.warning("cannot read the offsets of %s yet (%s); retrying in 1 s",
+                        self.topic, exc)
             return False
-        wanted = [TopicPartition(self.topic, p, self.since_ms) for p in metadata.partitions]
-        starts = self.consumer.offsets_for_times(wanted, timeout=10)
         for tp in starts:
-            _low, high = self.consumer.get_watermark_offsets(tp, timeout=10)
-            self.ends[tp.partition] = high
+            self.ends[tp.partition] = ends[tp.partition]
             # No record at or after ``since``: start at the end (offset -1 means that).
-            self.positions[tp.partition] = high if tp.offset < 0 else tp.offset
+            self.positions[tp.partition] = ends[tp.partition] if tp.offset < 0 else tp.offset
         self.consumer.assign([TopicPartition(self.topic, p, o)
                               for p, o in self.positions.items()])
         self.assigned = True

@@ -65,22 +65,36 @@ class Adopter:
         log.info("shadowing %s's intervals (%d tenants, %d calls) from %s", self.settings.peer,
                  len(self.shadow.books), len(self.shadow.entries), self.calls.topic)
         next_tick = 0.0
+        failures = 0
         while not stopped.is_set():
-            self._on_command(self.commands.poll(0.05))
-            self._on_call(self.calls.poll(0.2))
-            if time.monotonic() >= next_tick:
-                self.shadow, emits = tick(self.shadow, self.config_for, self.settings.grace_s,
-                                          time.time())
-                self._publish(emits, stopped)
-                self.shadow = prune(self.shadow, 2 * self.settings.grace_s)
-                next_tick = time.monotonic() + self.settings.tick_s
+            try:
+                self._on_command(self.commands.poll(0.05))
+                self._on_call(self.calls.poll(0.2))
+                if time.monotonic() >= next_tick:
+                    self.shadow, emits = tick(self.shadow, self.config_for,
+                                              self.settings.grace_s, time.time())
+                    self._publish(emits, stopped)
+                    self.shadow = prune(self.shadow, 2 * self.settings.grace_s)
+                    next_tick = time.monotonic() + self.settings.tick_s
+                failures = 0
+            except Exception as exc:  # Kafka away: keep the shadow, back off, go on
+                failures += 1
+                delay = min(BACKOFF_MAX_S, 0.5 * 2 ** (failures - 1))
+                log.error("shadowing %s failed: %s; retrying in %.1f s", self.settings.peer,
+                          exc, delay)
+                stopped.wait(delay)
 
     def _on_call(self, polled: tuple[Event, float] | None) -> None:
         if polled is None:
             return
         event, wall_s = polled
+        tenants = len(self.shadow.books)
         self.shadow, emits = shadow_event(self.shadow, event, self.config_for,
                                           self.settings.grace_s, wall_s)
+        if len(self.shadow.books) > tenants:
+            log.info("shadowing tenant %s of %s (first event %s of call %s)",
+                     event.data.tenant if hasattr(event.data, "tenant") else "?",
+                     self.settings.peer, event.type, event.subject)
         self._publish(emits, None)
 
     def _on_command(self, polled: tuple[Event, float] | None) -> None:
