@@ -96,9 +96,9 @@ def call_events(now: datetime) -> list[EventModel]:
 def test_the_survivor_finishes_the_peers_open_interval(
         kafka_site_a: KafkaCluster, kafka_site_b: KafkaCluster, catalog: Catalog,
         adopter: Path) -> None:
-    # Wait for a fresh interval, so its three calls land in one and it stays open
-    # until after the adoption below.
-    while time.time() % INTERVAL_S > 3:
+    # Wait for a fresh interval, so its three calls (queued a second before) land in
+    # one and it stays open until after the adoption below.
+    while not 1.5 <= time.time() % INTERVAL_S <= 3:
         time.sleep(0.05)  # aligning to the wall clock's interval boundary
     now = datetime.now(UTC)
     calls = catalog.topic_for_type(CallQueued.TYPE).name

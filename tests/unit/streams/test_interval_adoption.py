@@ -168,3 +168,16 @@ def test_adopted_records_keep_a_key_of_their_own() -> None:
     catalog = default_catalog()
     assert catalog.key_for(own) == b"acme/billing/" + format_time(DAY).encode()
     assert catalog.key_for(adopted) == catalog.key_for(own) + b"/site-b"
+
+
+def test_an_interval_the_peer_closed_just_before_it_died_is_published_final_again() -> None:
+    # A 09:15 event closed the 09:00 interval in the peer's stream; it died at 09:15:10.
+    shadow = shadowed()
+    later = ev(CallQueued(call_id="c5", tenant="acme", queue="billing", enqueued_at=at(15, 5)),
+               at(15, 5))
+    shadow, _ = shadow_event(shadow, later, config_for, GRACE, at(15, 5).timestamp())
+    _, emits = adopt(shadow, command(), "site-a", config_for, GRACE, at(15, 30).timestamp())
+    assert published(emits) == [(True, 3, 2, 1, "site-b", "site-a")]
+    # Long after, only what is still open would be (nothing answered in 09:15 yet).
+    _, emits = adopt(shadow, command(), "site-a", config_for, GRACE, at(20).timestamp())
+    assert published(emits) == []

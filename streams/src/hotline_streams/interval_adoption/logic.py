@@ -19,6 +19,7 @@ from hotline_streams.service_levels.intervals import Emit, SlaBook
 
 ConfigFor = Callable[[str], TenantConfig]
 SCOPE = "sla-intervals"
+RECENTLY_CLOSED_S = 60.0
 _ADOPTED_NAMESPACE = uuid.UUID("6a0f4d1e-2b7c-4e8a-9d35-1f2e3c4b5a69")
 
 
@@ -43,10 +44,15 @@ def shadow_event(shadow: PeerShadow, event: Event, config_for: ConfigFor, grace_
 
 
 def adopt(shadow: PeerShadow, command: SiteAdoptionRequested, this_site: str,
-          config_for: ConfigFor, grace_s: float, now: float) -> tuple[PeerShadow,
-                                                                      list[TenantEmit]]:
+          config_for: ConfigFor, grace_s: float, now: float,
+          recently_closed_s: float = RECENTLY_CLOSED_S) -> tuple[PeerShadow,
+                                                                 list[TenantEmit]]:
     """Start finishing the peer's intervals: the ones that ended close (final), the
-    open ones are published as they stand (provisional) and close on later ticks."""
+    open ones are published as they stand (provisional) and close on later ticks.
+
+    Intervals the peer closed itself within ``recently_closed_s`` are published final
+    again: a dying site may have closed one a moment before its stream could publish
+    it (a repeat carries the same figures, and BI keeps one final per interval)."""
     if (command.site != shadow.peer or command.adopted_by != this_site
             or SCOPE not in command.scope or command.fencing_token in shadow.handed_back):
         return shadow, []
@@ -55,12 +61,14 @@ def adopt(shadow: PeerShadow, command: SiteAdoptionRequested, this_site: str,
     shadow = replace(shadow, adoption=Adoption(command.fencing_token, now))
     shadow, closed = tick(shadow, config_for, grace_s, now)
     closed_keys = {(e.tenant, e.emit.interval.queue, e.emit.interval.start) for e in closed}
-    still_open = [TenantEmit(tenant, Emit(interval, False))
-                  for tenant, book in sorted(shadow.books.items())
-                  for _key, interval in sorted(book.intervals.items())
-                  if not interval.final_sent
-                  and (tenant, interval.queue, interval.start) not in closed_keys]
-    return shadow, closed + still_open
+    standing: list[TenantEmit] = []
+    for tenant, book in sorted(shadow.books.items()):
+        for _key, interval in sorted(book.intervals.items()):
+            if (tenant, interval.queue, interval.start) in closed_keys:
+                continue
+            if not interval.final_sent or interval.end >= now - recently_closed_s:
+                standing.append(TenantEmit(tenant, Emit(interval, interval.final_sent)))
+    return shadow, closed + standing
 
 
 def tick(shadow: PeerShadow, config_for: ConfigFor, grace_s: float,
