@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,30 @@ def test_listed_uris_reads_kamailios_dispatcher_list_answer() -> None:
         {"DEST": {"URI": "sip:127.0.0.1:25072", "FLAGS": "IP"}}]}}]}
     assert listed_uris(result) == {"sip:127.0.0.1:25071", "sip:127.0.0.1:25072"}
     assert listed_uris("Ok") == set()
+
+
+def test_init_starts_kamailio_on_the_charts_list_when_the_api_server_is_away(
+        tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    from kubernetes import client
+
+    from hotline_operators.edge.models import FollowerSettings
+    from hotline_operators.edge.wiring import ONCE_ATTEMPTS, Follower
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing answers there
+    configuration = client.Configuration()
+    configuration.host = f"http://127.0.0.1:{port}"
+    configuration.retries = 0
+    initial = tmp_path / "chart.list"
+    initial.write_text("1 sip:mn.svc:5060 0 0 duid=mn;maxload=8\n")
+    settings = FollowerSettings(namespace="ns", config_map="edge", key="dispatcher.list",
+                                list_path=tmp_path / "dispatcher.list",
+                                rpc_socket=tmp_path / "rpc.sock", initial=initial,
+                                backoff_initial_s=0.01, backoff_max_s=0.02)
+    Follower(settings, client.ApiClient(configuration)).run(threading.Event(), once=True)
+    assert settings.list_path.read_text() == initial.read_text()
+    assert ONCE_ATTEMPTS >= 3, "a blip of the API server alone does not bypass it"

@@ -13,6 +13,7 @@ from hotline_operators.edge.logic import backoff, check_list
 from hotline_operators.edge.models import FollowerSettings
 
 log = logging.getLogger("hotline.edge.follower")
+ONCE_ATTEMPTS = 5  # init: failed reads of the ConfigMap before starting on --initial
 
 
 class Follower:
@@ -84,11 +85,32 @@ class Follower:
                     version = None
                     continue
                 failures += 1
-                self._wait(stopped, failures, f"the API server answered {exc.status} "
-                                              f"{exc.reason}")
+                why = f"the API server answered {exc.status} {exc.reason}"
+                if once and self._start_without_api(failures, why):
+                    return
+                self._wait(stopped, failures, why)
             except Exception as exc:  # any failure: back off and go on
                 failures += 1
-                self._wait(stopped, failures, f"{type(exc).__name__}: {exc}")
+                why = f"{type(exc).__name__}: {exc}"
+                if once and self._start_without_api(failures, why):
+                    return
+                self._wait(stopped, failures, why)
+
+    def _start_without_api(self, failures: int, why: str) -> bool:
+        """Init only: after a few failed attempts, start Kamailio with the chart's list
+        rather than keep the edge down while the API server is away (the follower
+        catches up once it answers)."""
+        if failures < ONCE_ATTEMPTS or self.settings.initial is None:
+            return False
+        checked = check_list({"list": self.settings.initial.read_text()}, "list")
+        if checked.text is None:
+            return False
+        write_atomically(self.settings.list_path, checked.text)
+        log.error("could not read ConfigMap %s (%s) after %d attempts: wrote %s from %s so "
+                  "Kamailio can start; the follower will load the operator's list once the "
+                  "API server answers", self._where, why, failures, self.settings.list_path,
+                  self.settings.initial)
+        return True
 
     def _write_once(self, data: dict[str, str] | None, version: str) -> None:
         checked = check_list(data, self.settings.key)
