@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +55,7 @@ def dispatcher_text(*destinations: tuple[str, int]) -> str:
     return render_dispatcher_list(cfg)
 
 
-def wait_until(check: object, what: str, timeout: float) -> None:
-    assert callable(check)
+def wait_until(check: Callable[[], bool], what: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, f"{what} not within {timeout}s"
