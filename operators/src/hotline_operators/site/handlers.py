@@ -24,7 +24,6 @@ from hotline_operators.site.logic import (
     now_text,
 )
 from hotline_operators.site.models import Profile, SiteSpec
-from hotline_operators.traffic.logic import dispatcher_config_map
 
 REPAIR_INTERVAL_S = 5.0
 # kopf retries a failed handler after 60 s by default: far too slow for a site.
@@ -56,31 +55,7 @@ def reconcile_site(body: dict[str, Any], logger: logging.Logger | logging.Logger
     for manifest in manifests:
         applier.apply(manifest)
     logger.debug("site %s: %d objects applied (%s profile)", spec.site, len(manifests), profile)
-    _create_dispatcher_list(spec, dict(body.get("status") or {}), logger)
     return spec, profile, len(manifests)
-
-
-def _create_dispatcher_list(spec: SiteSpec, status: dict[str, Any],
-                            logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
-    """The edge's dispatcher ConfigMap, created once so the edge follower has a list
-    before any failover. Create-only: from then on only the failover and failback
-    steps rewrite it, and a reconcile that read the site just before a failover
-    cannot put a failed peer's workers back."""
-    if spec.edge is None or not spec.edge.destinations:
-        return
-    failed = list(status.get("failedPeers") or [])
-    if not any(d.site not in failed for d in spec.edge.destinations):
-        return  # an empty list would refuse every call (the failover step says so)
-    manifest = dispatcher_config_map(spec, spec.edge, failed, int(status.get("fencingToken", 0)))
-    try:
-        core: Any = client.CoreV1Api()  # takes the plain manifest as its body
-        core.create_namespaced_config_map(spec.namespace, manifest)
-    except client.ApiException as exc:
-        if exc.status != 409:
-            raise
-        return
-    logger.info("site %s: created the edge's dispatcher list %s", spec.site,
-                spec.edge.config_map)
 
 
 @kopf.on.create(crds.GROUP, crds.VERSION, crds.SITES, backoff=RETRY_BACKOFF_S)
