@@ -10,8 +10,10 @@ probe answers 503). Measured from site-b's last heartbeat on its own Kafka (ce_t
 site-a's recorded progress (status.failovers, written as each step finishes):
 the witness's grant (decision), the edge's dispatcher list written (and the split
 event acknowledged), workloads scaled to the failover profile, the adoption command
-acknowledged by Kafka, and the SiteFailover announced. Prints every run's timeline,
-then p50/p95 per step.
+acknowledged by Kafka, and the SiteFailover announced; and "edge reloaded": a real
+Kamailio beside site-a, kept in step by the edge follower (hotline_operators.edge)
+watching site-a's dispatcher ConfigMap, no longer lists site-b's worker (read over
+Kamailio's own RPC). Prints every run's timeline, then p50/p95 per step.
 """
 
 from __future__ import annotations
@@ -43,16 +45,25 @@ from hotline_events.catalog import default_catalog
 from hotline_events.envelope import decode
 from hotline_events.models.sites import SiteHeartbeat
 from hotline_events.topics import ensure_topics
+from hotline_media_nodes.edge import EdgeConfig, render_kamailio_cfg
 from hotline_operators import crds
+from hotline_operators.edge.adapters import KamailioRpc, write_atomically
+from hotline_operators.edge.logic import listed_uris
 from hotline_operators.failover.logic import FAILOVER_STEPS
+from hotline_operators.site.models import EdgeDestination, EdgeSpec
+from hotline_operators.traffic.logic import dispatcher_list
 
 T = TypeVar("T")
-STEPS = ("decision", *FAILOVER_STEPS)
+STEPS = ("decision", *FAILOVER_STEPS, "edge-reloaded")
 LABELS = {"decision": "failover decision (lease granted)",
           "split-written": "traffic split written",
           "scaled": "workloads scaled",
           "adoption-requested": "adoption published",
-          "announced": "SiteFailover announced"}
+          "announced": "SiteFailover announced",
+          "edge-reloaded": "edge reloaded (Kamailio's list)"}
+EDGE_DESTINATIONS = [{"site": "site-a", "address": "10.0.1.2:5071", "name": "mn-a-0.w1"},
+                     {"site": "site-b", "address": "10.0.2.2:5071", "name": "mn-b-0.w1"}]
+PEER_URI = "sip:10.0.2.2:5071"
 
 
 def poll(check: Callable[[], T | None], what: str, timeout: float = 120) -> T:
@@ -138,11 +149,80 @@ def site_body(site: str, peer: str, bootstrap: str, witness: str, probe: str,
             "witness": {"url": witness},
             "timings": {"heartbeatIntervalSeconds": 1, "peerTimeoutSeconds": peer_timeout,
                         "holdDownSeconds": 3600},
-            "edge": {"dispatcherConfigMap": f"{site}-edge", "destinations": [
-                {"site": "site-a", "address": "10.0.1.2:5071", "name": "mn-a-0.w1"},
-                {"site": "site-b", "address": "10.0.2.2:5071", "name": "mn-b-0.w1"}]},
+            "edge": {"dispatcherConfigMap": f"{site}-edge",
+                     "destinations": EDGE_DESTINATIONS},
         },
     }
+
+
+class LocalEdge:
+    """site-a's Kamailio (one for all runs) and, per run, the edge follower."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.list_path = workdir / "dispatcher.list"
+        self.rpc = KamailioRpc(workdir / "kamailio_rpc.sock", 2.0)
+        self.both = dispatcher_list(EdgeSpec("site-a-edge", destinations=tuple(
+            EdgeDestination(d["site"], d["address"], d["name"]) for d in EDGE_DESTINATIONS)),
+            "site-a", failed=())
+        write_atomically(self.list_path, self.both)
+        cfg = EdgeConfig(listen=f"127.0.0.1:{free_port()}", trunks=("127.0.0.1/32",),
+                         destinations=(), rpc_socket=str(self.rpc.server))
+        (workdir / "kamailio.cfg").write_text(render_kamailio_cfg(cfg, str(self.list_path)))
+        with (workdir / "kamailio.log").open("wb") as out:
+            self.kamailio = subprocess.Popen(
+                ["kamailio", "-f", str(workdir / "kamailio.cfg"), "-DD", "-E", "-Y",
+                 str(workdir), "-m", "64", "-M", "8"], stdout=out, stderr=subprocess.STDOUT)
+        poll(lambda: self.listed() or None, "Kamailio answering its RPC", 30)
+
+    def listed(self) -> set[str]:
+        try:
+            return listed_uris(self.rpc.call("dispatcher.list"))
+        except (OSError, ValueError):
+            return set()
+
+    def reset(self) -> None:
+        """Both sites' workers again, as before a run's failover."""
+        write_atomically(self.list_path, self.both)
+        self.rpc.call("dispatcher.reload")
+        poll(lambda: PEER_URI in self.listed() or None, "the edge listing site-b again", 30)
+
+    def follow(self, kubeconfig: Path, namespace: str, log: Path) -> subprocess.Popen[bytes]:
+        with log.open("w") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "hotline_operators.edge", "--namespace", namespace,
+                 "--config-map", "site-a-edge", "--list", str(self.list_path),
+                 "--rpc-socket", str(self.rpc.server), "--kubeconfig", str(kubeconfig)],
+                stdout=out, stderr=subprocess.STDOUT)
+
+    def watch_peer_leaving(self) -> Callable[[], float]:
+        """Start polling Kamailio; the returned function gives the wall time at which
+        site-b's worker left its list (waiting for it)."""
+        seen: list[float] = []
+
+        def run() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if PEER_URI not in self.listed():
+                    seen.append(time.time())
+                    return
+                time.sleep(0.01)  # sampling Kamailio's list: the measurement's resolution
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+
+        def result() -> float:
+            thread.join(130)
+            if not seen:
+                raise SystemExit("benchmark aborted: Kamailio still lists site-b's worker "
+                                 f"(see {self.workdir})")
+            return seen[0]
+
+        return result
+
+    def close(self) -> None:
+        self.kamailio.terminate()
+        self.kamailio.wait(15)
 
 
 def operator(kubeconfig: Path, namespace: str, log: Path) -> subprocess.Popen[bytes]:
@@ -190,7 +270,7 @@ def stamp(text: str) -> float:
 
 
 def one_run(n: int, api: client.ApiClient, kubeconfig: Path, stack: Stack, witness: str,
-            logs: Path, peer_timeout: int) -> dict[str, float]:
+            logs: Path, peer_timeout: int, edge: LocalEdge) -> dict[str, float]:
     objects = client.CustomObjectsApi(api)
     core: Any = client.CoreV1Api(api)
     namespaces = {s: f"bench-{n}-{s}-{uuid.uuid4().hex[:4]}" for s in ("site-a", "site-b")}
@@ -199,6 +279,8 @@ def one_run(n: int, api: client.ApiClient, kubeconfig: Path, stack: Stack, witne
     probes = {"site-a": Probe(), "site-b": Probe()}
     procs = {s: operator(kubeconfig, namespaces[s], logs / f"run{n}-{s}.log")
              for s in namespaces}
+    edge.reset()
+    procs["edge"] = edge.follow(kubeconfig, namespaces["site-a"], logs / f"run{n}-edge.log")
     try:
         for name, peer in (("site-a", "site-b"), ("site-b", "site-a")):
             objects.create_namespaced_custom_object(
@@ -213,6 +295,7 @@ def one_run(n: int, api: client.ApiClient, kubeconfig: Path, stack: Stack, witne
 
         poll(lambda: condition(site("site-a"), "PeerHealthy") == "True" or None,
              "site-a seeing site-b's mirrored heartbeats", 180)
+        edge_reloaded = edge.watch_peer_leaving()
         procs["site-b"].send_signal(signal.SIGKILL)
         procs["site-b"].wait()
         probes["site-b"].alive = False
@@ -227,6 +310,7 @@ def one_run(n: int, api: client.ApiClient, kubeconfig: Path, stack: Stack, witne
         lost = last_heartbeat(stack.kafka["site-b"].bootstrap, "site-b")
         times = {"decision": stamp(progress["decidedAt"]) - lost}
         times |= {step: stamp(progress["at"][step]) - lost for step in FAILOVER_STEPS}
+        times["edge-reloaded"] = edge_reloaded() - lost
         # Hand the lease back so the next run's takeover is a new one.
         requests.post(witness + "/release", json={"failed_site": "site-b",
                                                   "token": progress["token"]}, timeout=5)
@@ -267,16 +351,18 @@ def main() -> None:
         config_file=str(kubeconfig))
     install_crds(api)
     witness_proc, witness = start_witness(logs)
+    edge = LocalEdge(logs)
     results: list[dict[str, float]] = []
     try:
         print(f"seconds from site-b's last heartbeat (peerTimeout {args.peer_timeout} s, "
               f"heartbeat 1 s, witness peer timeout 1 s); logs in {logs}")
         print("run  " + "  ".join(f"{s:>18}" for s in STEPS))
         for n in range(1, args.runs + 1):
-            times = one_run(n, api, kubeconfig, stack, witness, logs, args.peer_timeout)
+            times = one_run(n, api, kubeconfig, stack, witness, logs, args.peer_timeout, edge)
             results.append(times)
             print(f"{n:>3}  " + "  ".join(f"{times[s]:>18.2f}" for s in STEPS), flush=True)
     finally:
+        edge.close()
         witness_proc.terminate()
         witness_proc.wait(timeout=10)
         stack.down()

@@ -26,3 +26,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- if $checks }}{{ join " || " $checks }}{{ else }}0{{ end -}}
 {{- end -}}
+
+{{/* The ConfigMap the operator writes the edge's dispatcher list into (spec.edge). */}}
+{{- define "hotline.edge.dispatcherConfigMap" -}}
+{{- printf "%s-edge-dispatcher" (include "hotline.fullname" .) -}}
+{{- end -}}

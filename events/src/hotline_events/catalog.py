@@ -26,6 +26,8 @@ DEAD_LETTER_SUFFIX = ".deadletter"
 CLEANUP_POLICIES = ("delete", "compact", "compact,delete")
 DLQ_RETENTION_MS = 14 * 24 * 3600 * 1000
 KEY_SEPARATOR = "/"
+# A key field that may be absent: "name?" joins the key only when the body sets it.
+OPTIONAL_KEY = "?"
 
 
 @dataclass(frozen=True)
@@ -124,11 +126,14 @@ class Catalog:
             raise CatalogError(f"event type {ce_type!r} is on no topic of the catalog") from None
 
     def key_for(self, data: EventModel) -> bytes:
-        """The record key: the topic's key fields of ``data`` (or its type's, where the
-        catalog gives one) joined with ``/``."""
+        """The record key: the key fields of ``data`` (its type's, where the catalog gives
+        one, else the topic's) joined with ``/``; an optional one (``name?``) only when
+        set, so records without it keep their key."""
         parts = []
         for name in self.topic_for_type(data.TYPE).key_of(data.TYPE):
-            value = getattr(data, name)
+            value = getattr(data, name.removesuffix(OPTIONAL_KEY))
+            if name.endswith(OPTIONAL_KEY) and value is None:
+                continue
             parts.append(format_time(value) if isinstance(value, datetime) else str(value))
         return KEY_SEPARATOR.join(parts).encode()
 
@@ -210,8 +215,14 @@ def _problems(raw: Any, known: Mapping[str, Mapping[str, Any]]) -> tuple[list[st
                                 f"{type_topic[ce_type]}; each type goes to exactly one topic")
             type_topic[ce_type] = name
             schema = known[ce_type]
+            if ce_type in (entry.get("type_keys") or {}):
+                continue  # checked against its own key below
             for field_name in key:
-                if field_name not in schema.get("required", []):
+                if field_name.endswith(OPTIONAL_KEY):
+                    if field_name.removesuffix(OPTIONAL_KEY) not in schema.get("properties", {}):
+                        problems.append(f"{where}: optional key field {field_name!r} is not a "
+                                        f"field of {ce_type}")
+                elif field_name not in schema.get("required", []):
                     problems.append(f"{where}: key field {field_name!r} is not a required field "
                                     f"of {ce_type}")
         type_keys = entry.get("type_keys") or {}
@@ -222,10 +233,14 @@ def _problems(raw: Any, known: Mapping[str, Mapping[str, Any]]) -> tuple[list[st
             if ce_type not in types:
                 problems.append(f"{where}: type_keys names {ce_type!r}, not a type of this topic")
                 continue
-            if not (isinstance(fields_, list) and fields_[:len(key)] == key
-                    and len(fields_) > len(key)):
-                problems.append(f"{where}: type_keys of {ce_type} must be the topic key "
-                                f"{key} followed by more fields, not {fields_!r}")
+            # The topic key's required fields first, so partitioning and reading by the
+            # topic key still work; optional topic key fields are the other types' own.
+            fixed = [f for f in key if not f.endswith(OPTIONAL_KEY)]
+            if not (isinstance(fields_, list) and fields_[:len(fixed)] == fixed
+                    and len(fields_) > len(fixed)):
+                problems.append(f"{where}: type_keys of {ce_type} must be the topic key's "
+                                f"required fields {fixed} followed by more fields, "
+                                f"not {fields_!r}")
                 continue
             required = known.get(ce_type, {}).get("required", [])
             for field_name in fields_:

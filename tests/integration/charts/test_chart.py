@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -105,8 +106,9 @@ def test_the_edge_configuration_passes_kamailios_own_check(kube: KubeTools,
     dispatcher = tmp_path / "dispatcher.list"
     dispatcher.write_text(config_map["data"]["dispatcher.list"])
     cfg = tmp_path / "kamailio.cfg"
+    # The follower's run directory (dispatcher.list, the RPC socket) → a local one.
     cfg.write_text(config_map["data"]["kamailio.cfg"].replace(
-        "/etc/kamailio/dispatcher.list", str(dispatcher)))
+        "/var/run/hotline-edge/", f"{tmp_path}/"))
     assert 'is_in_subnet("$si", "203.0.113.0/24")' in cfg.read_text()
     result = run(["kamailio", "-c", "-f", str(cfg)], check=False)
     assert result.returncode == 0, result.stderr
@@ -208,3 +210,28 @@ def test_install_upgrade_rollback_with_the_operator_reconciling(
     replicas_become(api, namespace, "site-a-media-nodes", 2)
     history = helm(kube, "history", "hotline", "--namespace", namespace).stdout
     assert len(history.strip().splitlines()) == 4  # header + install, upgrade, rollback
+
+
+def test_the_edge_account_lets_the_follower_read_the_operators_list(
+    installed: tuple[str, KopfRunner], api: ApiClient, kube: KubeTools, tmp_path: Path,
+) -> None:
+    # As the edge pod's init container, with the chart's edge ServiceAccount: the
+    # list comes from the ConfigMap that spec.edge names (written here as the
+    # operator's failover step would), not from the chart's fallback.
+    namespace, _runner = installed
+    site = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        "hotline.dev", "v1alpha1", namespace, "contactcentersites", "site-a")
+    name = site["spec"]["edge"]["dispatcherConfigMap"]
+    listed = "1 sip:10.0.1.2:5060 0 10 duid=mn-a-0;maxload=4\n"
+    client.CoreV1Api(api).create_namespaced_config_map(
+        namespace, {"metadata": {"name": name}, "data": {"dispatcher.list": listed}})
+    config = operator_kubeconfig(api, kube, namespace, "hotline-site-a-edge",
+                                 tmp_path / "kubeconfig")
+    fallback = tmp_path / "chart.list"
+    fallback.write_text("1 sip:192.0.2.1:5060 0 0 duid=fallback;maxload=4\n")
+    out = tmp_path / "dispatcher.list"
+    done = run([sys.executable, "-m", "hotline_operators.edge", "--once", "--namespace",
+                namespace, "--config-map", name, "--list", str(out), "--rpc-socket",
+                str(tmp_path / "unused.sock"), "--initial", str(fallback),
+                "--kubeconfig", str(config)])
+    assert out.read_text() == listed, done.stderr

@@ -140,12 +140,14 @@ def wait_deleted(objects: client.CustomObjectsApi, namespace: str, name: str,
     raise AssertionError(f"{name} in {namespace} was not deleted within {timeout}s")
 
 
-def site_events(bootstrap: str, wanted: type[EventModel], count: int,
+def site_events(bootstrap: str, wanted: type[EventModel], count: int, token: int,
                 timeout: float = 30) -> list[Any]:
+    """This takeover's events (by its lease): other tests' sites share the topic."""
     reader = EventReader(bootstrap, default_catalog().topic_for_type(wanted.TYPE).name)
 
     def enough(events: list[Event]) -> list[Any] | None:
-        found = [e.data for e in events if isinstance(e.data, wanted)]
+        found = [e.data for e in events if isinstance(e.data, wanted)
+                 and getattr(e.data, "fencing_token", None) == token]
         return found if len(found) >= count else None
 
     try:
@@ -175,17 +177,18 @@ def test_site_loss_fails_over_and_recovery_fails_back(
     media = client.AppsV1Api(operator_api).read_namespaced_deployment(
         "site-a-media-nodes", ns["site-a"])
     assert media.spec.replicas == 4, "scaled to the failover profile"
-    failovers = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteFailover, 1)
+    token = site_a["status"]["fencingToken"]
+    failovers = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteFailover, 1, token)
     assert [(e.site, e.taken_over_by) for e in failovers] == [("site-b", "site-a")]
-    token = failovers[0].fencing_token
     # The edge now sends every call to site-a's workers; the split and the adoption
     # command went out under the same lease.
     edge = dispatcher_list(operator_api, ns["site-a"], "site-a")
     assert "mn-a-0.w1" in edge and "mn-b-0.w1" not in edge
-    split = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteTrafficSplit, 1)[0]
+    split = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteTrafficSplit, 1, token)[0]
     assert {s.site: s.share for s in split.shares} == {"site-a": 1.0, "site-b": 0.0}
     assert (split.reason, split.fencing_token, split.destinations) == ("failover", token, 1)
-    adoption = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteAdoptionRequested, 1)
+    adoption = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteAdoptionRequested, 1,
+                           token)
     assert [(a.site, a.adopted_by, a.fencing_token) for a in adoption] == [
         ("site-b", "site-a", token)]
 
@@ -197,9 +200,9 @@ def test_site_loss_fails_over_and_recovery_fails_back(
     back = wait_condition(objects, ns["site-a"], "FailedOver", "False", timeout=90)
     assert back["status"]["trafficShare"] == 50
     assert back["status"]["failedPeers"] == []
-    failbacks = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteFailback, 1)
+    failbacks = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteFailback, 1, token)
     assert failbacks[0].healthy_for_seconds >= 4
     assert "mn-b-0.w1" in dispatcher_list(operator_api, ns["site-a"], "site-a")
-    splits = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteTrafficSplit, 2)
+    splits = site_events(two_sites["kafka"]["site-a"].bootstrap, SiteTrafficSplit, 2, token)
     assert [s.reason for s in splits] == ["failover", "failback"]
     assert {s.site: s.share for s in splits[1].shares} == {"site-a": 0.5, "site-b": 0.5}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
 
@@ -31,9 +32,21 @@ def test_callback_figures_are_keyed_with_the_site_and_service_level_is_not() -> 
         "tenant", "queue", "interval_start", "site")
 
 
+def test_an_adopted_interval_and_this_sites_callback_figures_never_share_a_key() -> None:
+    """Three records of one queue and interval on site-a's SLA topic stay apart: its own
+    service level, site-b's interval it finished after a failover, its callback figures."""
+    catalog = default_catalog()
+    own = examples()["hotline.metrics.sla-interval.v1"]
+    adopted = msgspec.structs.replace(own, adopted_from="site-b")
+    figures = examples()[FIGURES]
+    keys = {catalog.key_for(own), catalog.key_for(adopted), catalog.key_for(figures)}
+    assert catalog.key_for(adopted) == catalog.key_for(own) + b"/site-b"
+    assert len(keys) == 3
+
+
 @pytest.mark.parametrize(("type_keys", "message"), [
-    ({FIGURES: ["tenant", "site"]}, "must be the topic key"),
-    ({FIGURES: ["tenant", "queue", "interval_start"]}, "must be the topic key"),
+    ({FIGURES: ["tenant", "site"]}, "must be the topic key's required fields"),
+    ({FIGURES: ["tenant", "queue", "interval_start"]}, "must be the topic key's required"),
     ({FIGURES: ["tenant", "queue", "interval_start", "nope"]}, "'nope' is not a required"),
     ({"hotline.call.held.v1": ["tenant", "queue", "interval_start", "site"]},
      "not a type of this topic"),

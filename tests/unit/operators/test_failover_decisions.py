@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from hotline_operators.failover.logic import decide
+from hotline_operators.failover.logic import (
+    FAILBACK_STEPS,
+    decide,
+    remaining_steps,
+    serving_failed,
+)
 from hotline_operators.failover.models import Action, PeerView, Timings, WitnessAnswer
 from hotline_operators.witness.logic import (
     Grant,
@@ -99,3 +104,16 @@ def test_fencing_tokens_only_grow_and_stale_releases_do_nothing() -> None:
     state = heartbeat(state, "site-a", 200)
     state, second = request_takeover(state, "site-a", "site-b", now=200)
     assert isinstance(second, Grant) and second.lease.token > first.lease.token
+
+
+def test_failback_steps_resume_where_they_stopped() -> None:
+    assert remaining_steps([], FAILBACK_STEPS) == FAILBACK_STEPS
+    assert remaining_steps(["split-written", "scaled"], FAILBACK_STEPS) == (
+        "announced", "released")
+    assert FAILBACK_STEPS[-1] == "released", "the witness lease goes last"
+
+
+def test_a_peer_being_handed_back_is_no_longer_served_here() -> None:
+    assert serving_failed(["site-b", "site-c"], ["site-b"]) == ["site-c"]
+    assert serving_failed(["site-b"], []) == ["site-b"]
+    assert serving_failed([], ["site-b"]) == []

@@ -112,6 +112,9 @@ class SlaInterval(EventModel, frozen=True, kw_only=True):
     abandon_treatment: Annotated[
         Literal["ignored", "against", "within-threshold-met"],
         msgspec.Meta(description="How abandons enter service level (see the BI guide).")]
+    adopted_from: Annotated[Site | None, msgspec.Meta(
+        description="Set when `site` finished this interval for a failed site: the site "
+                    "whose calls it counts (its own stream left it open).")] = None
 
 
 class CallbackInterval(EventModel, frozen=True, kw_only=True):

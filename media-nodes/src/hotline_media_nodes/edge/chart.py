@@ -27,11 +27,21 @@ _HELM_EXPRESSIONS = {
 }
 
 
+# The edge pod's emptyDir shared by Kamailio and the edge follower
+# (hotline_operators.edge): the follower writes the list there and asks Kamailio to
+# reload it over the RPC socket; a mounted ConfigMap would change only at the kubelet's
+# next sync and Kamailio would not reread it.
+RUN_DIR = "/var/run/hotline-edge"
+DISPATCHER_LIST = f"{RUN_DIR}/dispatcher.list"
+RPC_SOCKET = f"{RUN_DIR}/kamailio_rpc.sock"
+
+
 def chart_kamailio_cfg() -> str:
     cfg = EdgeConfig(listen=f"0.0.0.0:{_SIP_PORT}", trunks=(_TRUNK,), destinations=(),
                      ping_interval_seconds=_PROBE_INTERVAL_S, children=4,
-                     tcp=True)  # the pod's probes connect over TCP
-    text = render_kamailio_cfg(cfg, "/etc/kamailio/dispatcher.list")
+                     tcp=True,  # the pod's probes connect over TCP
+                     rpc_socket=RPC_SOCKET)
+    text = render_kamailio_cfg(cfg, DISPATCHER_LIST)
     for sentinel, expression in _HELM_EXPRESSIONS.items():
         if sentinel not in text:
             raise AssertionError(f"the edge renderer no longer emits {sentinel!r}; "

@@ -48,6 +48,9 @@ class EdgeConfig:
     tcp: bool = False  # also listen on TCP (e.g. for a kubelet tcpSocket probe)
     # binrpc socket ("unix:/path") for kamcmd: lets the pool reload the destination set
     control_socket: str | None = None
+    # JSON-RPC unix datagram socket: the edge follower (hotline_operators.edge) asks
+    # for dispatcher.reload over it, with no kamcmd binary in its image
+    rpc_socket: str | None = None
 
     def __post_init__(self) -> None:
         if not _HOST_PORT.match(self.listen):
@@ -78,6 +81,15 @@ def render_kamailio_cfg(cfg: EdgeConfig, dispatcher_list_path: str) -> str:
     # A pool reloads the set whenever a worker starts, drains or dies: no rate limit.
     control = (f'loadmodule "ctl.so"\nmodparam("ctl", "binrpc", "{cfg.control_socket}")\n'
                'modparam("dispatcher", "reload_delta", 0)\n' if cfg.control_socket else "")
+    if cfg.rpc_socket:
+        # 0666: the socket lives in a directory private to the edge (the pod's shared
+        # emptyDir), where the follower may run under another uid.
+        control += ('loadmodule "jsonrpcs.so"\nmodparam("jsonrpcs", "transport", 4)\n'
+                    f'modparam("jsonrpcs", "dgram_socket", "{cfg.rpc_socket}")\n'
+                    'modparam("jsonrpcs", "dgram_mode", 0666)\n')
+        if not cfg.control_socket:
+            # The follower reloads on every ConfigMap change: no 5 s rate limit.
+            control += 'modparam("dispatcher", "reload_delta", 0)\n'
     return f"""#!KAMAILIO
 # Hotline media-node edge. Rendered by hotline_media_nodes.edge; do not edit.
 debug={3 if cfg.extra_log else 2}

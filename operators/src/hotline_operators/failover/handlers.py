@@ -37,7 +37,14 @@ from hotline_events.models.sites import (
 from hotline_events.producer import EventProducer
 from hotline_operators import crds
 from hotline_operators.failover.adapters import PeerHeartbeats, WitnessClient, probe
-from hotline_operators.failover.logic import decide, event_id, peer_healthy, remaining_steps
+from hotline_operators.failover.logic import (
+    FAILBACK_STEPS,
+    decide,
+    event_id,
+    peer_healthy,
+    remaining_steps,
+    serving_failed,
+)
 from hotline_operators.failover.models import Action, PeerView, Timings
 from hotline_operators.leadership.adapters import micro_time
 from hotline_operators.site.adapters import Applier
@@ -46,7 +53,8 @@ from hotline_operators.site.logic import condition, merge_conditions, now_text
 from hotline_operators.site.models import SiteSpec
 from hotline_operators.traffic.logic import dispatcher_config_map, shares_after
 
-# Test hook: exit right after recording this failover step (the crash-and-resume test).
+# Test hook: exit right after recording this failover step, or "failback:<step>" (the
+# crash-and-resume tests).
 EXIT_AFTER_STEP_ENV = "HOTLINE_OPERATOR_EXIT_AFTER_STEP"
 EXIT_TEST_HOOK = 75
 
@@ -90,6 +98,12 @@ class Controller:
             "adoption-requested": self._request_adoption,
             "announced": self._announce,
         }
+        self.failback_steps: dict[str, Callable[[SiteSpec, dict[str, Any], str, int], None]] = {
+            "split-written": self._write_failback_split,
+            "scaled": self._scale,
+            "announced": self._announce_failback,
+            "released": self._release,
+        }
 
     def step(self) -> None:
         # Read the site afresh: kopf's body lags our own status writes, and a stale
@@ -118,6 +132,14 @@ class Controller:
                                     peer, progress["token"],
                                     ", ".join(remaining_steps(list(progress["done"]))))
                 status = self.resume(spec, status, peer)
+            if (status.get("failbacks") or {}).get(peer):
+                self.logger.warning("resuming the failback of %s (lease %s): %s still to do",
+                                    peer, status["failbacks"][peer]["token"],
+                                    ", ".join(remaining_steps(
+                                        list(status["failbacks"][peer]["done"]),
+                                        FAILBACK_STEPS)) or "forgetting the takeover")
+                status = self.resume_failback(spec, status, peer)
+                failed = list(status.get("failedPeers") or [])
             view = PeerView(now, last.get(peer), probe(spec.peer_probes.get(peer)),
                             self.healthy_since.get(peer))
             healthy = peer_healthy(view, self.timings)
@@ -138,7 +160,8 @@ class Controller:
                     self.logger.warning("peer %s looks down but no failover: %s (%s)",
                                         peer, decision.reason, reason)
             elif decision.action is Action.FAIL_BACK:
-                status = self.fail_back(spec, status, peer, token, now)
+                lease = int(((status.get("failovers") or {}).get(peer) or {}).get("token", token))
+                status = self.fail_back(spec, status, peer, lease, now)
             self._peer_condition(spec, status, peer, healthy)
         self.producer.flush(5)
 
@@ -251,27 +274,68 @@ class Controller:
 
     def fail_back(self, spec: SiteSpec, status: dict[str, Any], peer: str, token: int,
                   now: float) -> dict[str, Any]:
-        # Side effects first, status last: a crash in between repeats them after the
-        # next hold-down under the same event ids (duplicates consumers drop), while
-        # the repair timer puts the workloads back once status says so.
-        remaining = [p for p in status.get("failedPeers", []) if p != peer]
-        self._split(spec, status, remaining, token, "failback", peer)
+        # Recorded before any side effect, like a failover: whoever runs next finishes
+        # this hand-back instead of deciding anew. The peer stays in failedPeers until
+        # the last step (so no new takeover starts meanwhile), but from here on its
+        # traffic and the normal profile are its own (failover.logic.serving_failed).
         since = self.healthy_since.get(peer) or now
-        self._publish_once(SiteFailback(site=peer, handed_back_by=spec.site,
-                                        fencing_token=token, healthy_for_seconds=now - since),
-                           "failback", peer, token, status)
+        self.logger.warning("handing %s back: healthy for %.0fs (lease %d)", peer,
+                            now - since, token)
+        patched = _patch_status(spec, {"failbacks": {peer: {
+            "token": token, "done": [], "decidedAt": micro_time(),
+            "healthyForSeconds": round(now - since, 3)}}})
+        return self.resume_failback(spec, dict(patched.get("status") or {}), peer)
+
+    def resume_failback(self, spec: SiteSpec, status: dict[str, Any],
+                        peer: str) -> dict[str, Any]:
+        progress = status["failbacks"][peer]
+        token, done = int(progress["token"]), list(progress["done"])
+        for name in remaining_steps(done, FAILBACK_STEPS):
+            started = time.monotonic()
+            self.failback_steps[name](spec, status, peer, token)
+            done.append(name)
+            patched = _patch_status(spec, {"failbacks": {peer: {
+                "token": token, "done": done, "at": {name: micro_time()}}}})
+            status = dict(patched.get("status") or {})
+            self.logger.info("failback of %s (lease %d): %s in %.2fs", peer, token, name,
+                             time.monotonic() - started)
+            if os.environ.get(EXIT_AFTER_STEP_ENV) == f"failback:{name}":
+                self.logger.critical("test hook %s=failback:%s: exiting mid-failback",
+                                     EXIT_AFTER_STEP_ENV, name)
+                logging.shutdown()
+                os._exit(EXIT_TEST_HOOK)
+        # Every step done: the takeover is over (FailedOver=False says so).
+        remaining = [p for p in status.get("failedPeers", []) if p != peer]
         conditions = merge_conditions(list(status.get("conditions") or []), [condition(
             "FailedOver", bool(remaining), "PeerRecovered",
-            f"handed {peer}'s traffic back after the hold-down", now_text())])
-        patched = _patch_status(spec, {"failedPeers": remaining,
-                                       "failovers": {peer: None},
-                                       "conditions": conditions})
-        reconcile_site(patched, self.logger)  # back to the normal profile
-        # Last: once released, the witness may grant a new lease for this peer.
-        self.witness.release(peer, token)
-        kopf.info(self.body, reason="FailedBack",
-                  message=f"{peer} healthy for {now - since:.0f}s; its traffic is handed back")
+            f"handed {peer}'s traffic back after the hold-down (lease {token} released)",
+            now_text())])
+        patched = _patch_status(spec, {"failedPeers": remaining, "failovers": {peer: None},
+                                       "failbacks": {peer: None}, "conditions": conditions})
         return dict(patched.get("status") or {})
+
+    def _serving(self, status: dict[str, Any]) -> list[str]:
+        return serving_failed(list(status.get("failedPeers") or []),
+                              [p for p, fb in (status.get("failbacks") or {}).items() if fb])
+
+    def _write_failback_split(self, spec: SiteSpec, status: dict[str, Any], peer: str,
+                              token: int) -> None:
+        self._split(spec, status, self._serving(status), token, "failback", peer)
+
+    def _announce_failback(self, spec: SiteSpec, status: dict[str, Any], peer: str,
+                           token: int) -> None:
+        healthy_for = float(status["failbacks"][peer].get("healthyForSeconds", 0.0))
+        self._publish_once(SiteFailback(site=peer, handed_back_by=spec.site,
+                                        fencing_token=token, healthy_for_seconds=healthy_for),
+                           "failback", peer, token, status)
+        kopf.info(self.body, reason="FailedBack",
+                  message=f"{peer} healthy for {healthy_for:.0f}s; its traffic is handed back")
+
+    def _release(self, spec: SiteSpec, status: dict[str, Any], peer: str, token: int) -> None:
+        # Last: once released, the witness may grant a new lease for this peer.
+        if not self.witness.release(peer, token):
+            raise RuntimeError(f"the witness at {self.witness.url} did not take back the "
+                               f"lease {token} on {peer}; retrying at the next heartbeat")
 
     def close(self) -> None:
         self.peers.close()

@@ -12,6 +12,7 @@ reach the witness).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from hotline_operators.failover.models import (
     Action,
@@ -63,10 +64,22 @@ def decide(view: PeerView, timings: Timings, *, failed_over: bool,
 # idempotent, and status.failovers[peer].done lists those finished, so a restarted
 # operator does only the rest.
 FAILOVER_STEPS = ("split-written", "scaled", "adoption-requested", "announced")
+# A failback's, recorded in status.failbacks[peer] the same way. The witness lease is
+# released last, so no one may take the peer over while it is being handed back; the
+# takeover's records (failedPeers, failovers, failbacks) go once all are done.
+FAILBACK_STEPS = ("split-written", "scaled", "announced", "released")
 
 
-def remaining_steps(done: list[str]) -> tuple[str, ...]:
-    return tuple(step for step in FAILOVER_STEPS if step not in done)
+def remaining_steps(done: list[str],
+                    steps: tuple[str, ...] = FAILOVER_STEPS) -> tuple[str, ...]:
+    return tuple(step for step in steps if step not in done)
+
+
+def serving_failed(failed_peers: list[str], failing_back: Collection[str]) -> list[str]:
+    """The failed peers whose traffic this site still carries: a peer being handed
+    back stays in failedPeers until its failback is done, but its traffic and the
+    normal profile are already its own."""
+    return [peer for peer in failed_peers if peer not in failing_back]
 
 
 def event_id(kind: str, failed_site: str, token: int, decided_at: str) -> str:

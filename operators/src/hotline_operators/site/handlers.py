@@ -14,6 +14,7 @@ import kopf
 from kubernetes import client
 
 from hotline_operators import crds
+from hotline_operators.failover.logic import serving_failed
 from hotline_operators.site.adapters import Applier
 from hotline_operators.site.logic import (
     MANAGED_BY,
@@ -30,7 +31,9 @@ RETRY_BACKOFF_S = 2.0
 
 
 def _profile(status: dict[str, Any]) -> Profile:
-    return "failover" if status.get("failedPeers") else "normal"
+    serving = serving_failed(list(status.get("failedPeers") or []),
+                             [p for p, fb in (status.get("failbacks") or {}).items() if fb])
+    return "failover" if serving else "normal"
 
 
 def reconcile_site(body: dict[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]
