@@ -9,6 +9,7 @@ import pytest
 
 from hotline_events.envelope import encode_body
 from hotline_events.models.callbacks import DialCallback
+from hotline_events.models.calls import CallQueued
 from hotline_media_nodes.dialling import logic
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -74,3 +75,17 @@ def test_the_callers_number_goes_to_the_identity_topic_unless_withheld(
     else:
         assert found is not None and (found.caller_number, found.caller_token) == (number, token)
         encode_body(found)
+
+
+def test_an_answered_callback_is_queued_with_its_place_in_line_and_no_reserved_agent() -> None:
+    fresh = CallQueued(call_id="out-1", tenant="acme-bank", queue="cards", enqueued_at=NOW)
+    queued = logic.requeued(fresh, CMD)
+    assert (queued.original_enqueued_at, queued.callback_id) == (CMD.original_enqueued_at,
+                                                                  "cb-1")
+    assert queued.reserved_agent_id is None and queued.enqueued_at == NOW
+
+
+def test_a_previewed_callback_is_queued_for_the_agent_who_accepted_it() -> None:
+    fresh = CallQueued(call_id="out-1", tenant="acme-bank", queue="cards", enqueued_at=NOW)
+    queued = logic.requeued(fresh, msgspec.structs.replace(CMD, agent_id="a-17"))
+    assert queued.reserved_agent_id == "a-17" and queued.callback_id == "cb-1"

@@ -111,6 +111,9 @@ class CallQueued(CallEvent, frozen=True, kw_only=True):
         description="For a callback re-queued: the original call's enqueue time, so it "
                     "keeps its place in line (no priority boost).")] = None
     callback_id: Id | None = None
+    reserved_agent_id: Annotated[AgentId | None, msgspec.Meta(
+        description="The agent who accepted this callback in preview: routing offers the "
+                    "call to them.")] = None
 
 
 class PositionAnnounced(CallEvent, frozen=True, kw_only=True):

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+import msgspec
+
 from hotline_events.models.callbacks import (
     CallbackConnected,
     CallbackDialling,
     CallbackFailed,
     DialCallback,
 )
+from hotline_events.models.calls import CallQueued
 from hotline_events.models.identity import CallerIdentified
 from hotline_events.pii import normalise_number
 
@@ -70,6 +73,15 @@ def connected(cmd: DialCallback, outbound_call_id: str, ring_seconds: float) -> 
     return CallbackConnected(callback_id=cmd.callback_id, call_id=cmd.call_id,
                              tenant=cmd.tenant, outbound_call_id=outbound_call_id,
                              attempt=cmd.attempt, ring_seconds=max(0.0, ring_seconds))
+
+
+def requeued(queued: CallQueued, cmd: DialCallback) -> CallQueued:
+    """The answered callback's queue entry: it keeps the original call's place in line,
+    names its callback, and (agent-first preview) the agent reserved for it, so routing
+    offers it to the agent who accepted rather than to whoever is best."""
+    return msgspec.structs.replace(queued, original_enqueued_at=cmd.original_enqueued_at,
+                                   callback_id=cmd.callback_id,
+                                   reserved_agent_id=cmd.agent_id)
 
 
 def failed(cmd: DialCallback, reason: FailReason) -> CallbackFailed:

@@ -18,8 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import msgspec
-
 from hotline_events.models import EventModel
 from hotline_events.models.callbacks import DialCallback
 from hotline_events.models.calls import RecordingStored
@@ -800,11 +798,10 @@ class Controller:
         self.sessions[ob.call.pj_id] = session
         self.by_call_id[rec.call_id] = session
         queued = logic.queued(rec, ob.queue, wall)
-        self.publish(session, msgspec.structs.replace(
-            queued, original_enqueued_at=cmd.original_enqueued_at,
-            callback_id=cmd.callback_id))
+        self.publish(session, dialling.requeued(queued, cmd))
         log.info("%s: the customer answered after %.1f s; queued in %s with the original "
-                 "enqueue time", session.label, ring, ob.queue.id)
+                 "enqueue time%s", session.label, ring, ob.queue.id,
+                 f", reserved for agent {cmd.agent_id}" if cmd.agent_id else "")
         if ob.queue.hold_prompt:
             session.pending = machine.Play(ob.queue.hold_prompt, loop=True)
             if session.media_ready:

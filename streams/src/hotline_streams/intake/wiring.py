@@ -12,7 +12,13 @@ from hotline_events.envelope import decode
 from hotline_events.errors import ContractError
 from hotline_events.models import EventModel
 from hotline_events.models.agents import TYPES as AGENT_TYPES
-from hotline_events.models.callbacks import CallbackRequested
+from hotline_events.models.callbacks import (
+    CallbackCancelled,
+    CallbackFailed,
+    CallbackPreviewAnswered,
+    CallbackPreviewOffered,
+    CallbackRequested,
+)
 from hotline_events.models.calls import (
     AgentNoAnswer,
     CallAbandoned,
@@ -38,7 +44,9 @@ log = logging.getLogger("hotline_streams.intake")
 # (everything else on the inputs is skipped early).
 _WANTED_TYPES: tuple[type[EventModel], ...] = (
     *AGENT_TYPES, CallQueued, CallAnswered, CallAbandoned, CallCompleted, AgentNoAnswer,
-    CallbackRequested)
+    CallbackRequested,
+    # agent-first preview: routing holds the agent for the callback until it ends
+    CallbackPreviewOffered, CallbackPreviewAnswered, CallbackFailed, CallbackCancelled)
 WANTED = {t.TYPE for t in _WANTED_TYPES}
 DECODED = WANTED | screen_pop.WANTED
 TENANT_TOPIC = tenant_events.get_topic_name()

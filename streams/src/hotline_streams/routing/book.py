@@ -23,6 +23,12 @@ from hotline_events.models.agents import (
     WrapUpEnded,
     WrapUpStarted,
 )
+from hotline_events.models.callbacks import (
+    CallbackCancelled,
+    CallbackFailed,
+    CallbackPreviewAnswered,
+    CallbackPreviewOffered,
+)
 from hotline_events.models.calls import (
     AgentNoAnswer,
     CallAbandoned,
@@ -40,7 +46,10 @@ from hotline_streams.routing.logic import (
     apply,
     decide,
     expired_offers,
+    hold_for_callback,
+    release_callback_hold,
     ring_no_answer,
+    stale_callback_holds,
     with_agents,
 )
 from hotline_streams.routing.models import (
@@ -51,6 +60,7 @@ from hotline_streams.routing.models import (
     Contact,
     QueueRecent,
     RoutingState,
+    callback_hold,
 )
 from hotline_streams.ticks.logic import advance as advance_clock
 from hotline_streams.ticks.models import Clock
@@ -94,6 +104,13 @@ def _drop_contact(state: RoutingState, call_id: str, *, release_agent: bool) -> 
     agent = state.agents.get(contact.offered_to or "")
     if release_agent and agent is not None and agent.contact == call_id:
         changed[agent.agent_id] = replace(agent, state=AgentState.READY, contact=None)
+    held = state.agents.get(contact.reserved_for or "")
+    if contact.callback_id is not None and held is not None \
+            and held.contact == callback_hold(contact.callback_id):
+        # The callback's call ended (or went to another agent) before reaching the agent
+        # reserved for it: they are free again.
+        changed[held.agent_id] = replace(held, state=AgentState.READY, contact=None,
+                                         busy_since=None)
     return with_agents(state, changed, contacts)
 
 
@@ -146,7 +163,8 @@ def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingStat
         queued = Contact(call_id=data.call_id, tenant=data.tenant, queue=data.queue,
                           required_skills=skills, enqueued_at=enqueued,
                           tier=CallerTier(data.caller_tier), priority=data.priority,
-                          language=data.language)
+                          language=data.language, callback_id=data.callback_id,
+                          reserved_for=data.reserved_agent_id)
         return RoutingState.indexed(state.tenant, {**state.contacts, data.call_id: queued},
                                     state.agents, state.free)
     if isinstance(data, CallAnswered):
@@ -163,6 +181,14 @@ def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingStat
         return state
     if isinstance(data, AgentNoAnswer):
         return ring_no_answer(state, data.call_id, data.agent_id)
+    if isinstance(data, CallbackPreviewOffered):
+        return hold_for_callback(state, data.agent_id, data.callback_id, at)
+    if isinstance(data, CallbackPreviewAnswered):
+        if data.decision == "accepted":
+            return hold_for_callback(state, data.agent_id, data.callback_id, at)
+        return release_callback_hold(state, data.callback_id, data.agent_id)
+    if isinstance(data, CallbackFailed | CallbackCancelled):
+        return release_callback_hold(state, data.callback_id)
     if isinstance(data, CallAbandoned):
         return _drop_contact(state, data.call_id, release_agent=True)
     if isinstance(data, CallCompleted):
@@ -189,7 +215,9 @@ def decision_event(state: RoutingState, assignment: Assignment, *, tenant: str, 
     contact = state.contacts[assignment.call_id]
     skills = contact.required_skills
     candidates = max(1, assignment.candidates)
-    if assignment.via_overflow is not None:
+    if assignment.reserved:
+        rule = "reserved-agent"  # agent-first preview: the agent who accepted the callback
+    elif assignment.via_overflow is not None:
         rule = "overflow"
     elif contact.tier is CallerTier.VIP:
         rule = "vip-first"
@@ -290,6 +318,8 @@ def step(book: RoutingBook, event: Event | None, config: TenantConfig, site: str
         offered_at = state.contacts[call_id].offered_at or now
         state = ring_no_answer(state, call_id, agent_id)
         out.append(rona_event(state.tenant, call_id, agent_id, offered_at, now))
+    for agent_id, callback_id in stale_callback_holds(state, now) if event is None else []:
+        state = release_callback_hold(state, callback_id, agent_id)
     cause = event.id if event is not None else (
         f"tick/{position[0]}/{position[1]}" if position is not None else f"tick@{now}")
     decisions = 0

@@ -4,6 +4,10 @@ Order of waiting contacts: caller tier (VIP first), then priority, then a contac
 returned after ring-no-answer, then the longest wait (original enqueue time, so a
 callback keeps its place instead of jumping the line). Among qualifying ready
 agents: best proficiency on the required skills, then the longest idle.
+
+Agent-first preview: an agent offered or accepting a callback is held for it (state
+``RESERVED``, contact ``callback:<id>``), so no other caller is offered to them; the
+callback's call, queued naming that agent, goes to them before the queue order.
 """
 
 from __future__ import annotations
@@ -22,12 +26,17 @@ from hotline_streams.routing.models import (
     Profile,
     QueueRouting,
     RoutingState,
+    callback_hold,
     is_free,
     profile_of,
 )
 
 RONA_REASON = "ring-no-answer"
 DEFAULT_RING_TIMEOUT_S = 15.0  # QueueRouting's default, for queues not configured
+# A callback hold longer than this is stale (its end was never seen: a scheduler died, an
+# event was dead-lettered): the agent is free again. Covers the preview (20 s by default),
+# the dial (up to 60 s of ringing) and the queueing of the answered call, with margin.
+CALLBACK_HOLD_MAX_S = 180.0
 
 
 def with_agents(state: RoutingState, changed: Mapping[str, Agent | None],
@@ -131,15 +140,57 @@ def _best_free(free: FreeIndex, skills: frozenset[str],
     return best, count
 
 
+def holds_for(agent: Agent, contact: Contact) -> bool:
+    """The agent is free, or holds nothing but the reservation for this contact's
+    callback: the contact may be offered to them."""
+    if is_free(agent):
+        return True
+    return (contact.callback_id is not None and contact.reserved_for == agent.agent_id
+            and agent.state is AgentState.RESERVED
+            and agent.contact == callback_hold(contact.callback_id))
+
+
+def _reserved_matches(state: RoutingState, waiting: list[Contact], free: FreeIndex,
+                      now: float) -> list[Assignment]:
+    """Callback calls whose reserved agent can take them, before the queue order; the
+    free agents among those leave this round's ``free``."""
+    decisions: list[Assignment] = []
+    for contact in waiting:
+        agent = state.agents.get(contact.reserved_for or "")
+        if agent is None or not holds_for(agent, contact) \
+                or any(d.agent_id == agent.agent_id for d in decisions):
+            continue  # logged out, on another contact, not ready: normal routing
+        if is_free(agent):
+            profile = profile_of(agent)
+            members = [m for m in free.get(profile, ()) if m[1] != agent.agent_id]
+            if members:
+                free[profile] = members
+            else:
+                free.pop(profile, None)
+        decisions.append(Assignment(contact.call_id, agent.agent_id, contact.queue,
+                                    waited_s=now - contact.enqueued_at, reserved=True))
+    return decisions
+
+
 def decide(state: RoutingState, rules: dict[str, QueueRouting],
            now: float) -> list[Assignment]:
-    """Match waiting contacts to ready agents; each at most once per decision round."""
+    """Match waiting contacts to ready agents; each at most once per decision round.
+
+    A callback's call reserved for an agent goes to that agent first (if they hold
+    only that reservation or are free); otherwise it is routed like any contact."""
     waiting = [c for c in state.contacts.values() if c.offered_to is None]
-    if not waiting or not state.free:
-        return []  # the common case under load: nothing to match
+    if not waiting:
+        return []
     free = dict(state.free)  # this round's: a profile's list is copied before it shrinks
-    decisions: list[Assignment] = []
+    reserved = [c for c in waiting if c.reserved_for is not None]
+    decisions = _reserved_matches(state, sorted(reserved, key=queue_order), free, now) \
+        if reserved else []
+    if not free:
+        return decisions  # the common case under load: nothing (more) to match
+    taken = {d.call_id for d in decisions}
     for contact in sorted(waiting, key=queue_order):
+        if contact.call_id in taken:
+            continue
         if not free:
             break
         for skills, via in acceptable_skills(contact, rules.get(contact.queue), now):
@@ -168,7 +219,7 @@ def apply(state: RoutingState, assignment: Assignment,
     contact = state.contacts.get(assignment.call_id)
     agent = state.agents.get(assignment.agent_id)
     if contact is None or agent is None or contact.offered_to is not None \
-            or agent.state is not AgentState.READY or agent.contact is not None:
+            or not holds_for(agent, contact):
         return state
     contacts = dict(state.contacts)
     contacts[contact.call_id] = replace(contact, offered_to=agent.agent_id,
@@ -225,3 +276,42 @@ def expired_offers(state: RoutingState, rules: dict[str, QueueRouting],
         if now - contact.offered_at >= timeout:
             due.append(contact)
     return [(c.call_id, c.offered_to or "") for c in sorted(due, key=queue_order)]
+
+
+def hold_for_callback(state: RoutingState, agent_id: str, callback_id: str,
+                      at: float) -> RoutingState:
+    """Agent-first preview: the agent is held for the callback (offered or accepted), if
+    free; an agent on another contact or not ready is left alone (never two contacts).
+    Another agent still holding the same callback (an earlier preview) is released."""
+    hold = callback_hold(callback_id)
+    state = release_callback_hold(state, callback_id, keep=agent_id)
+    agent = state.agents.get(agent_id)
+    if agent is None or not is_free(agent):
+        return state
+    return with_agents(state, {agent_id: replace(agent, state=AgentState.RESERVED,
+                                                 contact=hold, busy_since=at)})
+
+
+def release_callback_hold(state: RoutingState, callback_id: str, agent_id: str | None = None,
+                          keep: str | None = None) -> RoutingState:
+    """The preview or the callback ended without the call reaching the agent: whoever
+    holds it (``agent_id``, else any agent but ``keep``) is ready again, still as idle
+    as before. Callback events are rare: scanning the agents here is fine."""
+    hold = callback_hold(callback_id)
+    holders = [state.agents[agent_id]] if agent_id is not None and agent_id in state.agents \
+        else [] if agent_id is not None else list(state.agents.values())
+    changed: dict[str, Agent | None] = {
+        a.agent_id: replace(a, state=AgentState.READY, contact=None, busy_since=None)
+        for a in holders
+        if a.contact == hold and a.state is AgentState.RESERVED and a.agent_id != keep}
+    return with_agents(state, changed) if changed else state
+
+
+def stale_callback_holds(state: RoutingState, now: float,
+                         max_s: float = CALLBACK_HOLD_MAX_S) -> list[tuple[str, str]]:
+    """(agent, callback) of callback holds older than ``max_s``: their end was missed."""
+    prefix = callback_hold("")
+    return sorted((a.agent_id, a.contact[len(prefix):]) for a in state.agents.values()
+                  if a.state is AgentState.RESERVED and a.contact is not None
+                  and a.contact.startswith(prefix) and a.busy_since is not None
+                  and now - a.busy_since >= max_s)

@@ -73,6 +73,8 @@ class Contact:
     returned_to_head: bool = False  # after a ring-no-answer
     offered_to: str | None = None  # the agent it is ringing, if any
     offered_at: float | None = None  # when that ringing began (ring-no-answer timeout)
+    callback_id: str | None = None  # a callback's call: the callback it answers
+    reserved_for: str | None = None  # agent-first preview: the agent who accepted it
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,16 @@ class Assignment:
     via_overflow: str | None = None  # the queue whose rule made the match, if any
     waited_s: float = 0.0
     candidates: int = 1  # ready agents that qualified
+    reserved: bool = False  # offered to the agent reserved for it (agent-first preview)
+
+
+CALLBACK_HOLD = "callback:"  # an agent's contact while reserved for a previewed callback
+
+
+def callback_hold(callback_id: str) -> str:
+    """The contact an agent holds while reserved for a callback in preview: not a call,
+    so the agent is neither free nor offered another contact until it ends."""
+    return CALLBACK_HOLD + callback_id
 
 
 def is_free(agent: Agent) -> bool:
