@@ -31,7 +31,6 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,6 +38,7 @@ import requests
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from kubernetes import client, config
 
+from devstack.peer_probe import PeerHealthEndpoint
 from devstack.process import wait_for
 from devstack.stack import Component, Stack
 from hotline_events.catalog import default_catalog
@@ -69,26 +69,6 @@ PEER_URI = "sip:10.0.2.2:5071"
 def poll(check: Callable[[], T | None], what: str, timeout: float = 120) -> T:
     return wait_for(check, what, timeout=timeout,
                     error=lambda message: SystemExit(f"benchmark aborted: {message}"))
-
-
-class Probe:
-    """site-b's health endpoint; the benchmark switches it off when the site dies."""
-
-    def __init__(self) -> None:
-        probe = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200 if probe.alive else 503)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.alive = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/healthz"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def free_port() -> int:
@@ -276,7 +256,7 @@ def one_run(n: int, api: client.ApiClient, kubeconfig: Path, stack: Stack, witne
     namespaces = {s: f"bench-{n}-{s}-{uuid.uuid4().hex[:4]}" for s in ("site-a", "site-b")}
     for ns in namespaces.values():
         core.create_namespace({"metadata": {"name": ns}})
-    probes = {"site-a": Probe(), "site-b": Probe()}
+    probes = {"site-a": PeerHealthEndpoint(), "site-b": PeerHealthEndpoint()}
     procs = {s: operator(kubeconfig, namespaces[s], logs / f"run{n}-{s}.log")
              for s in namespaces}
     edge.reset()
@@ -324,7 +304,7 @@ def one_run(n: int, api: client.ApiClient, kubeconfig: Path, stack: Stack, witne
                 except subprocess.TimeoutExpired:
                     proc.kill()
         for probe in probes.values():
-            probe.server.shutdown()
+            probe.close()
 
 
 def percentile(values: list[float], q: float) -> float:

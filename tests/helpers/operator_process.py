@@ -7,9 +7,13 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from kubernetes import client
+from kubernetes.client import ApiClient
 
 from devstack.process import wait_for
+from hotline_operators import crds
 
 T = TypeVar("T")
 
@@ -44,3 +48,10 @@ class OperatorProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def site_status(api: ApiClient, namespace: str, site: str = "site-a") -> dict[str, Any]:
+    """The ContactCenterSite's status as the operator last wrote it."""
+    body: Any = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        crds.GROUP, crds.VERSION, namespace, crds.SITES, site)
+    return dict(body.get("status") or {})

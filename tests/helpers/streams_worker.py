@@ -99,3 +99,8 @@ class StreamWorker:
     def tail(self, log: Path | None = None, lines: int = 40) -> str:
         log = log or self.log_path.with_suffix(f".{self.starts}.log")
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def agent_states(view: dict[str, Any]) -> dict[str, str]:
+    """Agent id → state in a worker's routing view (``/tenants/{t}/routing``)."""
+    return {a["agent_id"]: a["state"] for a in view["agents"]}

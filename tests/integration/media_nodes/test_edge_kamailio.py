@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from media_nodes_support import (
 )
 
 from devstack.kafka import KafkaCluster
+from helpers.sip import options_ok
 from hotline_events.catalog import Catalog
 from hotline_events.models.calls import CallCompleted, CallOffered
 from hotline_media_nodes.edge import (
@@ -39,25 +38,6 @@ from hotline_media_nodes.edge import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-def options_ok(port: int) -> bool:
-    """One OPTIONS to the edge from an allowed trunk address: did it answer 200?"""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(0.5)
-        local = s.getsockname()[1]
-        branch = uuid.uuid4().hex
-        s.sendto((f"OPTIONS sip:edge@127.0.0.1:{port} SIP/2.0\r\n"
-                  f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{branch}\r\n"
-                  f"From: <sip:probe@127.0.0.1:{local}>;tag={branch[:8]}\r\n"
-                  f"To: <sip:edge@127.0.0.1:{port}>\r\nCall-ID: {branch}\r\n"
-                  "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode(),
-                 ("127.0.0.1", port))
-        try:
-            return s.recv(65535).startswith(b"SIP/2.0 200")
-        except OSError:
-            return False
 
 
 @dataclass

@@ -26,6 +26,7 @@ from kubernetes.client import ApiClient
 
 from devstack.pytest_plugin import KubeTools
 from helpers.kube import new_namespace
+from helpers.sip import options_ok
 from hotline_media_nodes.edge import (
     Destination,
     EdgeConfig,
@@ -73,24 +74,6 @@ class Edge:
 
     def routed_to(self) -> set[str]:
         return listed_uris(self.rpc.call("dispatcher.list"))
-
-
-def options_ok(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(0.5)
-        local = s.getsockname()[1]
-        branch = uuid.uuid4().hex
-        s.sendto((f"OPTIONS sip:edge@127.0.0.1:{port} SIP/2.0\r\n"
-                  f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{branch}\r\n"
-                  f"From: <sip:probe@127.0.0.1:{local}>;tag={branch[:8]}\r\n"
-                  f"To: <sip:edge@127.0.0.1:{port}>\r\nCall-ID: {branch}\r\n"
-                  "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode(),
-                 ("127.0.0.1", port))
-        try:
-            return s.recv(65535).startswith(b"SIP/2.0 200")
-        except OSError:
-            return False
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

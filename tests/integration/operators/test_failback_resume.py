@@ -11,8 +11,6 @@ once, the witness lease is released, and the takeover's records are gone.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +21,11 @@ from kubernetes import client
 from kubernetes.client import ApiClient
 
 from devstack.kafka import KafkaCluster
+from devstack.peer_probe import PeerHealthEndpoint
 from devstack.pytest_plugin import KubeTools
 from helpers.kafka_io import EventReader, create_topic
 from helpers.kube import new_namespace
-from helpers.operator_process import OperatorProcess, poll
+from helpers.operator_process import OperatorProcess, poll, site_status
 from helpers.sites import host_network_site
 from hotline_events.catalog import default_catalog
 from hotline_events.models.sites import SiteFailback, SiteHeartbeat, SiteTrafficSplit
@@ -38,26 +37,6 @@ from hotline_operators.failover.handlers import EXIT_AFTER_STEP_ENV, EXIT_TEST_H
 pytestmark = pytest.mark.integration
 
 PEER = "site-f"  # a peer name of its own: no other test beats on its mirrored topic
-
-
-class Probe:
-    """site-f's health endpoint, switched on when it comes back."""
-
-    def __init__(self) -> None:
-        probe = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200 if probe.alive else 503)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.alive = False
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/healthz"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 class PeerBeats:
@@ -81,20 +60,6 @@ class PeerBeats:
             self.producer.flush(5)
 
 
-@pytest.fixture()
-def processes() -> Iterator[list[OperatorProcess]]:
-    started: list[OperatorProcess] = []
-    yield started
-    for process in started:
-        process.stop()
-
-
-def site_status(api: ApiClient, namespace: str) -> dict[str, Any]:
-    site: Any = client.CustomObjectsApi(api).get_namespaced_custom_object(
-        crds.GROUP, crds.VERSION, namespace, crds.SITES, "site-a")
-    return dict(site.get("status") or {})
-
-
 def condition(status: dict[str, Any], kind: str) -> str | None:
     return next((c["status"] for c in status.get("conditions") or [] if c["type"] == kind),
                 None)
@@ -107,7 +72,7 @@ def test_a_failback_interrupted_after_a_step_is_resumed_without_repeats(
     ensure_topics(kafka_site_a.bootstrap)
     topic = default_catalog().topic_for_type(SiteFailback.TYPE).name
     namespace = new_namespace(operator_api, "failback-resume")
-    probe, beats = Probe(), PeerBeats(kafka_site_a.bootstrap)
+    probe, beats = PeerHealthEndpoint(alive=False), PeerBeats(kafka_site_a.bootstrap)
     body = host_network_site()
     body["spec"].update({
         "peers": [PEER],
@@ -159,7 +124,7 @@ def test_a_failback_interrupted_after_a_step_is_resumed_without_repeats(
         assert PEER not in requests.get(witness + "/leases", timeout=5).text
     finally:
         beats.stopped.set()
-        probe.server.shutdown()
+        probe.close()
 
     # Everything on the failover topic up to its end: each hand-back event once.
     probe_consumer = Consumer({"bootstrap.servers": kafka_site_a.bootstrap, "group.id": "unused"})

@@ -9,10 +9,8 @@ after the hold-down once site-b returns.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,6 +20,7 @@ from kubernetes.client import ApiClient
 
 from devstack.kafka import KafkaCluster
 from devstack.mirrormaker import MirrorMaker
+from devstack.peer_probe import PeerHealthEndpoint
 from devstack.pytest_plugin import KubeTools
 from helpers.kafka_io import EventReader
 from helpers.kube import new_namespace
@@ -39,26 +38,6 @@ from hotline_events.topics import ensure_topics
 from hotline_operators import crds
 
 pytestmark = pytest.mark.integration
-
-
-class Probe:
-    """A peer's health endpoint that the test can switch off (the site 'dies')."""
-
-    def __init__(self) -> None:
-        probe = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200 if probe.alive else 503)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.alive = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/healthz"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def site_body(site: str, peer: str, kafka: KafkaCluster, witness: str,
@@ -91,7 +70,7 @@ def two_sites(kube: KubeTools, operator_api: ApiClient, kafka_site_a: KafkaClust
               witness: str) -> Iterator[dict[str, Any]]:
     for cluster in (kafka_site_a, kafka_site_b):
         ensure_topics(cluster.bootstrap)
-    probes = {"site-a": Probe(), "site-b": Probe()}
+    probes = {"site-a": PeerHealthEndpoint(), "site-b": PeerHealthEndpoint()}
     namespaces = {"site-a": new_namespace(operator_api, "failover-a"),
                   "site-b": new_namespace(operator_api, "failover-b")}
     kafka = {"site-a": kafka_site_a, "site-b": kafka_site_b}

@@ -10,7 +10,6 @@ is not published twice, and status lists every step done under the same lease.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from devstack.kafka import KafkaCluster
 from devstack.pytest_plugin import KubeTools
 from helpers.kafka_io import EventReader
 from helpers.kube import new_namespace
-from helpers.operator_process import OperatorProcess, poll
+from helpers.operator_process import OperatorProcess, poll, site_status
 from helpers.sites import host_network_site
 from hotline_events.catalog import default_catalog
 from hotline_events.envelope import Event
@@ -65,20 +64,6 @@ def lonely_site(operator_api: ApiClient, kafka_site_a: KafkaCluster,
             {"site": "site-b", "address": "10.0.2.2:5071", "name": "mn-b-0.w1"}]},
     })
     return {"namespace": namespace, "body": body}
-
-
-@pytest.fixture()
-def processes() -> Iterator[list[OperatorProcess]]:
-    started: list[OperatorProcess] = []
-    yield started
-    for process in started:
-        process.stop()
-
-
-def site_status(api: ApiClient, namespace: str) -> dict[str, Any]:
-    site: Any = client.CustomObjectsApi(api).get_namespaced_custom_object(
-        crds.GROUP, crds.VERSION, namespace, crds.SITES, "site-a")
-    return dict(site.get("status") or {})
 
 
 def failed_over(status: dict[str, Any]) -> bool:

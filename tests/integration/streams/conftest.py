@@ -4,11 +4,12 @@ process (``python -m hotline_streams worker``) and readers of its output topics.
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -71,6 +72,17 @@ class StreamsSetup:
 
     def reader(self, model: type[EventModel]) -> EventReader:
         return EventReader(self.bootstrap, self.topic(model))
+
+    def wait_view(self, check: Callable[[dict[str, Any]], bool], what: str,
+                  tenant: str = "bank", timeout: float = 60) -> None:
+        """Poll the worker's routing view of ``tenant`` until ``check`` holds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.worker.view(tenant)
+            if check(view):
+                return
+            assert time.monotonic() < deadline, f"routing view never showed {what}: {view}"
+            time.sleep(0.1)  # polling the HTTP view; it has no push notification
 
 
 @pytest.fixture

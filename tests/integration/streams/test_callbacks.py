@@ -29,6 +29,7 @@ from cassandra.cluster import Session
 
 from devstack.cassandra import CassandraNode
 from devstack.kafka import KafkaCluster
+from helpers.callbacks import Clock
 from helpers.cql import sessions_per_datacenter
 from helpers.kafka_io import EventReader
 from hotline_events.catalog import Catalog, default_catalog
@@ -263,14 +264,6 @@ def test_a_scheduler_killed_between_claim_and_dial_is_resumed_with_one_dial(
     finally:
         second.terminate()
         second.wait(30)
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_retries_expiry_cancellation_and_quiet_hours(

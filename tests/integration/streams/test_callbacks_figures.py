@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from cassandra import ConsistencyLevel
 
 from devstack.cassandra import CassandraNode
 from devstack.kafka import KafkaCluster
-from helpers.cql import local_session
+from helpers.callbacks import Clock, callback_store
 from helpers.kafka_io import EventReader
 from hotline_events.catalog import default_catalog
 from hotline_events.envelope import Event, format_time
@@ -35,7 +34,7 @@ from hotline_events.topics import ensure_topics
 from hotline_streams.callbacks.logic import FIGURES_GRACE_S
 from hotline_streams.callbacks.models import CallbackPolicy
 from hotline_streams.callbacks.scheduler import Scheduler
-from hotline_streams.callbacks.store import CallbackStore, ensure_schema
+from hotline_streams.callbacks.store import CallbackStore
 
 pytestmark = pytest.mark.integration
 
@@ -43,23 +42,10 @@ NODE = "//hotline/site-a/media-nodes/mn-0"
 QUARTER = datetime(2026, 11, 23, 12, 0, tzinfo=UTC).timestamp()
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(scope="module")
 def store(cassandra_dc_a: CassandraNode) -> Iterator[CallbackStore]:
-    cluster, session = local_session(cassandra_dc_a, ConsistencyLevel.LOCAL_QUORUM)
-    keyspace = f"figures_{uuid.uuid4().hex[:8]}"
-    ensure_schema(session, keyspace, {cassandra_dc_a.datacenter: 1})
-    try:
-        yield CallbackStore(session, keyspace)
-    finally:
-        cluster.shutdown()
+    with callback_store(cassandra_dc_a) as fresh:
+        yield fresh
 
 
 def test_requested_dialled_connected_success_rate_time_to_connect_and_recovered_abandons(

@@ -19,11 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from cassandra import ConsistencyLevel
 
 from devstack.cassandra import CassandraNode
 from devstack.kafka import KafkaCluster
-from helpers.cql import local_session
+from helpers.callbacks import Clock, callback_store
 from helpers.kafka_io import EventReader
 from hotline_events.catalog import Catalog, default_catalog
 from hotline_events.envelope import Event
@@ -42,7 +41,7 @@ from hotline_events.producer import EventProducer
 from hotline_events.topics import ensure_topics
 from hotline_streams.callbacks.models import CallbackPolicy, Status
 from hotline_streams.callbacks.scheduler import Scheduler
-from hotline_streams.callbacks.store import CallbackStore, ensure_schema
+from hotline_streams.callbacks.store import CallbackStore
 from hotline_streams.callbacks.web import Health, serve
 
 pytestmark = pytest.mark.integration
@@ -51,23 +50,10 @@ START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC).timestamp()
 DESKTOP = "//hotline/site-a/agent-desktop/test"
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(scope="module")
 def store(cassandra_dc_a: CassandraNode) -> Iterator[CallbackStore]:
-    cluster, session = local_session(cassandra_dc_a, ConsistencyLevel.LOCAL_QUORUM)
-    keyspace = f"preview_{uuid.uuid4().hex[:8]}"
-    ensure_schema(session, keyspace, {cassandra_dc_a.datacenter: 1})
-    try:
-        yield CallbackStore(session, keyspace)
-    finally:
-        cluster.shutdown()
+    with callback_store(cassandra_dc_a) as fresh:
+        yield fresh
 
 
 class Feed:

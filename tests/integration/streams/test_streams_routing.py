@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from helpers.streams_worker import agent_states
 from hotline_events.envelope import Event
 from hotline_events.models import EventModel
 from hotline_events.models.agents import (
@@ -74,29 +73,13 @@ def pairs(events: list[Event]) -> list[tuple[str, str]]:
     return [(d.call_id, d.agent_id) for d in unique(events) if d.tenant == "bank"]
 
 
-def wait_view(streams: Any, check: Callable[[dict[str, Any]], bool], what: str,
-              tenant: str = "bank") -> None:
-    """Poll the worker's routing view of ``tenant`` until ``check`` holds."""
-    deadline = time.monotonic() + 30
-    while True:
-        view = streams.worker.view(tenant)
-        if check(view):
-            return
-        assert time.monotonic() < deadline, f"routing view never showed {what}: {view}"
-        time.sleep(0.1)  # polling the HTTP view; it has no push notification
-
-
-def agent_states(view: dict[str, Any]) -> dict[str, str]:
-    return {a["agent_id"]: a["state"] for a in view["agents"]}
-
-
 def test_decisions_follow_the_rules_and_survive_a_worker_kill(streams: Any) -> None:
     decisions = streams.reader(RoutingDecision)
     try:
         streams.worker.start()
         streams.publish([login("a1", 0, 2), login("a2", 0, 5), login("a3", 0, 2),
                          ready("a1", 1), ready("a2", 2), ready("a3", 3)])
-        wait_view(streams, lambda v: list(agent_states(v).values()) == ["ready"] * 3,
+        streams.wait_view(lambda v: list(agent_states(v).values()) == ["ready"] * 3,
                   "three ready agents")
 
         streams.publish([queued("c1", 10)])  # best proficiency: a2 (5)
@@ -109,9 +92,9 @@ def test_decisions_follow_the_rules_and_survive_a_worker_kill(streams: Any) -> N
         streams.worker.start()
 
         streams.publish([ev(AgentNotReady(agent_id="a3", tenant="bank", reason="break"), 20)])
-        wait_view(streams, lambda v: agent_states(v).get("a3") == "not-ready", "a3 on a break")
+        streams.wait_view(lambda v: agent_states(v).get("a3") == "not-ready", "a3 on a break")
         streams.publish([queued("c3", 21), queued("c4", 25, tier="vip")])
-        wait_view(streams, lambda v: {c["call_id"] for c in v["contacts"]
+        streams.wait_view(lambda v: {c["call_id"] for c in v["contacts"]
                                       if c["offered_to"] is None} == {"c3", "c4"},
                   "c3 and c4 waiting")
         streams.publish([ready("a3", 30)])  # one free agent: the VIP goes first
@@ -123,7 +106,7 @@ def test_decisions_follow_the_rules_and_survive_a_worker_kill(streams: Any) -> N
                                           agent_id="a2", talk_seconds=30, hold_seconds=0,
                                           wrap_up_seconds=0, disposition="resolved",
                                           ended_by="caller"), 42)])
-        wait_view(streams, lambda v: agent_states(v).get("a2") == "wrap-up",
+        streams.wait_view(lambda v: agent_states(v).get("a2") == "wrap-up",
                   "c1 answered and completed (a2 in wrap-up)")
         streams.publish([ev(WrapUpStarted(agent_id="a2", tenant="bank", call_id="c1"), 43),
                          ev(WrapUpEnded(agent_id="a2", tenant="bank", call_id="c1",
@@ -196,7 +179,7 @@ def test_time_passes_without_events_ring_no_answer_and_intervals_close(streams: 
             == "skills[0].proficiency"  # 400 naming the field
         assert streams.worker.post(f"{api}/ready")[0] == 409  # not logged in yet
         assert streams.worker.post(f"{api}/login", {"skills": {"triage": 1}})[0] == 202
-        wait_view(streams, lambda v: "n2" in agent_states(v), "n2 logged in", "clinic")
+        streams.wait_view(lambda v: "n2" in agent_states(v), "n2 logged in", "clinic")
         assert streams.worker.post(f"{api}/ready")[0] == 202
         decisions.poll_until(lambda got: clinic_pairs(got) == [("p1", "n1"), ("p1", "n2")])
         # the screen pop of n2's assignment: tier, IVR path, caller

@@ -4,13 +4,12 @@ meanwhile goes to another agent, and the callback's call goes to the reserved ag
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from helpers.streams_worker import agent_states
 from hotline_events.envelope import Event
 from hotline_events.models import EventModel
 from hotline_events.models.agents import AgentLoggedIn, AgentReady, SkillLevel
@@ -38,21 +37,6 @@ def pairs(events: list[Event]) -> list[tuple[str, str]]:
     return [(d.call_id, d.agent_id) for d in decided(events)]
 
 
-def wait_view(streams: Any, check: Callable[[dict[str, Any]], bool], what: str) -> None:
-    """Poll the worker's routing view of the tenant until ``check`` holds."""
-    deadline = time.monotonic() + 60
-    while True:
-        view = streams.worker.view("bank")
-        if check(view):
-            return
-        assert time.monotonic() < deadline, f"routing view never showed {what}: {view}"
-        time.sleep(0.1)  # polling the HTTP view; it has no push notification
-
-
-def agent_states(view: dict[str, Any]) -> dict[str, str]:
-    return {a["agent_id"]: a["state"] for a in view["agents"]}
-
-
 def test_the_accepting_agent_is_held_and_gets_the_callbacks_call(streams: Any) -> None:
     decisions = streams.reader(RoutingDecision)
     try:
@@ -63,7 +47,7 @@ def test_the_accepting_agent_is_held_and_gets_the_callbacks_call(streams: Any) -
               for a in ("a1", "a2")],
             ev(AgentReady(agent_id="a1", tenant="bank"), 1),  # a1: the longest idle
             ev(AgentReady(agent_id="a2", tenant="bank"), 2)])
-        wait_view(streams, lambda v: list(agent_states(v).values()) == ["ready"] * 2,
+        streams.wait_view(lambda v: list(agent_states(v).values()) == ["ready"] * 2,
                   "two ready agents")
         streams.publish([
             ev(CallbackPreviewOffered(callback_id="cb-1", call_id="c-orig", tenant="bank",
@@ -71,7 +55,7 @@ def test_the_accepting_agent_is_held_and_gets_the_callbacks_call(streams: Any) -
                                       dial_by=DAY + timedelta(seconds=30)), 10),
             ev(CallbackPreviewAnswered(callback_id="cb-1", call_id="c-orig", tenant="bank",
                                        agent_id="a1", attempt=1, decision="accepted"), 12)])
-        wait_view(streams, lambda v: any(a["agent_id"] == "a1" and a["state"] == "reserved"
+        streams.wait_view(lambda v: any(a["agent_id"] == "a1" and a["state"] == "reserved"
                                          and a["contact"] == "callback:cb-1"
                                          for a in v["agents"]),
                   "a1 held for callback cb-1")

@@ -71,7 +71,19 @@ class WaitEstimate(EventModel, frozen=True, kw_only=True):
         description="How it was estimated, e.g. `agents-free-times`, `ewma`.")]
 
 
-class SlaInterval(EventModel, frozen=True, kw_only=True):
+class QueueInterval(EventModel, frozen=True, kw_only=True):
+    """What every per-queue interval record on the SLA topic starts with (not an event
+    type itself: no ``TYPE``)."""
+
+    tenant: Tenant
+    queue: Queue
+    site: Site
+    interval_start: Timestamp
+    interval_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)]
+    final: bool
+
+
+class SlaInterval(QueueInterval, frozen=True, kw_only=True):
     """Service-level metrics of one queue for one interval (15 min for history and BI).
 
     Re-emitted while the interval is open and once more with ``final`` when it
@@ -80,12 +92,6 @@ class SlaInterval(EventModel, frozen=True, kw_only=True):
 
     TYPE: ClassVar[str] = "hotline.metrics.sla-interval.v1"
     SUBJECT: ClassVar[str] = "queue"
-    tenant: Tenant
-    queue: Queue
-    site: Site
-    interval_start: Timestamp
-    interval_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)]
-    final: bool
     offered: Annotated[Count, msgspec.Meta(description="Contacts that entered the queue.")]
     answered: Count
     answered_within_threshold: Count
@@ -117,7 +123,7 @@ class SlaInterval(EventModel, frozen=True, kw_only=True):
                     "whose calls it counts (its own stream left it open).")] = None
 
 
-class CallbackInterval(EventModel, frozen=True, kw_only=True):
+class CallbackInterval(QueueInterval, frozen=True, kw_only=True):
     """Callback figures of one queue for one interval, from one site's callback scheduler.
 
     On the SLA topic next to ``SlaInterval`` (same interval boundaries), keyed with the
@@ -130,12 +136,6 @@ class CallbackInterval(EventModel, frozen=True, kw_only=True):
 
     TYPE: ClassVar[str] = "hotline.metrics.callback-interval.v1"
     SUBJECT: ClassVar[str] = "queue"
-    tenant: Tenant
-    queue: Queue
-    site: Site
-    interval_start: Timestamp
-    interval_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)]
-    final: bool
     requested: Annotated[Count, msgspec.Meta(
         description="Callbacks stored (caller requests and automatic ones).")]
     dialled: Annotated[Count, msgspec.Meta(description="Dial attempts commanded.")]
