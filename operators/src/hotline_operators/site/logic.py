@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from hotline_operators import crds
+from hotline_operators.queues.logic import TENANTS_CONFIG_MAP, TENANTS_DIR
 from hotline_operators.site.models import Profile, SiteSpec
 
 MANAGED_BY = "hotline-operator"
@@ -134,6 +135,57 @@ def _pdb(spec: SiteSpec, component: str) -> Manifest:
                                                   "app.kubernetes.io/component": component}}}}
 
 
+def _mount_tenants(pod: dict[str, Any]) -> None:
+    """The namespace's queue settings (queues.logic renders them from ContactCenterQueue
+    objects). Optional: a site without queues yet starts with the streams' defaults."""
+    pod["volumes"].append({"name": "tenants", "configMap": {"name": TENANTS_CONFIG_MAP,
+                                                            "optional": True}})
+    container = pod["containers"][0]
+    container["volumeMounts"].append({"name": "tenants", "mountPath": TENANTS_DIR,
+                                      "readOnly": True})
+    container["env"].append({"name": "HOTLINE_TENANTS_DIR", "value": TENANTS_DIR})
+
+
+def interval_adoption(spec: SiteSpec, peer: str, secrets: list[str]) -> Manifest:
+    """The consumer that finishes ``peer``'s open SLA intervals once this site adopts it
+    (``python -m hotline_streams.interval_adoption``). It shadows the peer's mirrored
+    call topic all the time, so it must run before a failover, not start at one."""
+    component = "interval-adoption"
+    lbls = {**labels(spec, component), "hotline.dev/peer": peer}
+    container: dict[str, Any] = {
+        "name": component, "image": spec.streams_image,
+        "command": ["python", "-m", "hotline_streams.interval_adoption",
+                    "--kafka", spec.kafka_bootstrap, "--site", spec.site, "--peer", peer,
+                    "--tenants-dir", TENANTS_DIR],
+        "env": _container_env(spec),
+        "volumeMounts": [{"name": "site", "mountPath": "/etc/hotline"}],
+        # No probes: the consumer serves no HTTP endpoint (it prints "ready" and logs).
+        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"},
+                      "limits": {"memory": "512Mi"}},
+    }
+    if secrets:
+        container["envFrom"] = [{"secretRef": {"name": s}} for s in secrets]
+    pod: dict[str, Any] = {"terminationGracePeriodSeconds": 30, "containers": [container],
+                           "volumes": [{"name": "site",
+                                        "configMap": {"name": f"{spec.name}-site"}}]}
+    _mount_tenants(pod)
+    meta = _meta(spec, f"{spec.name}-interval-adoption-{peer}", component)
+    meta["labels"] = lbls
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+        "spec": {
+            "replicas": 1,
+            # One consumer per peer at a time: a rolling update would briefly run two
+            # shadows that both finish the same intervals at an adoption.
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {"app.kubernetes.io/instance": spec.name,
+                                         "app.kubernetes.io/component": component,
+                                         "hotline.dev/peer": peer}},
+            "template": {"metadata": {"labels": lbls}, "spec": pod},
+        },
+    }
+
+
 def desired_objects(spec: SiteSpec, profile: Profile) -> list[Manifest]:
     secrets = [s for s in (spec.kafka_secret, spec.cassandra_secret) if s]
     net = spec.media_network
@@ -155,16 +207,19 @@ def desired_objects(spec: SiteSpec, profile: Profile) -> list[Manifest]:
         pod["hostNetwork"] = True
         pod["dnsPolicy"] = "ClusterFirstWithHostNet"
     media_type = "LoadBalancer" if net.mode == "loadBalancer" else "ClusterIP"
+    streams = _deployment(spec, "stream-workers", spec.streams_image,
+                          spec.stream_workers.for_profile(profile), stream_ports, secrets)
+    _mount_tenants(streams["spec"]["template"]["spec"])
     return [
         config_map(spec),
         media,
         _service(spec, "media-nodes", media_service_ports(spec), media_type),
         _pdb(spec, "media-nodes"),
-        _deployment(spec, "stream-workers", spec.streams_image,
-                    spec.stream_workers.for_profile(profile), stream_ports, secrets),
+        streams,
         _service(spec, "stream-workers", [{"name": "http", "port": 6066,
                                            "targetPort": "http"}]),
         _pdb(spec, "stream-workers"),
+        *(interval_adoption(spec, peer, secrets) for peer in spec.peers),
     ]
 
 
