@@ -80,6 +80,7 @@ def test_a_site_gets_its_workloads_and_a_ready_condition(
     assert volumes["recording-key"].secret.secret_name == "hotline-recording-key"
     tenants = {v.name: v for v in streams.spec.template.spec.volumes}["tenants"]
     assert tenants.config_map.name == "hotline-tenants"
+    assert streams.spec.template.metadata.annotations["hotline.dev/tenants-checksum"]
     adoption = apps.read_namespaced_deployment("site-a-interval-adoption-site-b", namespace)
     assert adoption.spec.replicas == 1
     assert adoption.metadata.owner_references[0].uid == site["metadata"]["uid"]

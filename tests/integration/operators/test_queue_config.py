@@ -15,6 +15,7 @@ from kubernetes.client import ApiClient
 from devstack.pytest_plugin import KubeTools
 from helpers.kube import new_namespace
 from helpers.operator_process import poll
+from helpers.sites import host_network_site
 from hotline_operators import crds
 from hotline_operators.queues.logic import TENANTS_CONFIG_MAP
 from hotline_streams.config.loader import parse
@@ -103,8 +104,22 @@ def test_two_queues_become_one_tenant_file_the_streams_load(
          "a Rendered event on cards")
 
 
-def test_an_update_is_followed(operator: KopfRunner, operator_api: ApiClient,
-                               namespace: str) -> None:
+def workers_checksum(api: ApiClient, namespace: str) -> str | None:
+    try:
+        d = client.AppsV1Api(api).read_namespaced_deployment("site-a-stream-workers", namespace)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return (d.spec.template.metadata.annotations or {}).get("hotline.dev/tenants-checksum")
+
+
+def test_an_update_is_followed_and_rolls_the_stream_workers(
+        operator: KopfRunner, operator_api: ApiClient, namespace: str) -> None:
+    client.CustomObjectsApi(operator_api).create_namespaced_custom_object(
+        crds.GROUP, crds.VERSION, namespace, crds.SITES, host_network_site())
+    before = poll(lambda: workers_checksum(operator_api, namespace),
+                  "the site's stream workers", timeout=60)
     client.CustomObjectsApi(operator_api).patch_namespaced_custom_object(
         crds.GROUP, crds.VERSION, namespace, crds.QUEUES, "general",
         {"spec": {"serviceLevel": {"targetPercent": 95, "thresholdSeconds": 15}}})
@@ -114,6 +129,9 @@ def test_an_update_is_followed(operator: KopfRunner, operator_api: ApiClient,
     assert config.queues["general"].settings.threshold_s == 15
     poll(lambda: (s if (s := rendered(operator_api, namespace, "general"))
                   and s.get("targetText") == "95% in 15s" else None), "general's Target column")
+    # The workers read their tenant files at start: the site's reconcile rolls them.
+    poll(lambda: (c if (c := workers_checksum(operator_api, namespace)) not in (None, before)
+                  else None), "the stream workers' pod template following the file", timeout=60)
 
 
 def test_an_overflow_to_a_missing_queue_is_reported_and_the_last_good_file_kept(

@@ -11,9 +11,14 @@ import yaml
 
 import hotline_streams.interval_adoption.__main__ as adoption_cli
 from helpers.sites import example_site
-from hotline_operators.queues.logic import TENANTS_CONFIG_MAP, TENANTS_DIR, render_tenant
+from hotline_operators.queues.logic import (
+    TENANTS_CONFIG_MAP,
+    TENANTS_DIR,
+    render_tenant,
+    tenants_checksum,
+)
 from hotline_operators.queues.models import QueueSpec
-from hotline_operators.site.logic import desired_objects
+from hotline_operators.site.logic import TENANTS_CHECKSUM_ANNOTATION, desired_objects
 from hotline_operators.site.models import SiteSpec
 
 
@@ -111,3 +116,19 @@ def test_the_streams_cli_accepts_the_manifests_command(
     assert set(seen["config_for"]("acme").queues) == {"general"}
     assert seen["closed"]
     assert yaml.safe_load((tmp_path / "acme.yaml").read_text())["tenant"] == "acme"
+
+
+def test_a_changed_tenants_file_rolls_the_workers_that_read_it_at_start() -> None:
+    def checksums(data: dict[str, str] | None) -> dict[str, str | None]:
+        deployments = by_name(desired_objects(site(["site-b"]), "normal",
+                                              tenants_checksum(data)))
+        return {name: d["spec"]["template"]["metadata"].get("annotations", {}).get(
+                    TENANTS_CHECKSUM_ANNOTATION) for name, d in deployments.items()}
+
+    before = checksums({"acme.yaml": "tenant: acme\n"})
+    assert before == checksums({"acme.yaml": "tenant: acme\n"})  # stable: no needless roll
+    after = checksums({"acme.yaml": "tenant: acme\n# changed\n"})
+    for name in ("site-a-stream-workers", "site-a-interval-adoption-site-b"):
+        assert before[name] and after[name] and before[name] != after[name]
+    assert before["site-a-media-nodes"] is None  # media nodes do not read it
+    assert checksums(None) == checksums({})

@@ -12,6 +12,8 @@ a file they would refuse at start.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -186,6 +188,13 @@ def status_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
                                              "observedGeneration")},
                 conditions.get("Rendered"))
     return bool(essence(old) != essence(new))
+
+
+def tenants_checksum(data: Mapping[str, str] | None) -> str:
+    """A digest of the tenants ConfigMap's data for the workers' pod template: the stream
+    workers load their tenant files at start only, so a changed file must roll them."""
+    canonical = json.dumps(dict(sorted((data or {}).items())), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def config_map(namespace: str, data: Mapping[str, str]) -> dict[str, Any]:

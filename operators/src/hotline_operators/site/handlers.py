@@ -15,6 +15,8 @@ from kubernetes import client
 
 from hotline_operators import crds
 from hotline_operators.failover.logic import serving_failed
+from hotline_operators.queues.adapters import QueueStore
+from hotline_operators.queues.logic import tenants_checksum
 from hotline_operators.site.adapters import Applier
 from hotline_operators.site.logic import (
     MANAGED_BY,
@@ -50,8 +52,10 @@ def reconcile_site(body: dict[str, Any], logger: logging.Logger | logging.Logger
             raise
     spec = SiteSpec.from_resource(body)
     profile = _profile(dict(body.get("status") or {}))
-    manifests = desired_objects(spec, profile)
-    applier = Applier(client.ApiClient())
+    api_client = client.ApiClient()
+    checksum = tenants_checksum(QueueStore(api_client).tenants_data(spec.namespace))
+    manifests = desired_objects(spec, profile, checksum)
+    applier = Applier(api_client)
     for manifest in manifests:
         applier.apply(manifest)
     logger.debug("site %s: %d objects applied (%s profile)", spec.site, len(manifests), profile)

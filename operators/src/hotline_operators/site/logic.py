@@ -135,9 +135,17 @@ def _pdb(spec: SiteSpec, component: str) -> Manifest:
                                                   "app.kubernetes.io/component": component}}}}
 
 
-def _mount_tenants(pod: dict[str, Any]) -> None:
+TENANTS_CHECKSUM_ANNOTATION = "hotline.dev/tenants-checksum"
+
+
+def _mount_tenants(template: dict[str, Any], checksum: str | None) -> None:
     """The namespace's queue settings (queues.logic renders them from ContactCenterQueue
-    objects). Optional: a site without queues yet starts with the streams' defaults."""
+    objects). Optional: a site without queues yet starts with the streams' defaults.
+    The checksum rolls the pods when the settings change (they are read at start)."""
+    if checksum is not None:
+        template.setdefault("metadata", {}).setdefault("annotations", {})[
+            TENANTS_CHECKSUM_ANNOTATION] = checksum
+    pod = template["spec"]
     pod["volumes"].append({"name": "tenants", "configMap": {"name": TENANTS_CONFIG_MAP,
                                                             "optional": True}})
     container = pod["containers"][0]
@@ -146,7 +154,8 @@ def _mount_tenants(pod: dict[str, Any]) -> None:
     container["env"].append({"name": "HOTLINE_TENANTS_DIR", "value": TENANTS_DIR})
 
 
-def interval_adoption(spec: SiteSpec, peer: str, secrets: list[str]) -> Manifest:
+def interval_adoption(spec: SiteSpec, peer: str, secrets: list[str],
+                      tenants_checksum: str | None = None) -> Manifest:
     """The consumer that finishes ``peer``'s open SLA intervals once this site adopts it
     (``python -m hotline_streams.interval_adoption``). It shadows the peer's mirrored
     call topic all the time, so it must run before a failover, not start at one."""
@@ -168,7 +177,8 @@ def interval_adoption(spec: SiteSpec, peer: str, secrets: list[str]) -> Manifest
     pod: dict[str, Any] = {"terminationGracePeriodSeconds": 30, "containers": [container],
                            "volumes": [{"name": "site",
                                         "configMap": {"name": f"{spec.name}-site"}}]}
-    _mount_tenants(pod)
+    template: dict[str, Any] = {"metadata": {"labels": lbls}, "spec": pod}
+    _mount_tenants(template, tenants_checksum)
     meta = _meta(spec, f"{spec.name}-interval-adoption-{peer}", component)
     meta["labels"] = lbls
     return {
@@ -181,12 +191,15 @@ def interval_adoption(spec: SiteSpec, peer: str, secrets: list[str]) -> Manifest
             "selector": {"matchLabels": {"app.kubernetes.io/instance": spec.name,
                                          "app.kubernetes.io/component": component,
                                          "hotline.dev/peer": peer}},
-            "template": {"metadata": {"labels": lbls}, "spec": pod},
+            "template": template,
         },
     }
 
 
-def desired_objects(spec: SiteSpec, profile: Profile) -> list[Manifest]:
+def desired_objects(spec: SiteSpec, profile: Profile,
+                    tenants_checksum: str | None = None) -> list[Manifest]:
+    """``tenants_checksum``: queues.logic.tenants_checksum of the tenants ConfigMap now
+    (None: not known, the pods are not annotated)."""
     secrets = [s for s in (spec.kafka_secret, spec.cassandra_secret) if s]
     net = spec.media_network
     media_ports = [{"name": "sip", "containerPort": net.sip_port, "protocol": "UDP"},
@@ -209,7 +222,7 @@ def desired_objects(spec: SiteSpec, profile: Profile) -> list[Manifest]:
     media_type = "LoadBalancer" if net.mode == "loadBalancer" else "ClusterIP"
     streams = _deployment(spec, "stream-workers", spec.streams_image,
                           spec.stream_workers.for_profile(profile), stream_ports, secrets)
-    _mount_tenants(streams["spec"]["template"]["spec"])
+    _mount_tenants(streams["spec"]["template"], tenants_checksum)
     return [
         config_map(spec),
         media,
@@ -219,7 +232,7 @@ def desired_objects(spec: SiteSpec, profile: Profile) -> list[Manifest]:
         _service(spec, "stream-workers", [{"name": "http", "port": 6066,
                                            "targetPort": "http"}]),
         _pdb(spec, "stream-workers"),
-        *(interval_adoption(spec, peer, secrets) for peer in spec.peers),
+        *(interval_adoption(spec, peer, secrets, tenants_checksum) for peer in spec.peers),
     ]
 
 
