@@ -166,3 +166,24 @@ def test_a_deleted_queue_leaves_the_file(operator: KopfRunner, operator_api: Api
     # With the broken queue gone the tenant renders again.
     poll(lambda: (s if (s := rendered(operator_api, namespace, "general"))
                   and condition(s)["status"] == "True" else None), "general's Rendered=True")
+
+
+def test_a_deleted_tenants_config_map_comes_back(
+        operator: KopfRunner, operator_api: ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(operator_api)
+    before = core.read_namespaced_config_map(TENANTS_CONFIG_MAP, namespace)
+    core.delete_namespaced_config_map(TENANTS_CONFIG_MAP, namespace)
+
+    def recreated() -> TenantConfig | None:
+        try:
+            cm = core.read_namespaced_config_map(TENANTS_CONFIG_MAP, namespace)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if cm.metadata.uid == before.metadata.uid:
+            return None
+        return parse(yaml.safe_load(cm.data["acme.yaml"]), "acme.yaml")
+
+    config = poll(recreated, "the tenants ConfigMap's re-creation", timeout=60)
+    assert set(config.queues) == {"general"}

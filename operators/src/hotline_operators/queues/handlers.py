@@ -101,10 +101,13 @@ def queue_deleted(event: kopf.RawEvent, logger: kopf.Logger, **_: Any) -> None:
 
 
 @kopf.on.event("v1", "configmaps", labels={"app.kubernetes.io/component": TENANTS_COMPONENT})
-def tenants_deleted(event: kopf.RawEvent, logger: kopf.Logger, **_: Any) -> None:
-    if event["type"] != "DELETED":
-        return
+def tenants_config_map(event: kopf.RawEvent, logger: kopf.Logger, **_: Any) -> None:
     meta = event["object"]["metadata"]
-    logger.warning("ConfigMap %s/%s was deleted; rendering it again from the queues",
-                   meta["namespace"], meta["name"])
-    render(str(meta["namespace"]), logger)
+    if event["type"] is None:
+        # Seen in the watch's initial listing (operator start): catches queues deleted
+        # while no operator ran, even the namespace's last one (no resume fires then).
+        render(str(meta["namespace"]), logger)
+    elif event["type"] == "DELETED":
+        logger.warning("ConfigMap %s/%s was deleted; rendering it again from the queues",
+                       meta["namespace"], meta["name"])
+        render(str(meta["namespace"]), logger)
