@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +15,10 @@ from kubernetes.client import ApiClient
 
 from devstack.pytest_plugin import KubeTools
 from helpers.kube import new_namespace
-from helpers.operator_process import poll
+from helpers.operator_process import OperatorProcess, poll
 from helpers.sites import host_network_site
 from hotline_operators import crds
-from hotline_operators.queues.logic import TENANTS_CONFIG_MAP
+from hotline_operators.queues.logic import TENANTS_CONFIG_MAP, config_map
 from hotline_streams.config.loader import parse
 from hotline_streams.config.models import TenantConfig
 
@@ -187,3 +188,21 @@ def test_a_deleted_tenants_config_map_comes_back(
 
     config = poll(recreated, "the tenants ConfigMap's re-creation", timeout=60)
     assert set(config.queues) == {"general"}
+
+
+def test_a_started_operator_drops_tenants_whose_queues_are_gone(
+        kube: KubeTools, operator_api: ApiClient, tmp_path: Path) -> None:
+    """A queue deleted while no operator ran (here: a file left from before) is dropped
+    at start, even when the namespace has no queue left to resume."""
+    namespace = new_namespace(operator_api, "hotline-queues-start")
+    core = client.CoreV1Api(operator_api)
+    stale = config_map(namespace, {"gone.yaml": "tenant: gone\nqueues: {}\n"})
+    core.create_namespaced_config_map(namespace, stale)
+    operator = OperatorProcess(kube.kubeconfig, [namespace], "queues-start", tmp_path)
+    try:
+        poll(lambda: (True if core.read_namespaced_config_map(
+            TENANTS_CONFIG_MAP, namespace).data in (None, {}) else None),
+             "the stale tenant dropped at operator start", timeout=90)
+    finally:
+        operator.stop()
+    assert "hotline-tenants written: tenants (none)" in operator.output()

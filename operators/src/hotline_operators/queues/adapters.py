@@ -9,7 +9,6 @@ from kubernetes import client
 
 from hotline_operators import crds
 from hotline_operators.queues.logic import TENANTS_CONFIG_MAP, config_map
-from hotline_operators.site.adapters import Applier
 
 
 class QueueStore:
@@ -36,8 +35,16 @@ class QueueStore:
         return dict(cm.data or {})
 
     def write_tenants(self, namespace: str, data: dict[str, str]) -> None:
-        # Server-side apply: keys of tenants that no longer exist are removed too.
-        Applier(self.api_client).apply(config_map(namespace, data))
+        # A full replace, not server-side apply: apply would keep keys another field
+        # manager wrote (a hand edit, a tenant file from before the operator), and the
+        # ConfigMap must hold exactly the rendered tenants.
+        body: Any = config_map(namespace, data)  # the client takes plain manifests too
+        try:
+            self.core.replace_namespaced_config_map(TENANTS_CONFIG_MAP, namespace, body)
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+            self.core.create_namespaced_config_map(namespace, body)
 
     def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         try:
