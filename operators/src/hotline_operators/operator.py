@@ -22,6 +22,7 @@ from hotline_operators.leadership.wiring import (
     settings_from_env,
     standby_health,
 )
+from hotline_operators.queues import handlers as _queue_handlers  # noqa: F401  (registers)
 from hotline_operators.site import handlers as _site_handlers  # noqa: F401  (registers)
 
 

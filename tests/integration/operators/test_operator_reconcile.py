@@ -78,6 +78,12 @@ def test_a_site_gets_its_workloads_and_a_ready_condition(
     assert (media.spec.replicas, streams.spec.replicas) == (2, 1)
     volumes = {v.name: v for v in media.spec.template.spec.volumes}
     assert volumes["recording-key"].secret.secret_name == "hotline-recording-key"
+    tenants = {v.name: v for v in streams.spec.template.spec.volumes}["tenants"]
+    assert tenants.config_map.name == "hotline-tenants"
+    assert streams.spec.template.metadata.annotations["hotline.dev/tenants-checksum"]
+    adoption = apps.read_namespaced_deployment("site-a-interval-adoption-site-b", namespace)
+    assert adoption.spec.replicas == 1
+    assert adoption.metadata.owner_references[0].uid == site["metadata"]["uid"]
     owner = media.metadata.owner_references[0]
     assert (owner.kind, owner.name, owner.uid) == ("ContactCenterSite", "site-a",
                                                    site["metadata"]["uid"])

@@ -8,6 +8,7 @@ seconds, not at the next resync.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import kopf
@@ -15,6 +16,8 @@ from kubernetes import client
 
 from hotline_operators import crds
 from hotline_operators.failover.logic import serving_failed
+from hotline_operators.queues.adapters import QueueStore
+from hotline_operators.queues.logic import tenants_checksum
 from hotline_operators.site.adapters import Applier
 from hotline_operators.site.logic import (
     MANAGED_BY,
@@ -36,11 +39,32 @@ def _profile(status: dict[str, Any]) -> Profile:
     return "failover" if serving else "normal"
 
 
+_RECONCILING: dict[tuple[str, str], threading.Lock] = {}
+_RECONCILING_GUARD = threading.Lock()
+
+
+def _site_lock(namespace: str, name: str) -> threading.Lock:
+    with _RECONCILING_GUARD:
+        return _RECONCILING.setdefault((namespace, name), threading.Lock())
+
+
 def reconcile_site(body: dict[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]
                    ) -> tuple[SiteSpec, Profile, int]:
+    # One reconcile of a site at a time (create, timer, repair and the failover's scale
+    # step run in different threads): otherwise a slow one that read the site before a
+    # failover could finish after the scale step and put the normal profile back.
+    meta = body["metadata"]
+    with _site_lock(str(meta["namespace"]), str(meta["name"])):
+        return _reconcile_site(body, logger)
+
+
+def _reconcile_site(body: dict[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]
+                    ) -> tuple[SiteSpec, Profile, int]:
     # Read the site afresh: a timer's or event's body can predate a failover that
     # just changed the profile, and applying it would scale the site back.
     meta = body["metadata"]
+    api_client = client.ApiClient()
+    checksum = tenants_checksum(QueueStore(api_client).tenants_data(meta["namespace"]))
     try:
         fresh: Any = client.CustomObjectsApi().get_namespaced_custom_object(
             crds.GROUP, crds.VERSION, meta["namespace"], crds.SITES, meta["name"])
@@ -50,8 +74,8 @@ def reconcile_site(body: dict[str, Any], logger: logging.Logger | logging.Logger
             raise
     spec = SiteSpec.from_resource(body)
     profile = _profile(dict(body.get("status") or {}))
-    manifests = desired_objects(spec, profile)
-    applier = Applier(client.ApiClient())
+    manifests = desired_objects(spec, profile, checksum)
+    applier = Applier(api_client)
     for manifest in manifests:
         applier.apply(manifest)
     logger.debug("site %s: %d objects applied (%s profile)", spec.site, len(manifests), profile)

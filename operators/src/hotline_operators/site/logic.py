@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from hotline_operators import crds
+from hotline_operators.queues.logic import TENANTS_CONFIG_MAP, TENANTS_DIR
 from hotline_operators.site.models import Profile, SiteSpec
 
 MANAGED_BY = "hotline-operator"
@@ -134,7 +135,71 @@ def _pdb(spec: SiteSpec, component: str) -> Manifest:
                                                   "app.kubernetes.io/component": component}}}}
 
 
-def desired_objects(spec: SiteSpec, profile: Profile) -> list[Manifest]:
+TENANTS_CHECKSUM_ANNOTATION = "hotline.dev/tenants-checksum"
+
+
+def _mount_tenants(template: dict[str, Any], checksum: str | None) -> None:
+    """The namespace's queue settings (queues.logic renders them from ContactCenterQueue
+    objects). Optional: a site without queues yet starts with the streams' defaults.
+    The checksum rolls the pods when the settings change (they are read at start)."""
+    if checksum is not None:
+        template.setdefault("metadata", {}).setdefault("annotations", {})[
+            TENANTS_CHECKSUM_ANNOTATION] = checksum
+    pod = template["spec"]
+    pod["volumes"].append({"name": "tenants", "configMap": {"name": TENANTS_CONFIG_MAP,
+                                                            "optional": True}})
+    container = pod["containers"][0]
+    container["volumeMounts"].append({"name": "tenants", "mountPath": TENANTS_DIR,
+                                      "readOnly": True})
+    container["env"].append({"name": "HOTLINE_TENANTS_DIR", "value": TENANTS_DIR})
+
+
+def interval_adoption(spec: SiteSpec, peer: str, secrets: list[str],
+                      tenants_checksum: str | None = None) -> Manifest:
+    """The consumer that finishes ``peer``'s open SLA intervals once this site adopts it
+    (``python -m hotline_streams.interval_adoption``). It shadows the peer's mirrored
+    call topic all the time, so it must run before a failover, not start at one."""
+    component = "interval-adoption"
+    lbls = {**labels(spec, component), "hotline.dev/peer": peer}
+    container: dict[str, Any] = {
+        "name": component, "image": spec.streams_image,
+        "command": ["python", "-m", "hotline_streams.interval_adoption",
+                    "--kafka", spec.kafka_bootstrap, "--site", spec.site, "--peer", peer,
+                    "--tenants-dir", TENANTS_DIR],
+        "env": _container_env(spec),
+        "volumeMounts": [{"name": "site", "mountPath": "/etc/hotline"}],
+        # No probes: the consumer serves no HTTP endpoint (it prints "ready" and logs).
+        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"},
+                      "limits": {"memory": "512Mi"}},
+    }
+    if secrets:
+        container["envFrom"] = [{"secretRef": {"name": s}} for s in secrets]
+    pod: dict[str, Any] = {"terminationGracePeriodSeconds": 30, "containers": [container],
+                           "volumes": [{"name": "site",
+                                        "configMap": {"name": f"{spec.name}-site"}}]}
+    template: dict[str, Any] = {"metadata": {"labels": lbls}, "spec": pod}
+    _mount_tenants(template, tenants_checksum)
+    meta = _meta(spec, f"{spec.name}-interval-adoption-{peer}", component)
+    meta["labels"] = lbls
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+        "spec": {
+            "replicas": 1,
+            # One consumer per peer at a time: a rolling update would briefly run two
+            # shadows that both finish the same intervals at an adoption.
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {"app.kubernetes.io/instance": spec.name,
+                                         "app.kubernetes.io/component": component,
+                                         "hotline.dev/peer": peer}},
+            "template": template,
+        },
+    }
+
+
+def desired_objects(spec: SiteSpec, profile: Profile,
+                    tenants_checksum: str | None = None) -> list[Manifest]:
+    """``tenants_checksum``: queues.logic.tenants_checksum of the tenants ConfigMap now
+    (None: not known, the pods are not annotated)."""
     secrets = [s for s in (spec.kafka_secret, spec.cassandra_secret) if s]
     net = spec.media_network
     media_ports = [{"name": "sip", "containerPort": net.sip_port, "protocol": "UDP"},
@@ -155,16 +220,19 @@ def desired_objects(spec: SiteSpec, profile: Profile) -> list[Manifest]:
         pod["hostNetwork"] = True
         pod["dnsPolicy"] = "ClusterFirstWithHostNet"
     media_type = "LoadBalancer" if net.mode == "loadBalancer" else "ClusterIP"
+    streams = _deployment(spec, "stream-workers", spec.streams_image,
+                          spec.stream_workers.for_profile(profile), stream_ports, secrets)
+    _mount_tenants(streams["spec"]["template"], tenants_checksum)
     return [
         config_map(spec),
         media,
         _service(spec, "media-nodes", media_service_ports(spec), media_type),
         _pdb(spec, "media-nodes"),
-        _deployment(spec, "stream-workers", spec.streams_image,
-                    spec.stream_workers.for_profile(profile), stream_ports, secrets),
+        streams,
         _service(spec, "stream-workers", [{"name": "http", "port": 6066,
                                            "targetPort": "http"}]),
         _pdb(spec, "stream-workers"),
+        *(interval_adoption(spec, peer, secrets, tenants_checksum) for peer in spec.peers),
     ]
 
 

@@ -1,0 +1,1 @@
+"""Queues: ContactCenterQueue objects rendered into the streams' per-tenant configuration."""
