@@ -25,7 +25,8 @@ def free_port() -> int:
 
 @dataclass
 class StreamWorker:
-    """One worker process; ``start`` waits until its ``/ready`` says so."""
+    """One worker process; ``start`` waits until its ``/readyz`` (the pods' readiness
+    probe) says so."""
 
     env: dict[str, str]
     log_path: Path
@@ -54,7 +55,7 @@ class StreamWorker:
 
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=2) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as r:
                 return bool(json.load(r).get("ready"))
         except (urllib.error.URLError, OSError, ValueError):
             return False

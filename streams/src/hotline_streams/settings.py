@@ -9,7 +9,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class StreamSettings:
-    bootstrap: str  # HOTLINE_KAFKA_SITE_A, as devstack prints it
+    bootstrap: str  # HOTLINE_KAFKA_BOOTSTRAP (a site's pods) or HOTLINE_KAFKA_SITE_A (devstack)
     app_id: str = "hotline-streams"
     site: str = "site-a"
     topic_prefix: str = ""  # isolates a test's topics (Catalog.prefixed)
@@ -30,7 +30,10 @@ class StreamSettings:
         tenants = e.get("HOTLINE_TENANTS_DIR")
         app_id = e.get("HOTLINE_STREAMS_APP_ID", "hotline-streams")
         return cls(
-            bootstrap=e.get("HOTLINE_KAFKA_SITE_A", "127.0.0.1:9092"),
+            # The operator's Deployments name this site's Kafka HOTLINE_KAFKA_BOOTSTRAP;
+            # devstack prints HOTLINE_KAFKA_SITE_A for a local run.
+            bootstrap=e.get("HOTLINE_KAFKA_BOOTSTRAP") or e.get("HOTLINE_KAFKA_SITE_A",
+                                                                "127.0.0.1:9092"),
             app_id=app_id,
             site=e.get("HOTLINE_SITE", "site-a"),
             topic_prefix=e.get("HOTLINE_TOPIC_PREFIX", ""),

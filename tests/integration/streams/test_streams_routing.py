@@ -77,6 +77,8 @@ def test_decisions_follow_the_rules_and_survive_a_worker_kill(streams: Any) -> N
     decisions = streams.reader(RoutingDecision)
     try:
         streams.worker.start()
+        # The liveness probe a site's pod uses answers once the worker serves.
+        assert json.loads(streams.worker.get("/healthz")) == {"status": "ok"}
         streams.publish([login("a1", 0, 2), login("a2", 0, 5), login("a3", 0, 2),
                          ready("a1", 1), ready("a2", 2), ready("a3", 3)])
         streams.wait_view(lambda v: list(agent_states(v).values()) == ["ready"] * 3,
