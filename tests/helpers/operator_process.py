@@ -1,14 +1,18 @@
-"""The operator as a real OS process (kill -9 it, restart it), and a polling helper."""
+"""The operator in tests: as a real OS process (kill -9 it, restart it) or in-process
+under kopf's runner, its site's status, and a polling helper."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+from kopf.testing import KopfRunner
 from kubernetes import client
 from kubernetes.client import ApiClient
 
@@ -55,3 +59,20 @@ def site_status(api: ApiClient, namespace: str, site: str = "site-a") -> dict[st
     body: Any = client.CustomObjectsApi(api).get_namespaced_custom_object(
         crds.GROUP, crds.VERSION, namespace, crds.SITES, site)
     return dict(body.get("status") or {})
+
+
+@contextmanager
+def operator_in_process(kubeconfig: Path, namespace: str) -> Iterator[KopfRunner]:
+    """The operator run by kopf's test runner in this process, watching ``namespace``;
+    on leaving, it must have stopped cleanly."""
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    runner = KopfRunner(["run", "--standalone", "--namespace", namespace,
+                         "-m", "hotline_operators.operator"], timeout=60)
+    try:
+        with runner:
+            yield runner
+    finally:
+        monkeypatch.undo()
+    assert runner.exception is None, runner.exception
+    assert runner.exit_code == 0, runner.output

@@ -13,6 +13,7 @@ from kubernetes.client import ApiClient
 
 from devstack.pytest_plugin import KubeTools
 from helpers.kube import new_namespace
+from helpers.operator_process import operator_in_process
 from helpers.sites import example_site
 from hotline_operators import crds
 
@@ -29,15 +30,8 @@ def namespace(operator_api: ApiClient) -> str:
 @pytest.fixture(scope="module")
 def operator(kube: KubeTools, namespace: str,
              operator_api: ApiClient) -> Iterator[KopfRunner]:
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setenv("KUBECONFIG", str(kube.kubeconfig))
-    runner = KopfRunner(["run", "--standalone", "--namespace", namespace,
-                         "-m", "hotline_operators.operator"], timeout=60)
-    with runner:
+    with operator_in_process(kube.kubeconfig, namespace) as runner:
         yield runner
-    monkeypatch.undo()
-    assert runner.exception is None, runner.exception
-    assert runner.exit_code == 0, runner.output
 
 
 def wait_for(list_call: Callable[..., Any], namespace: str, accept: Callable[[Any], bool],

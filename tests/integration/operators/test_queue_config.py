@@ -15,7 +15,7 @@ from kubernetes.client import ApiClient
 
 from devstack.pytest_plugin import KubeTools
 from helpers.kube import new_namespace
-from helpers.operator_process import OperatorProcess, poll
+from helpers.operator_process import OperatorProcess, operator_in_process, poll
 from helpers.sites import host_network_site
 from hotline_operators import crds
 from hotline_operators.queues.logic import TENANTS_CONFIG_MAP, config_map
@@ -32,15 +32,8 @@ def namespace(operator_api: ApiClient) -> str:
 
 @pytest.fixture(scope="module")
 def operator(kube: KubeTools, namespace: str, operator_api: ApiClient) -> Iterator[KopfRunner]:
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setenv("KUBECONFIG", str(kube.kubeconfig))
-    runner = KopfRunner(["run", "--standalone", "--namespace", namespace,
-                         "-m", "hotline_operators.operator"], timeout=60)
-    with runner:
+    with operator_in_process(kube.kubeconfig, namespace) as runner:
         yield runner
-    monkeypatch.undo()
-    assert runner.exception is None, runner.exception
-    assert runner.exit_code == 0, runner.output
 
 
 def queue(name: str, **spec: Any) -> dict[str, Any]:
