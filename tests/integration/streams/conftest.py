@@ -81,7 +81,8 @@ class StreamsSetup:
             view = self.worker.view(tenant)
             if check(view):
                 return
-            assert time.monotonic() < deadline, f"routing view never showed {what}: {view}"
+            assert time.monotonic() < deadline, (
+                f"routing view never showed {what}: {view}\nworker log:\n{self.worker.tail()}")
             time.sleep(0.1)  # polling the HTTP view; it has no push notification
 
 

@@ -15,14 +15,14 @@ from hotline_streams.agent_api.logic import BadRequest, command
 from hotline_streams.app import app, call_context, publish, settings, source
 from hotline_streams.routing.book import RoutingBook
 from hotline_streams.routing.models import Agent
-from hotline_streams.routing.wiring import book_of
+from hotline_streams.routing.wiring import current_book
 from hotline_streams.screen_pop.models import CallContext, CallerHistory
 
 log = logging.getLogger("hotline_streams.agent_api")
 
 
 def _book(tenant: str) -> RoutingBook | None:
-    return book_of(tenant.encode())
+    return current_book(tenant.encode())
 
 
 def _agent(tenant: str, agent_id: str) -> Agent | None:

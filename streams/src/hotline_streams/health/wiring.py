@@ -16,7 +16,10 @@ async def healthz(web: View, request: Request) -> Response:
 
 
 def _readiness(web: View) -> Response:
-    recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+    # ``completed`` stays set after the first recovery; a later rebalance recovers again
+    # (``in_recovery``) after ``rebalancing`` is already over.
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    recovered = recovery.completed.is_set() and not app.in_recovery
     # Ready means the tenant topic is assigned: a worker without it processes nothing.
     assigned = app.consumer is not None and any(
         tp.topic == tenant_events.get_topic_name() for tp in app.consumer.assignment())

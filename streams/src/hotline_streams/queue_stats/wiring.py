@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from hotline_streams.app import app
 from hotline_streams.queue_stats.adapters import live, metrics_provider
 from hotline_streams.routing.logic import queue_order
-from hotline_streams.routing.wiring import book_of
+from hotline_streams.routing.wiring import current_book
 
 provider = metrics_provider()
 
@@ -39,7 +39,7 @@ async def queues_view(web: View, request: Request, tenant: str) -> Response:
 @app.page("/tenants/{tenant}/waiting")
 async def waiting_view(web: View, request: Request, tenant: str) -> Response:
     """Waiting contacts in routing order with their latest position and estimate."""
-    book = book_of(tenant.encode())
+    book = current_book(tenant.encode())
     estimates = live.estimates.get(tenant, {})
     contacts = sorted((c for c in book.state.contacts.values() if c.offered_to is None),
                       key=queue_order) if book is not None else []

@@ -24,12 +24,23 @@ dirty: dict[bytes, int] = {}  # tenant → its changelog partition, changed sinc
 
 
 def book_of(tenant: bytes) -> RoutingBook | None:
+    """The tenant's book for the stream (decoded from the table once, then cached)."""
     if tenant not in books:
         stored = routing_books.get(tenant)
         if stored is None:
             return None
         books[tenant] = codec.load(stored, RoutingBook)
     return books[tenant]
+
+
+def current_book(tenant: bytes) -> RoutingBook | None:
+    """The tenant's book for a page: the stream's, else the table's checkpoint, never
+    cached. Why: a page can run while the table is still recovering after a rebalance; a
+    cached half-recovered book was then used by the stream and lost the agents in it."""
+    if tenant in books:
+        return books[tenant]
+    stored = routing_books.get(tenant)
+    return codec.load(stored, RoutingBook) if stored is not None else None
 
 
 async def _forget_books(sender: Any, revoked: Any, **kwargs: Any) -> None:
@@ -66,7 +77,7 @@ def checkpoint(acks: DurableAcks) -> None:
 @app.page("/tenants/{tenant}/routing")
 async def routing_view(web: View, request: Request, tenant: str) -> Response:
     """Waiting contacts and agent states of a tenant (JSON for the wallboard)."""
-    book = book_of(tenant.encode())
+    book = current_book(tenant.encode())
     if book is None:
         return web.json({"tenant": tenant, "contacts": [], "agents": [], "decisions": 0})
     return web.json({
