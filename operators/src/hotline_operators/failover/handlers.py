@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +58,10 @@ from hotline_operators.traffic.logic import dispatcher_config_map, shares_after
 # crash-and-resume tests).
 EXIT_AFTER_STEP_ENV = "HOTLINE_OPERATOR_EXIT_AFTER_STEP"
 EXIT_TEST_HOOK = 75
+# Set when the operator exits. Why: kopf sometimes cancels a sync daemon's task without
+# setting its ``stopped`` flag (seen when SIGTERM lands during a resumed failover); the
+# orphaned thread then looped on and held the process for 30 s until it was killed.
+_EXITING = threading.Event()
 
 
 def _patch_status(spec: SiteSpec, status: dict[str, Any]) -> dict[str, Any]:
@@ -348,7 +353,7 @@ def watch_peers(stopped: kopf.DaemonStopped, body: kopf.Body, logger: kopf.Logge
                 **_: Any) -> None:
     controller = Controller(body, logger)
     try:
-        while not stopped:
+        while not stopped and not _EXITING.is_set():
             started = time.monotonic()
             try:
                 controller.step()
@@ -358,3 +363,9 @@ def watch_peers(stopped: kopf.DaemonStopped, body: kopf.Body, logger: kopf.Logge
             stopped.wait(max(0.0, interval - (time.monotonic() - started)))
     finally:
         controller.close()
+
+
+@kopf.on.cleanup()
+def stop_watching_peers(**_: Any) -> None:
+    """The operator exits: every ``watch_peers`` loop ends within a heartbeat."""
+    _EXITING.set()
