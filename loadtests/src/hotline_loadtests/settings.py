@@ -74,7 +74,8 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--hotline-dialers", env_var="HOTLINE_LOAD_DIALERS", type=int, default=1,
                        help="SIP caller users (arrival streams) sharing the arrival rate")
     group.add_argument("--hotline-wrap-up", env_var="HOTLINE_LOAD_WRAP_UP", type=float,
-                       default=5.0, help="agent users' wrap-up seconds after each call")
+                       default=5.0, help="agents' wrap-up seconds after each call (agent "
+                       "users; the mean for the firehose's simulated agents)")
 
 
 def from_options(options: Any) -> RunSettings:
@@ -98,7 +99,8 @@ def from_options(options: Any) -> RunSettings:
                   rise_s=min(120.0, options.hotline_duration / 5),
                   decay_s=max(30.0, options.hotline_duration / 4))
     mix = CallerMix(tenant=options.hotline_tenant, vip_share=options.hotline_vip_share,
-                    patience_mean_s=options.hotline_patience, talk_mean_s=options.hotline_talk)
+                    patience_mean_s=options.hotline_patience, talk_mean_s=options.hotline_talk,
+                    wrap_up_mean_s=options.hotline_wrap_up)
     return RunSettings(kafka=options.hotline_kafka, topic_prefix=options.hotline_topic_prefix,
                        shape=shape, mix=mix, agents=options.hotline_agents,
                        site=options.hotline_site,

@@ -45,9 +45,9 @@ def test_a_short_firehose_run_is_routed_and_reported_from_the_sla_topic(
             [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
              "--users", "1", "--spawn-rate", "1", "--only-summary", "--loglevel", "WARNING",
              "--hotline-kafka", kafka_site_a.bootstrap, "--hotline-topic-prefix", prefix,
-             "--hotline-shape", "steady", "--hotline-base-rate", "1",
-             "--hotline-duration", "30", "--hotline-agents", "8", "--hotline-talk", "5",
-             "--hotline-patience", "20", "--hotline-report-dir", str(report_dir)],
+             "--hotline-shape", "steady", "--hotline-base-rate", "2",
+             "--hotline-duration", "15", "--hotline-agents", "8", "--hotline-talk", "3",
+             "--hotline-patience", "5", "--hotline-wrap-up", "1", "--hotline-report-dir", str(report_dir)],
             capture_output=True, text=True, timeout=300, env=env)
         assert locust.returncode == 0, locust.stdout[-3000:] + locust.stderr[-3000:]
     finally:
