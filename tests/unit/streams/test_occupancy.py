@@ -18,7 +18,9 @@ from hotline_events.models.agents import (
     WrapUpStarted,
 )
 from hotline_events.models.calls import CallAnswered, CallCompleted, CallQueued
+from hotline_events.models.metrics import SlaInterval
 from hotline_streams.config.models import QueueConfig, TenantConfig
+from hotline_streams.ledger.models import CallEntry
 from hotline_streams.routing.models import QueueRouting
 from hotline_streams.service_levels.adapters import (
     agent_seconds,
@@ -81,6 +83,23 @@ def folded(events: list[Event]) -> Occupancy:
     return occupancy
 
 
+def through_the_book(events: list[Event],
+                     config: TenantConfig) -> tuple[SlaBook, list[SlaInterval]]:
+    """The events through an SLA book in order: the book and the final intervals."""
+    book = SlaBook(tenant="acme")
+    ledger: dict[str, CallEntry] = {}
+    finals: list[SlaInterval] = []
+    for n, event in enumerate(events):
+        call: str = getattr(event.data, "call_id", "")
+        book, entry, emits, _ = on_event(book, ledger.get(call), event, config, 3600.0,
+                                         (0, n), emit_provisional=False)
+        if call and entry is not None:
+            ledger[call] = entry
+        finals += [to_event(e, "acme", "site-a", config.settings(e.interval.queue),
+                            agent_seconds(book, e, config))[0] for e in emits if e.final]
+    return book, finals
+
+
 def test_staffed_and_handling_seconds_by_hand() -> None:
     done = folded(LOG)
     # billing, first interval: staffed a1 900 + a2 600; handling a1 300 + 100
@@ -120,19 +139,36 @@ def test_the_sla_interval_carries_the_occupancy() -> None:
         q: QueueConfig(queue=q, required_skills=frozenset({q}), settings=QueueSettings(queue=q),
                        routing=QueueRouting(queue=q)) for q in ("billing", "general")})
     assert queue_skills(config) == QUEUES
-    book, ledger = SlaBook(tenant="acme"), {}
     events = [ev(CallQueued(call_id="c1", tenant="acme", queue="billing", enqueued_at=T0), 95),
               *LOG[:8], ev(CallQueued(call_id="c2", tenant="acme", queue="billing",
                                       enqueued_at=T0 + timedelta(seconds=795)), 795), *LOG[8:]]
-    finals = []
-    for n, event in enumerate(sorted(events, key=lambda e: e.time)):
-        call = getattr(event.data, "call_id", None)
-        book, entry, emits, _ = on_event(book, ledger.get(call), event, config, 3600.0,
-                                         (0, n), emit_provisional=False)
-        if call is not None and entry is not None:
-            ledger[call] = entry
-        finals += [to_event(e, "acme", "site-a", config.settings(e.interval.queue),
-                            agent_seconds(book, e, config))[0] for e in emits if e.final]
+    _, finals = through_the_book(sorted(events, key=lambda e: e.time), config)
     billing = [f for f in finals if f.queue == "billing" and f.interval_start == T0]
     assert len(billing) == 1
     assert billing[0].occupancy == pytest.approx(400 / 1500)
+
+
+def test_a_queue_missing_from_the_tenant_file_gets_occupancy_from_its_calls() -> None:
+    """No tenant file: the claims queue's skills come from its queued call, so a1
+    (claims) staffs it and a3 (general) does not. a1 talks 100-400 of its 900 s."""
+    config = TenantConfig(tenant="acme")
+    events = [login("a1", ["claims"], 0), login("a3", ["general"], 0),
+              ev(CallQueued(call_id="c1", enqueued_at=T0 + timedelta(seconds=90),
+                            required_skills=("claims",), queue="claims", tenant="acme"), 90),
+              ev(CallAnswered(call_id="c1", agent_id="a1", wait_seconds=10, queue="claims",
+                              tenant="acme"), 100),
+              ev(CallCompleted(call_id="c1", agent_id="a1", talk_seconds=300, hold_seconds=0,
+                               wrap_up_seconds=0, disposition="resolved", ended_by="caller",
+                               queue="claims", tenant="acme"), 400),
+              ev(AgentReady(agent_id="a1", tenant="acme"), 400),
+              ev(AgentLoggedOut(agent_id="a1", tenant="acme", staffed_seconds=900), 900),
+              ev(AgentLoggedOut(agent_id="a3", tenant="acme", staffed_seconds=900), 900),
+              ev(CallQueued(call_id="c2", enqueued_at=T0 + timedelta(seconds=1000),
+                            required_skills=("claims",), queue="claims", tenant="acme"), 1000)]
+    book, finals = through_the_book(events, config)
+    assert book.learned_skills == {"claims": frozenset({"claims"})}
+    first = [f for f in finals if f.queue == "claims" and f.interval_start == T0]
+    assert len(first) == 1
+    # a1's segment since logging in was still open when the queue became known: all of
+    # its 900 s count, a3's none.
+    assert first[0].occupancy == pytest.approx(300 / 900)

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from hotline_events.envelope import Event
+from hotline_events.models.calls import CallQueued
 from hotline_events.models.metrics import SlaInterval
 from hotline_streams.config.models import TenantConfig
 from hotline_streams.ledger.logic import changes, fold
@@ -68,10 +69,27 @@ def _latest(emits: list[Emit]) -> list[Emit]:
     return list(out.values())
 
 
-def queue_skills(config: TenantConfig) -> QueueSkills:
-    """Configured queues' required skills and interval lengths (whose agents staff them)."""
-    return {name: (queue.required_skills, queue.settings.interval_s)
-            for name, queue in config.queues.items()}
+def queue_skills(config: TenantConfig, book: SlaBook | None = None) -> QueueSkills:
+    """Queues' required skills and interval lengths (whose agents staff them): the
+    configured queues, and those the book learned from their calls (default settings)."""
+    learned = {name: (skills, config.settings(name).interval_s)
+               for name, skills in (book.learned_skills if book is not None else {}).items()
+               if name not in config.queues}
+    return {**learned, **{name: (queue.required_skills, queue.settings.interval_s)
+                          for name, queue in config.queues.items()}}
+
+
+def learn_skills(book: SlaBook, event: Event, config: TenantConfig) -> SlaBook:
+    """A queued call of a queue missing from the tenant file names its required skills:
+    from then on its agents' time counts for that queue's occupancy (the same book when
+    nothing is new)."""
+    data = event.data
+    if not isinstance(data, CallQueued) or data.queue in config.queues:
+        return book
+    skills = frozenset(data.required_skills)
+    if book.learned_skills.get(data.queue) == skills:
+        return book
+    return replace(book, learned_skills={**book.learned_skills, data.queue: skills})
 
 
 def to_event(emit: Emit, tenant: str, site: str, settings: QueueSettings,
@@ -124,7 +142,8 @@ def on_event(book: SlaBook, entry: CallEntry | None, event: Event, config: Tenan
     if position is not None and position[1] <= book.applied.get(position[0], -1):
         return book, after, [], 0
     book, now = _now(book, event.time.timestamp(), wall_s)
-    occupancy = fold_agent(book.occupancy, event, queue_skills(config), now - grace_s)
+    book = learn_skills(book, event, config)
+    occupancy = fold_agent(book.occupancy, event, queue_skills(config, book), now - grace_s)
     if occupancy is not book.occupancy:
         book = replace(book, occupancy=occupancy)
     book, emits, dropped = step(book, position, entry, after, now, config, grace_s,
@@ -136,8 +155,8 @@ def agent_seconds(book: SlaBook, emit: Emit, config: TenantConfig) -> AgentSecon
     """The staffed and handling seconds of an emitted interval's queue, up to the book's
     clock (for ``to_event``)."""
     interval = emit.interval
-    return seconds_in(book.occupancy, interval.queue, interval.start, queue_skills(config),
-                      book.clock.event_s)
+    return seconds_in(book.occupancy, interval.queue, interval.start,
+                      queue_skills(config, book), book.clock.event_s)
 
 
 def on_tick(book: SlaBook, config: TenantConfig, grace_s: float, position: Position | None,

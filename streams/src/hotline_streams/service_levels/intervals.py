@@ -52,6 +52,9 @@ class SlaBook:
     # Per queue, outcomes per minute of the last hour: the sliding windows (windows.py).
     minutes: dict[str, dict[int, IntervalCounts]] = field(default_factory=dict)
     occupancy: Occupancy = field(default_factory=Occupancy)  # agents' time (occupancy.py)
+    # Required skills of queues missing from the tenant file, as their calls queued
+    # them: whose agents staff such a queue (occupancy.py).
+    learned_skills: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

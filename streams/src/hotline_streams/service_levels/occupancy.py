@@ -3,8 +3,9 @@ time), pure.
 
 An agent is staffed from logging in to logging out, and handling from answering a
 contact until its wrap-up ends (or it goes ready, not ready, or logs out): talk, hold
-and wrap-up. Its seconds count for every configured queue whose required skills it
-has, in the intervals they fall in. Segments are closed at each agent event; an open
+and wrap-up. Its seconds count for every queue whose required skills it has (the
+configured queues, and those missing from the tenant file from their first queued
+call, ``adapters.learn_skills``), in the intervals they fall in. Segments are closed at each agent event; an open
 one counts up to ``now`` when read, so a provisional interval shows the occupancy so
 far. Events are folded in the tenant's order; one that claims an earlier time than
 the agent's last counts at that last time (time never goes back for an agent), and
