@@ -30,7 +30,8 @@ from hotline_streams.service_levels.adapters import (
 )
 from hotline_streams.service_levels.intervals import SlaBook
 from hotline_streams.service_levels.models import AgentSeconds, Occupancy, QueueSettings
-from hotline_streams.service_levels.occupancy import fold_agent, seconds_in
+from hotline_streams.service_levels.occupancy import fold_agent, seconds_in, seconds_since
+from hotline_streams.service_levels.windows import window, window_start
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)  # an interval boundary
 S = T0.timestamp()
@@ -172,3 +173,18 @@ def test_a_queue_missing_from_the_tenant_file_gets_occupancy_from_its_calls() ->
     # a1's segment since logging in was still open when the queue became known: all of
     # its 900 s count, a3's none.
     assert first[0].occupancy == pytest.approx(300 / 900)
+
+
+def test_sliding_windows_carry_the_occupancy_of_their_minutes() -> None:
+    """Read at 850: the last 5 minutes are 600-850 (a1 ready 600-800 then on a call, a2
+    staffed throughout); the last 60 minutes hold everything since 0."""
+    so_far = folded([e for e in LOG if e.time <= T0 + timedelta(seconds=800)])
+    now = S + 850
+    assert window_start(now, 5) == S + 600
+    assert seconds_since(so_far, "billing", S + 600, QUEUES, now) == AgentSeconds(500, 50)
+    assert seconds_since(so_far, "billing", window_start(now, 60), QUEUES, now) == \
+        AgentSeconds(850 + 550, 300 + 50)
+    settings = QueueSettings(queue="billing")
+    five = window({}, now, 5, settings, seconds_since(so_far, "billing", S + 600, QUEUES, now))
+    assert five.occupancy == pytest.approx(50 / 500)
+    assert window({}, now, 5, settings).occupancy is None  # no staffed time known: none

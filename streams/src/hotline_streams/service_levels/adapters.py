@@ -14,9 +14,19 @@ from hotline_streams.ledger.logic import changes, fold
 from hotline_streams.ledger.models import CallEntry
 from hotline_streams.service_levels.intervals import Emit, SlaBook, advance, flush, record
 from hotline_streams.service_levels.logic import figures
-from hotline_streams.service_levels.models import AbandonTreatment, AgentSeconds, QueueSettings
-from hotline_streams.service_levels.occupancy import QueueSkills, fold_agent, seconds_in
-from hotline_streams.service_levels.windows import note, prune
+from hotline_streams.service_levels.models import (
+    AbandonTreatment,
+    AgentSeconds,
+    IntervalFigures,
+    QueueSettings,
+)
+from hotline_streams.service_levels.occupancy import (
+    QueueSkills,
+    fold_agent,
+    seconds_in,
+    seconds_since,
+)
+from hotline_streams.service_levels.windows import WINDOWS_MIN, note, prune, window, window_start
 from hotline_streams.ticks.logic import advance as advance_clock
 
 # The contract spells one treatment differently from the model's enum.
@@ -157,6 +167,17 @@ def agent_seconds(book: SlaBook, emit: Emit, config: TenantConfig) -> AgentSecon
     interval = emit.interval
     return seconds_in(book.occupancy, interval.queue, interval.start,
                       queue_skills(config, book), book.clock.event_s)
+
+
+def window_figures(book: SlaBook, config: TenantConfig) -> list[tuple[int, IntervalFigures]]:
+    """Every queue's sliding windows now (length in minutes, figures), occupancy included."""
+    now = book.clock.event_s
+    skills = queue_skills(config, book)
+    return [(length, window(book.minutes.get(queue, {}), now, length, config.settings(queue),
+                            seconds_since(book.occupancy, queue, window_start(now, length),
+                                          skills, now)))
+            for queue in sorted(set(book.minutes) | set(skills))
+            for length in WINDOWS_MIN]
 
 
 def on_tick(book: SlaBook, config: TenantConfig, grace_s: float, position: Position | None,

@@ -111,3 +111,5 @@ class Occupancy:
     agents: dict[str, AgentClock] = field(default_factory=dict)
     seconds: dict[str, dict[int, AgentSeconds]] = field(default_factory=dict)
     seen: tuple[str, ...] = ()  # recent event ids folded (a replayed input comes again)
+    # The same per queue and minute (epoch // 60) of the last hour: the sliding windows.
+    minutes: dict[str, dict[int, AgentSeconds]] = field(default_factory=dict)

@@ -4,12 +4,13 @@ time), pure.
 An agent is staffed from logging in to logging out, and handling from answering a
 contact until its wrap-up ends (or it goes ready, not ready, or logs out): talk, hold
 and wrap-up. Its seconds count for every queue whose required skills it has (the
-configured queues, and those missing from the tenant file from their first queued
-call, ``adapters.learn_skills``), in the intervals they fall in. Segments are closed at each agent event; an open
-one counts up to ``now`` when read, so a provisional interval shows the occupancy so
-far. Events are folded in the tenant's order; one that claims an earlier time than
-the agent's last counts at that last time (time never goes back for an agent), and
-one seen before (same event id, replayed) is skipped.
+configured queues, and those missing from the tenant file from their first queued call,
+``adapters.learn_skills``), in the intervals they fall in, and (the last hour) in
+minutes for the sliding windows. Segments are closed at each agent event; an open one
+counts up to ``now`` when read, so a provisional interval shows the occupancy so far.
+Events are folded in the tenant's order; one that claims an earlier time than the
+agent's last counts at that last time (time never goes back for an agent), and one seen
+before (same event id, replayed) is skipped.
 """
 
 from __future__ import annotations
@@ -30,26 +31,36 @@ from hotline_streams.service_levels.models import AgentClock, AgentSeconds, Occu
 
 SEEN_IDS = 256  # agent event ids remembered: duplicates come from recent offsets
 QueueSkills = Mapping[str, tuple[frozenset[str], int]]  # queue → (required skills, interval_s)
+MINUTES_KEPT = 60  # per-minute seconds for the sliding windows (windows.WINDOWS_MIN)
+Buckets = dict[str, dict[int, AgentSeconds]]
 
 
-def _spread(seconds: dict[str, dict[int, AgentSeconds]], clock: AgentClock, until: float,
+def _add(buckets: dict[int, AgentSeconds], since: float, until: float, size: int,
+         handling: bool, key: int = 1) -> None:
+    """Add [since, until) to the buckets of ``size`` seconds it overlaps (keyed by
+    start ÷ ``key``: interval starts, or minutes)."""
+    start = int(since // size) * size
+    while start < until:
+        overlap = min(until, start + size) - max(since, start)
+        if overlap > 0:
+            had = buckets.get(start // key, AgentSeconds())
+            buckets[start // key] = AgentSeconds(had.staffed_s + overlap,
+                                                 had.handling_s + (overlap if handling else 0.0))
+        start += size
+
+
+def _spread(seconds: Buckets, minutes: Buckets, clock: AgentClock, until: float,
             queues: QueueSkills) -> None:
-    """Add the agent's segment [since, until) to each of its queues' intervals."""
+    """Add the agent's segment [since, until) to each of its queues' intervals and (the
+    last hour of it) minutes."""
     if until <= clock.since:
         return
+    recent = max(clock.since, until - MINUTES_KEPT * 60)
     for queue, (skills, interval_s) in queues.items():
         if not skills <= clock.skills:
             continue
-        buckets = seconds.setdefault(queue, {})
-        start = int(clock.since // interval_s) * interval_s
-        while start < until:
-            overlap = min(until, start + interval_s) - max(clock.since, start)
-            if overlap > 0:
-                had = buckets.get(start, AgentSeconds())
-                buckets[start] = AgentSeconds(
-                    had.staffed_s + overlap,
-                    had.handling_s + (overlap if clock.handling else 0.0))
-            start += interval_s
+        _add(seconds.setdefault(queue, {}), clock.since, until, interval_s, clock.handling)
+        _add(minutes.setdefault(queue, {}), recent, until, 60, clock.handling, key=60)
 
 
 def fold_agent(occupancy: Occupancy, event: Event, queues: QueueSkills,
@@ -68,10 +79,11 @@ def fold_agent(occupancy: Occupancy, event: Event, queues: QueueSkills,
         return occupancy  # not logged in as far as we know: no staffed time to count
     at = event.time.timestamp()
     seconds = {q: dict(b) for q, b in occupancy.seconds.items()}
+    minutes = {q: dict(b) for q, b in occupancy.minutes.items()}
     agents = dict(occupancy.agents)
     if clock is not None:
         at = max(at, clock.since)
-        _spread(seconds, clock, at, queues)
+        _spread(seconds, minutes, clock, at, queues)
     if isinstance(data, AgentLoggedIn):
         agents[agent_id] = AgentClock(skills=frozenset(s.skill for s in data.skills), since=at,
                                       handling=clock.handling if clock is not None else False)
@@ -84,7 +96,9 @@ def fold_agent(occupancy: Occupancy, event: Event, queues: QueueSkills,
         interval_s = queues[queue][1] if queue in queues else 0
         seconds[queue] = {start: s for start, s in buckets.items()
                           if start + interval_s >= keep_after}
-    return Occupancy(agents=agents, seconds=seconds,
+    oldest = int(at // 60) - MINUTES_KEPT
+    minutes = {q: {m: s for m, s in b.items() if m > oldest} for q, b in minutes.items()}
+    return Occupancy(agents=agents, seconds=seconds, minutes=minutes,
                      seen=(*occupancy.seen, event.id)[-SEEN_IDS:])
 
 
@@ -104,4 +118,23 @@ def seconds_in(occupancy: Occupancy, queue: str, start: float, queues: QueueSkil
             if overlap > 0:
                 staffed += overlap
                 handling += overlap if clock.handling else 0.0
+    return AgentSeconds(staffed, handling)
+
+
+def seconds_since(occupancy: Occupancy, queue: str, start: float, queues: QueueSkills,
+                  now: float) -> AgentSeconds:
+    """The queue's staffed and handling seconds from ``start`` (a minute boundary within
+    the last hour) up to ``now``: a sliding window's, open segments included."""
+    first = int(start // 60)
+    closed = [s for m, s in occupancy.minutes.get(queue, {}).items() if m >= first]
+    staffed = sum(s.staffed_s for s in closed)
+    handling = sum(s.handling_s for s in closed)
+    if queue in queues:
+        skills = queues[queue][0]
+        for clock in occupancy.agents.values():
+            if skills <= clock.skills:
+                overlap = now - max(clock.since, start)
+                if overlap > 0:
+                    staffed += overlap
+                    handling += overlap if clock.handling else 0.0
     return AgentSeconds(staffed, handling)

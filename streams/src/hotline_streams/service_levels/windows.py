@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from hotline_streams.service_levels.logic import add, figures, remove
 from hotline_streams.service_levels.models import (
+    AgentSeconds,
     ContactOutcome,
     IntervalCounts,
     IntervalFigures,
@@ -41,13 +42,21 @@ def prune(minutes: Minutes, now: float) -> Minutes:
     return {m: c for m, c in minutes.items() if m > oldest}
 
 
-def window(minutes: Minutes, now: float, length_min: int,
-           settings: QueueSettings) -> IntervalFigures:
-    """Figures of the last ``length_min`` minutes, the current one included."""
+def window_start(now: float, length_min: int) -> float:
+    """Where the last ``length_min`` minutes, the current one included, begin."""
+    return (int(now // 60) - length_min + 1) * 60.0
+
+
+def window(minutes: Minutes, now: float, length_min: int, settings: QueueSettings,
+           agents: AgentSeconds | None = None) -> IntervalFigures:
+    """Figures of the last ``length_min`` minutes, the current one included; ``agents``:
+    the queue's staffed and handling seconds in them (occupancy.seconds_since)."""
     current = int(now // 60)
     total = IntervalCounts()
     for m, counts in minutes.items():
         if current - length_min < m <= current:
             total = IntervalCounts(**{k: getattr(total, k) + getattr(counts, k)
                                       for k in IntervalCounts.__dataclass_fields__})
-    return figures(total, settings, (current - length_min + 1) * 60.0)
+    agents = agents or AgentSeconds()
+    return figures(total, settings, window_start(now, length_min), agents.staffed_s,
+                   agents.handling_s if agents.staffed_s > 0 else None)

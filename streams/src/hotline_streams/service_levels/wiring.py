@@ -14,9 +14,14 @@ from hotline_streams.durable import DurableAcks
 from hotline_streams.ledger.logic import call_id_of
 from hotline_streams.ledger.models import CallEntry
 from hotline_streams.queue_stats.adapters import live
-from hotline_streams.service_levels.adapters import agent_seconds, on_event, on_tick, to_event
+from hotline_streams.service_levels.adapters import (
+    agent_seconds,
+    on_event,
+    on_tick,
+    to_event,
+    window_figures,
+)
 from hotline_streams.service_levels.intervals import SlaBook
-from hotline_streams.service_levels.windows import WINDOWS_MIN, window
 
 log = logging.getLogger("hotline_streams.service_levels")
 
@@ -65,12 +70,7 @@ def account(tenant: bytes, event: Event | None, position: tuple[int, int],
     book = _book(tenant)
     if event is None:
         book, emits = on_tick(book, config, settings.sla_grace_s, position, wall_s)
-        now = book.clock.event_s
-        live.note_windows(tenant.decode(), [
-            (length, window(book.minutes.get(queue, {}), now, length,
-                            config.settings(queue)))
-            for queue in sorted(set(book.minutes) | set(config.queues))
-            for length in WINDOWS_MIN])
+        live.note_windows(tenant.decode(), window_figures(book, config))
     else:
         call_id = call_id_of(event)
         key = b"L/" + call_id.encode() if call_id is not None else None
