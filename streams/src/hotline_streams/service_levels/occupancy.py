@@ -102,16 +102,13 @@ def fold_agent(occupancy: Occupancy, event: Event, queues: QueueSkills,
                      seen=(*occupancy.seen, event.id)[-SEEN_IDS:])
 
 
-def seconds_in(occupancy: Occupancy, queue: str, start: float, queues: QueueSkills,
-               now: float) -> AgentSeconds:
-    """The queue's staffed and handling seconds in the interval at ``start``, the open
-    segments counted up to ``now``."""
-    closed = occupancy.seconds.get(queue, {}).get(int(start), AgentSeconds())
+def _with_open(closed: AgentSeconds, occupancy: Occupancy, queue: str, queues: QueueSkills,
+               start: float, end: float) -> AgentSeconds:
+    """``closed`` plus the open segments of the queue's agents within [start, end)."""
     if queue not in queues:
         return closed
-    skills, interval_s = queues[queue]
+    skills = queues[queue][0]
     staffed, handling = closed.staffed_s, closed.handling_s
-    end = min(now, start + interval_s)
     for clock in occupancy.agents.values():
         if skills <= clock.skills:
             overlap = end - max(clock.since, start)
@@ -121,20 +118,21 @@ def seconds_in(occupancy: Occupancy, queue: str, start: float, queues: QueueSkil
     return AgentSeconds(staffed, handling)
 
 
+def seconds_in(occupancy: Occupancy, queue: str, start: float, queues: QueueSkills,
+               now: float) -> AgentSeconds:
+    """The queue's staffed and handling seconds in the interval at ``start``, the open
+    segments counted up to ``now``."""
+    closed = occupancy.seconds.get(queue, {}).get(int(start), AgentSeconds())
+    interval_s = queues[queue][1] if queue in queues else 0
+    return _with_open(closed, occupancy, queue, queues, start, min(now, start + interval_s))
+
+
 def seconds_since(occupancy: Occupancy, queue: str, start: float, queues: QueueSkills,
                   now: float) -> AgentSeconds:
     """The queue's staffed and handling seconds from ``start`` (a minute boundary within
     the last hour) up to ``now``: a sliding window's, open segments included."""
     first = int(start // 60)
     closed = [s for m, s in occupancy.minutes.get(queue, {}).items() if m >= first]
-    staffed = sum(s.staffed_s for s in closed)
-    handling = sum(s.handling_s for s in closed)
-    if queue in queues:
-        skills = queues[queue][0]
-        for clock in occupancy.agents.values():
-            if skills <= clock.skills:
-                overlap = now - max(clock.since, start)
-                if overlap > 0:
-                    staffed += overlap
-                    handling += overlap if clock.handling else 0.0
-    return AgentSeconds(staffed, handling)
+    return _with_open(AgentSeconds(sum(s.staffed_s for s in closed),
+                                   sum(s.handling_s for s in closed)),
+                      occupancy, queue, queues, start, now)
