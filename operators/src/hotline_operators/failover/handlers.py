@@ -365,6 +365,12 @@ def watch_peers(stopped: kopf.DaemonStopped, body: kopf.Body, logger: kopf.Logge
         controller.close()
 
 
+@kopf.on.startup()
+def start_watching_peers(**_: Any) -> None:
+    """A new operator run (tests run several in one process, one after another)."""
+    _EXITING.clear()
+
+
 @kopf.on.cleanup()
 def stop_watching_peers(**_: Any) -> None:
     """The operator exits: every ``watch_peers`` loop ends within a heartbeat."""
