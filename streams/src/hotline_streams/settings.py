@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,10 @@ class StreamSettings:
     tenants_dir: Path | None = None  # one YAML file per tenant
     sla_grace_s: float = 3600.0  # late outcomes correct a closed interval this long
     web_port: int = 6066
-    web_host: str = "127.0.0.1"
+    web_host: str = "127.0.0.1"  # HOTLINE_STREAMS_WEB_HOST: 0.0.0.0 in a pod
+    # Where the other workers reach this one's pages (a tenant's pages are answered by
+    # the worker that holds the tenant; the others forward to it).
+    advertised_url: str = ""
     data_dir: Path = Path("/tmp/hotline-streams")
     # at_least_once: faust-streaming's exactly_once processed nothing against Kafka 3.9
     # here; replays are made harmless by event-id dedupe and write order instead.
@@ -41,6 +45,16 @@ class StreamSettings:
             sla_grace_s=float(e.get("HOTLINE_SLA_GRACE_S", "3600")),
             tick_s=float(e.get("HOTLINE_STREAMS_TICK_S", "1.0")),
             web_port=int(e.get("HOTLINE_STREAMS_WEB_PORT", "6066")),
+            web_host=e.get("HOTLINE_STREAMS_WEB_HOST", "127.0.0.1"),
+            advertised_url=e.get("HOTLINE_STREAMS_ADVERTISED_URL", ""),
             processing_guarantee=e.get("HOTLINE_STREAMS_GUARANTEE", "at_least_once"),
             data_dir=Path(e.get("HOTLINE_STREAMS_DATA_DIR", f"/tmp/hotline-streams/{app_id}")),
         )
+
+    @property
+    def canonical_url(self) -> str:
+        """This worker's pages as the other workers reach them."""
+        if self.advertised_url:
+            return self.advertised_url
+        host = socket.gethostname() if self.web_host in ("", "0.0.0.0") else self.web_host
+        return f"http://{host}:{self.web_port}"

@@ -47,6 +47,21 @@ def test_stream_workers_mount_the_tenants_config_map_and_point_the_loader_at_it(
     assert mounts["site"] != mounts["tenants"]
 
 
+def test_stream_workers_serve_their_pages_on_the_pod_address_and_advertise_it() -> None:
+    """Probes and the Service reach the pod's IP, not its loopback; the other workers
+    forward a tenant's pages to the advertised address."""
+    workers = by_name(desired_objects(site(["site-b"]), "normal"))["site-a-stream-workers"]
+    container = workers["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["HOTLINE_STREAMS_WEB_HOST"]["value"] == "0.0.0.0"
+    assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    names = [e["name"] for e in container["env"]]
+    # $(POD_IP) is expanded by the kubelet only from a variable defined before it.
+    assert names.index("POD_IP") < names.index("HOTLINE_STREAMS_ADVERTISED_URL")
+    assert env["HOTLINE_STREAMS_ADVERTISED_URL"]["value"] == "http://$(POD_IP):6066"
+    assert {"name": "http", "containerPort": 6066, "protocol": "TCP"} in container["ports"]
+
+
 def test_one_interval_adoption_deployment_per_peer_owned_by_the_site() -> None:
     objects = by_name(desired_objects(site(["site-b", "site-c"]), "failover"))
     names = [n for n in objects if "interval-adoption" in n]

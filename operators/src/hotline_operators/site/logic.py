@@ -154,6 +154,16 @@ def _mount_tenants(template: dict[str, Any], checksum: str | None) -> None:
     container["env"].append({"name": "HOTLINE_TENANTS_DIR", "value": TENANTS_DIR})
 
 
+def _serve_pages(template: dict[str, Any]) -> None:
+    """The worker's pages on the pod's address (probes, the Service), and that address
+    advertised to the other workers, which forward a tenant's pages to its holder."""
+    template["spec"]["containers"][0]["env"] += [
+        {"name": "HOTLINE_STREAMS_WEB_HOST", "value": "0.0.0.0"},
+        {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "HOTLINE_STREAMS_ADVERTISED_URL", "value": "http://$(POD_IP):6066"},
+    ]
+
+
 def interval_adoption(spec: SiteSpec, peer: str, secrets: list[str],
                       tenants_checksum: str | None = None) -> Manifest:
     """The consumer that finishes ``peer``'s open SLA intervals once this site adopts it
@@ -223,6 +233,7 @@ def desired_objects(spec: SiteSpec, profile: Profile,
     streams = _deployment(spec, "stream-workers", spec.streams_image,
                           spec.stream_workers.for_profile(profile), stream_ports, secrets)
     _mount_tenants(streams["spec"]["template"], tenants_checksum)
+    _serve_pages(streams["spec"]["template"])
     return [
         config_map(spec),
         media,

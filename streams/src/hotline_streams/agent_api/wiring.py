@@ -12,7 +12,7 @@ from faust.web import Request, Response, View
 from hotline_events.envelope import Event
 from hotline_streams import codec
 from hotline_streams.agent_api.logic import BadRequest, command
-from hotline_streams.app import app, call_context, publish, settings, source
+from hotline_streams.app import app, call_context, publish, settings, source, tenant_page
 from hotline_streams.routing.book import RoutingBook
 from hotline_streams.routing.models import Agent
 from hotline_streams.routing.wiring import current_book
@@ -93,7 +93,7 @@ class AgentActions(View):
         return self.json(out)
 
 
-@app.page("/tenants/{tenant}/agents")
+@tenant_page("/tenants/{tenant}/agents")
 async def agents_view(web: View, request: Request, tenant: str) -> Response:
     """Every logged-in agent's state (JSON for the wallboard)."""
     book = _book(tenant)

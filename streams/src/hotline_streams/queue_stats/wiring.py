@@ -9,7 +9,7 @@ import msgspec
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hotline_streams.app import app
+from hotline_streams.app import app, tenant_page
 from hotline_streams.queue_stats.adapters import live, metrics_provider
 from hotline_streams.routing.logic import queue_order
 from hotline_streams.routing.wiring import current_book
@@ -23,7 +23,7 @@ async def metrics(web: View, request: Request) -> Response:
     return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
 
-@app.page("/tenants/{tenant}/queues")
+@tenant_page("/tenants/{tenant}/queues")
 async def queues_view(web: View, request: Request, tenant: str) -> Response:
     """Each queue's live statistics and sliding windows (latest published)."""
     queues: dict[str, dict[str, object]] = {}
@@ -36,7 +36,7 @@ async def queues_view(web: View, request: Request, tenant: str) -> Response:
     return web.json({"tenant": tenant, "queues": queues})
 
 
-@app.page("/tenants/{tenant}/waiting")
+@tenant_page("/tenants/{tenant}/waiting")
 async def waiting_view(web: View, request: Request, tenant: str) -> Response:
     """Waiting contacts in routing order with their latest position and estimate."""
     book = current_book(tenant.encode())

@@ -9,7 +9,7 @@ from faust.web import Request, Response, View
 
 from hotline_events.envelope import Event
 from hotline_streams import codec
-from hotline_streams.app import app, config_of, routing_books, settings, source
+from hotline_streams.app import app, config_of, routing_books, settings, source, tenant_page
 from hotline_streams.durable import DurableAcks
 from hotline_streams.queue_stats.adapters import live
 from hotline_streams.routing.book import RoutingBook, new_book
@@ -74,7 +74,7 @@ def checkpoint(acks: DurableAcks) -> None:
     dirty.clear()
 
 
-@app.page("/tenants/{tenant}/routing")
+@tenant_page("/tenants/{tenant}/routing")
 async def routing_view(web: View, request: Request, tenant: str) -> Response:
     """Waiting contacts and agent states of a tenant (JSON for the wallboard)."""
     book = current_book(tenant.encode())
