@@ -47,7 +47,8 @@ def test_a_short_firehose_run_is_routed_and_reported_from_the_sla_topic(
              "--hotline-kafka", kafka_site_a.bootstrap, "--hotline-topic-prefix", prefix,
              "--hotline-shape", "steady", "--hotline-base-rate", "2",
              "--hotline-duration", "15", "--hotline-agents", "8", "--hotline-talk", "3",
-             "--hotline-patience", "5", "--hotline-wrap-up", "1", "--hotline-report-dir", str(report_dir)],
+             "--hotline-patience", "5", "--hotline-wrap-up", "1",
+             "--hotline-report-dir", str(report_dir)],
             capture_output=True, text=True, timeout=300, env=env)
         assert locust.returncode == 0, locust.stdout[-3000:] + locust.stderr[-3000:]
     finally:
