@@ -40,6 +40,7 @@ from hotline_operators import crds
 from hotline_operators.failover.adapters import PeerHeartbeats, WitnessClient, probe
 from hotline_operators.failover.logic import (
     FAILBACK_STEPS,
+    FAILOVER_STEPS,
     decide,
     event_id,
     peer_healthy,
@@ -62,6 +63,7 @@ EXIT_TEST_HOOK = 75
 # setting its ``stopped`` flag (seen when SIGTERM lands during a resumed failover); the
 # orphaned thread then looped on and held the process for 30 s until it was killed.
 _EXITING = threading.Event()
+Step = Callable[[SiteSpec, dict[str, Any], str, int], None]  # (spec, status, peer, lease)
 
 
 def _patch_status(spec: SiteSpec, status: dict[str, Any]) -> dict[str, Any]:
@@ -97,13 +99,13 @@ class Controller:
         self.witness = WitnessClient(spec.witness_url)
         self.sequence = 0
         self.healthy_since: dict[str, float | None] = {}
-        self.steps: dict[str, Callable[[SiteSpec, dict[str, Any], str, int], None]] = {
+        self.steps: dict[str, Step] = {
             "split-written": self._write_split,
             "scaled": self._scale,
             "adoption-requested": self._request_adoption,
             "announced": self._announce,
         }
-        self.failback_steps: dict[str, Callable[[SiteSpec, dict[str, Any], str, int], None]] = {
+        self.failback_steps: dict[str, Step] = {
             "split-written": self._write_failback_split,
             "scaled": self._scale,
             "announced": self._announce_failback,
@@ -195,20 +197,29 @@ class Controller:
         return self.resume(spec, dict(patched.get("status") or {}), peer)
 
     def resume(self, spec: SiteSpec, status: dict[str, Any], peer: str) -> dict[str, Any]:
-        progress = status["failovers"][peer]
+        return self._run_steps(spec, status, peer, "failovers", self.steps, FAILOVER_STEPS,
+                               "takeover", hook="")
+
+    def _run_steps(self, spec: SiteSpec, status: dict[str, Any], peer: str, record: str,
+                   steps: dict[str, Step], order: tuple[str, ...], what: str,
+                   hook: str) -> dict[str, Any]:
+        """The steps of ``order`` not yet listed in ``status[record][peer]["done"]``, each
+        recorded there once it is done: an operator that dies in between is resumed
+        after the last recorded step. ``hook``: the test hook's prefix for these steps."""
+        progress = status[record][peer]
         token, done = int(progress["token"]), list(progress["done"])
-        for name in remaining_steps(done):
+        for name in remaining_steps(done, order):
             started = time.monotonic()
-            self.steps[name](spec, status, peer, token)
+            steps[name](spec, status, peer, token)
             done.append(name)
-            patched = _patch_status(spec, {"failovers": {peer: {
+            patched = _patch_status(spec, {record: {peer: {
                 "token": token, "done": done, "at": {name: micro_time()}}}})
             status = dict(patched.get("status") or {})
-            self.logger.info("takeover of %s (lease %d): %s in %.2fs", peer, token, name,
+            self.logger.info("%s of %s (lease %d): %s in %.2fs", what, peer, token, name,
                              time.monotonic() - started)
-            if os.environ.get(EXIT_AFTER_STEP_ENV) == name:
-                self.logger.critical("test hook %s=%s: exiting mid-failover",
-                                     EXIT_AFTER_STEP_ENV, name)
+            if os.environ.get(EXIT_AFTER_STEP_ENV) == hook + name:
+                self.logger.critical("test hook %s=%s: exiting mid-%s", EXIT_AFTER_STEP_ENV,
+                                     hook + name, record.removesuffix("s"))
                 logging.shutdown()
                 os._exit(EXIT_TEST_HOOK)
         return status
@@ -293,22 +304,9 @@ class Controller:
 
     def resume_failback(self, spec: SiteSpec, status: dict[str, Any],
                         peer: str) -> dict[str, Any]:
-        progress = status["failbacks"][peer]
-        token, done = int(progress["token"]), list(progress["done"])
-        for name in remaining_steps(done, FAILBACK_STEPS):
-            started = time.monotonic()
-            self.failback_steps[name](spec, status, peer, token)
-            done.append(name)
-            patched = _patch_status(spec, {"failbacks": {peer: {
-                "token": token, "done": done, "at": {name: micro_time()}}}})
-            status = dict(patched.get("status") or {})
-            self.logger.info("failback of %s (lease %d): %s in %.2fs", peer, token, name,
-                             time.monotonic() - started)
-            if os.environ.get(EXIT_AFTER_STEP_ENV) == f"failback:{name}":
-                self.logger.critical("test hook %s=failback:%s: exiting mid-failback",
-                                     EXIT_AFTER_STEP_ENV, name)
-                logging.shutdown()
-                os._exit(EXIT_TEST_HOOK)
+        token = int(status["failbacks"][peer]["token"])
+        status = self._run_steps(spec, status, peer, "failbacks", self.failback_steps,
+                                 FAILBACK_STEPS, "failback", hook="failback:")
         # Every step done: the takeover is over (FailedOver=False says so).
         remaining = [p for p in status.get("failedPeers", []) if p != peer]
         conditions = merge_conditions(list(status.get("conditions") or []), [condition(
