@@ -18,6 +18,7 @@ from hotline_operators.site.models import Profile, SiteSpec
 
 MANAGED_BY = "hotline-operator"
 Manifest = dict[str, Any]
+STREAMS_PORT = 6066  # the stream workers' pages (hotline_streams settings: web_port)
 
 
 def labels(spec: SiteSpec, component: str) -> dict[str, str]:
@@ -160,7 +161,7 @@ def _serve_pages(template: dict[str, Any]) -> None:
     template["spec"]["containers"][0]["env"] += [
         {"name": "HOTLINE_STREAMS_WEB_HOST", "value": "0.0.0.0"},
         {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-        {"name": "HOTLINE_STREAMS_ADVERTISED_URL", "value": "http://$(POD_IP):6066"},
+        {"name": "HOTLINE_STREAMS_ADVERTISED_URL", "value": f"http://$(POD_IP):{STREAMS_PORT}"},
     ]
 
 
@@ -214,7 +215,7 @@ def desired_objects(spec: SiteSpec, profile: Profile,
     net = spec.media_network
     media_ports = [{"name": "sip", "containerPort": net.sip_port, "protocol": "UDP"},
                    {"name": "http", "containerPort": 8080, "protocol": "TCP"}]
-    stream_ports = [{"name": "http", "containerPort": 6066, "protocol": "TCP"}]
+    stream_ports = [{"name": "http", "containerPort": STREAMS_PORT, "protocol": "TCP"}]
     media = _deployment(spec, "media-nodes", spec.media_image,
                         spec.media_nodes.for_profile(profile), media_ports, secrets)
     pod = media["spec"]["template"]["spec"]
@@ -240,7 +241,7 @@ def desired_objects(spec: SiteSpec, profile: Profile,
         _service(spec, "media-nodes", media_service_ports(spec), media_type),
         _pdb(spec, "media-nodes"),
         streams,
-        _service(spec, "stream-workers", [{"name": "http", "port": 6066,
+        _service(spec, "stream-workers", [{"name": "http", "port": STREAMS_PORT,
                                            "targetPort": "http"}]),
         _pdb(spec, "stream-workers"),
         *(interval_adoption(spec, peer, secrets, tenants_checksum) for peer in spec.peers),
