@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hotline_events.models import agents, callbacks, calls, identity, metrics, routing, sites
-from hotline_events.models._base import EventModel
+from hotline_events.models._base import NAME_PATTERN, EventModel
 
 ALL_TYPES: tuple[type[EventModel], ...] = (
     *calls.TYPES, *identity.TYPES, *callbacks.TYPES, *agents.TYPES, *routing.TYPES,
@@ -23,4 +23,4 @@ def _registry() -> dict[str, type[EventModel]]:
 
 REGISTRY: dict[str, type[EventModel]] = _registry()
 
-__all__ = ["ALL_TYPES", "REGISTRY", "EventModel"]
+__all__ = ["ALL_TYPES", "NAME_PATTERN", "REGISTRY", "EventModel"]

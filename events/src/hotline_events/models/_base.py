@@ -19,7 +19,10 @@ PERSONAL = {"x-pii": "personal"}
 # but it is a join key to personal data, so `none` topics must not carry it either.
 TOKENISED = {"x-pii": "tokenised"}
 
-_SLUG = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+# Tenant, queue and skill names; configuration (tenant files, queue resources) checks
+# its names against the same pattern.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+_SLUG = NAME_PATTERN
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 CallId = Annotated[str, msgspec.Meta(

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from hotline_events.models import NAME_PATTERN
 from hotline_operators.queues.models import Problem, QueueSpec, Rendering, TenantRendering
 
 TENANTS_CONFIG_MAP = "hotline-tenants"
@@ -30,7 +31,7 @@ HEADER = ("# Rendered by hotline-operator from the namespace's ContactCenterQueu
           "# edit those (kubectl edit ccqueue …), not this file: it is overwritten.\n")
 
 # The streams' names (tenants, queues, skills): stricter than the CRD's skill items.
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_SLUG = re.compile(NAME_PATTERN)  # the contract's names (tenant, queue, skill)
 
 
 def tenant_key(tenant: str) -> str:

@@ -28,11 +28,12 @@ from typing import Any
 
 import yaml
 
+from hotline_events.models import NAME_PATTERN
 from hotline_streams.config.models import QueueConfig, TenantConfig
 from hotline_streams.routing.models import OverflowRule, QueueRouting
 from hotline_streams.service_levels.models import AbandonTreatment, QueueSettings
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")  # tenant, queue and skill names (events' _SLUG)
+_SLUG = re.compile(NAME_PATTERN)  # tenant, queue and skill names, as in the events
 _TOP = {"tenant", "queues"}
 _QUEUE = {"required_skills", "service_level", "ring_timeout_s", "overflow"}
 _SERVICE_LEVEL = {"threshold_s", "target", "short_abandon_s", "abandon_treatment", "interval_s"}
