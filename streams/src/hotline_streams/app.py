@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import faust
@@ -194,13 +194,3 @@ async def publish(*events: Event) -> None:
 
 def is_tick(headers: list[tuple[str, bytes]]) -> bool:
     return any(k == TICK_HEADER for k, _ in headers)
-
-
-def tenant_page(path: str) -> Callable[[Any], Any]:
-    """A GET page about one tenant (``{tenant}`` in ``path``), answered by the worker
-    that holds the tenant's partition: another worker forwards the request to it, so a
-    wallboard behind the workers' Service sees the same figures whichever it reaches."""
-
-    def register(view: Any) -> Any:
-        return app.page(path)(app.table_route(table=routing_books, match_info="tenant")(view))
-    return register

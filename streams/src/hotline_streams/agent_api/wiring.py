@@ -12,10 +12,10 @@ from faust.web import Request, Response, View
 from hotline_events.envelope import Event
 from hotline_streams import codec
 from hotline_streams.agent_api.logic import BadRequest, command
-from hotline_streams.app import app, call_context, publish, settings, source, tenant_page
+from hotline_streams.app import app, call_context, publish, settings, source
 from hotline_streams.routing.book import RoutingBook
 from hotline_streams.routing.models import Agent
-from hotline_streams.routing.wiring import current_book
+from hotline_streams.routing.wiring import current_book, tenant_page
 from hotline_streams.screen_pop.models import CallContext, CallerHistory
 
 log = logging.getLogger("hotline_streams.agent_api")

@@ -9,10 +9,10 @@ import msgspec
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hotline_streams.app import app, tenant_page
+from hotline_streams.app import app
 from hotline_streams.queue_stats.adapters import live, metrics_provider
 from hotline_streams.routing.logic import queue_order
-from hotline_streams.routing.wiring import current_book
+from hotline_streams.routing.wiring import current_book, tenant_page
 
 provider = metrics_provider()
 

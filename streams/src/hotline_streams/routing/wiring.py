@@ -3,13 +3,14 @@ checkpoints, and its JSON view. The agent that calls it is ``tenant_stream``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from faust.web import Request, Response, View
 
 from hotline_events.envelope import Event
 from hotline_streams import codec
-from hotline_streams.app import app, config_of, routing_books, settings, source, tenant_page
+from hotline_streams.app import app, config_of, routing_books, settings, source
 from hotline_streams.durable import DurableAcks
 from hotline_streams.queue_stats.adapters import live
 from hotline_streams.routing.book import RoutingBook, new_book
@@ -72,6 +73,16 @@ def checkpoint(acks: DurableAcks) -> None:
     for tenant, partition in sorted(dirty.items()):
         acks.put(routing_books, partition, tenant, codec.dump(books[tenant]))
     dirty.clear()
+
+
+def tenant_page(path: str) -> Callable[[Any], Any]:
+    """A GET page about one tenant (``{tenant}`` in ``path``), answered by the worker
+    that holds the tenant's partition: another worker forwards the request to it, so a
+    wallboard behind the workers' Service sees the same figures whichever it reaches."""
+
+    def register(view: Any) -> Any:
+        return app.page(path)(app.table_route(table=routing_books, match_info="tenant")(view))
+    return register
 
 
 @tenant_page("/tenants/{tenant}/routing")
