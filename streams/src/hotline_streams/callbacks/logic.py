@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -26,6 +25,7 @@ from hotline_streams.callbacks.models import (
     QueueCapacity,
     Status,
 )
+from hotline_streams.frozen import replace
 
 COMMAND_NAMESPACE = uuid.UUID("0b7d3c52-58c4-4c55-a1f1-5e3e1c6b9a40")
 

@@ -22,7 +22,7 @@ import random
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import Any
 
 from cassandra import ConsistencyLevel, ReadTimeout, WriteTimeout
@@ -31,6 +31,7 @@ from cassandra.protocol import ErrorMessage
 from cassandra.query import SimpleStatement
 
 from hotline_streams.callbacks.models import Callback, Status
+from hotline_streams.frozen import replace
 
 log = logging.getLogger("hotline_streams.callbacks")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 
 import msgspec
 
@@ -12,6 +11,7 @@ from hotline_events.envelope import Event
 from hotline_events.models.metrics import SlaInterval
 from hotline_events.models.sites import SiteAdoptionRequested, SiteFailback
 from hotline_streams.config.models import TenantConfig
+from hotline_streams.frozen import replace
 from hotline_streams.interval_adoption.models import Adoption, PeerShadow, TenantEmit
 from hotline_streams.ledger.logic import LEDGER_TYPES, call_id_of
 from hotline_streams.service_levels.adapters import on_event, on_tick, to_event

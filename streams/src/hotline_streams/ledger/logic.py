@@ -10,11 +10,10 @@ lost opens the visit at ``event time - wait``.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from hotline_events.envelope import Event
 from hotline_events.models.callbacks import CallbackRequested
 from hotline_events.models.calls import CallAbandoned, CallAnswered, CallCompleted, CallQueued
+from hotline_streams.frozen import replace
 from hotline_streams.ledger.models import CallEntry, QueueVisit
 from hotline_streams.service_levels.models import ContactOutcome, Outcome
 

@@ -11,7 +11,7 @@ contact twice or give an agent a second contact.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from hotline_events.envelope import Event
@@ -40,7 +40,9 @@ from hotline_events.models.metrics import QueueStatistics, WaitEstimate
 from hotline_events.models.routing import RoutingDecision
 from hotline_streams.config.models import TenantConfig
 from hotline_streams.estimates.logic import ewma
+from hotline_streams.frozen import replace
 from hotline_streams.queue_stats.logic import live_figures
+from hotline_streams.recent import Recent, holds, remember
 from hotline_streams.routing.logic import (
     RONA_REASON,
     apply,
@@ -73,9 +75,9 @@ DECISION_NAMESPACE = uuid.UUID("5f1c9a3e-7d0b-4c41-9a57-2f4f1c2d8e10")
 @dataclass(frozen=True)
 class RoutingBook:
     state: RoutingState
-    seen: tuple[str, ...] = ()  # recent event ids, oldest first
+    seen_ids: Recent = ()  # recent event ids
     applied: dict[int, int] = field(default_factory=dict)  # partition → last offset folded
-    finished: tuple[str, ...] = ()  # recent finished call ids, oldest first
+    finished_calls: Recent = ()  # recent finished call ids
     decisions: int = field(default=0)  # decisions made so far (for metrics)
     clock: Clock = field(default_factory=Clock)  # the tenant's "now" (see ticks.logic)
     recent: dict[str, QueueRecent] = field(default_factory=dict)  # per queue
@@ -84,10 +86,6 @@ class RoutingBook:
 
 def new_book(tenant: str) -> RoutingBook:
     return RoutingBook(state=RoutingState(tenant=tenant))
-
-
-def _remember(items: tuple[str, ...], item: str, cap: int) -> tuple[str, ...]:
-    return (*items, item)[-cap:]
 
 
 def _set_agent(state: RoutingState, agent: Agent) -> RoutingState:
@@ -284,7 +282,7 @@ def step(book: RoutingBook, event: Event | None, config: TenantConfig, site: str
     """
     if position is not None and position[1] <= book.applied.get(position[0], -1):
         return book, []
-    if event is not None and event.id in book.seen:
+    if event is not None and holds(book.seen_ids, event.id):
         return book, []
     if position is not None:
         book = replace(book, applied={**book.applied, position[0]: position[1]})
@@ -296,19 +294,19 @@ def step(book: RoutingBook, event: Event | None, config: TenantConfig, site: str
         clock = replace(book.clock, event_s=now)
     book = replace(book, clock=clock)
     state = book.state
-    finished = book.finished
-    seen = book.seen
+    finished = book.finished_calls
+    seen = book.seen_ids
     if event is not None:
-        seen = _remember(book.seen, event.id, SEEN_IDS)
+        seen = remember(book.seen_ids, event.id, SEEN_IDS)
         data = event.data
-        if isinstance(data, CallQueued) and data.call_id in finished:
-            return replace(book, seen=seen), []
+        if isinstance(data, CallQueued) and holds(finished, data.call_id):
+            return replace(book, seen_ids=seen), []
         recent = note_recent(book.recent, state, event)
         book = replace(book, recent=recent) if recent is not book.recent else book
         state = fold(state, event, config)
         done = _finishes(event)
-        if done is not None and done not in finished:
-            finished = _remember(finished, done, FINISHED_CALLS)
+        if done is not None:
+            finished = remember(finished, done, FINISHED_CALLS)
     rules = config.routing_rules()
     out: list[Output] = []
     # Offers time out on the ticks (every ``tick_s``), not per event: scanning every
@@ -332,7 +330,7 @@ def step(book: RoutingBook, event: Event | None, config: TenantConfig, site: str
         state = applied
         out.append(decision)
         decisions += 1
-    book = replace(book, state=state, seen=seen, finished=finished,
+    book = replace(book, state=state, seen_ids=seen, finished_calls=finished,
                    decisions=book.decisions + decisions)
     if event is None and now - book.stats_at >= STATS_EVERY_S:
         stats, estimates = live_figures(state, book.recent, config, site, now)

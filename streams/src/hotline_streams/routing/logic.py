@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 
+from hotline_streams.frozen import replace
 from hotline_streams.routing.models import (
     TIER_RANK,
     Agent,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from hotline_events.envelope import Event
 from hotline_events.models.calls import CallCompleted, CallOffered, CallQueued, IvrSelection
+from hotline_streams.frozen import replace
 from hotline_streams.screen_pop.models import CallContext, CallerHistory, IvrChoice, PastContact
 
 CONTEXT_TYPES = (CallOffered, IvrSelection, CallQueued, CallCompleted)

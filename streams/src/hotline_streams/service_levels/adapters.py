@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from hotline_events.envelope import Event
 from hotline_events.models.calls import CallQueued
 from hotline_events.models.metrics import SlaInterval
 from hotline_streams.config.models import TenantConfig
+from hotline_streams.frozen import replace
 from hotline_streams.ledger.logic import changes, fold
 from hotline_streams.ledger.models import CallEntry
 from hotline_streams.service_levels.intervals import Emit, SlaBook, advance, flush, record

@@ -12,8 +12,9 @@ per key is always right (the SLA topic is compacted on that key).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
+from hotline_streams.frozen import replace
 from hotline_streams.service_levels.logic import add, interval_start, remove
 from hotline_streams.service_levels.models import (
     ContactOutcome,

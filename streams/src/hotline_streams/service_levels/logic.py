@@ -9,8 +9,8 @@ period).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 
+from hotline_streams.frozen import replace
 from hotline_streams.service_levels.models import (
     AbandonTreatment,
     ContactOutcome,

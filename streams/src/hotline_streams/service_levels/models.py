@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from hotline_streams.recent import Recent
+
 
 class AbandonTreatment(StrEnum):
     """How abandoned contacts enter the service level (vendors disagree)."""
@@ -110,6 +112,6 @@ class Occupancy:
 
     agents: dict[str, AgentClock] = field(default_factory=dict)
     seconds: dict[str, dict[int, AgentSeconds]] = field(default_factory=dict)
-    seen: tuple[str, ...] = ()  # recent event ids folded (a replayed input comes again)
+    seen_ids: Recent = ()  # recent event ids folded (a replayed input comes again)
     # The same per queue and minute (epoch // 60) of the last hour: the sliding windows.
     minutes: dict[str, dict[int, AgentSeconds]] = field(default_factory=dict)

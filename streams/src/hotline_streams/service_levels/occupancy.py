@@ -16,7 +16,6 @@ before (same event id, replayed) is skipped.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
 from hotline_events.envelope import Event
 from hotline_events.models.agents import (
@@ -27,6 +26,8 @@ from hotline_events.models.agents import (
     WrapUpEnded,
 )
 from hotline_events.models.calls import CallAnswered
+from hotline_streams.frozen import replace
+from hotline_streams.recent import holds, remember
 from hotline_streams.service_levels.models import AgentClock, AgentSeconds, Occupancy
 
 SEEN_IDS = 256  # agent event ids remembered: duplicates come from recent offsets
@@ -71,7 +72,7 @@ def fold_agent(occupancy: Occupancy, event: Event, queues: QueueSkills,
     if not isinstance(data, AgentLoggedIn | AgentLoggedOut | AgentReady | AgentNotReady
                       | WrapUpEnded | CallAnswered):
         return occupancy
-    if event.id in occupancy.seen:
+    if holds(occupancy.seen_ids, event.id):
         return occupancy  # a replay (e.g. the intake's after a crash): already counted
     agent_id = data.agent_id
     clock = occupancy.agents.get(agent_id)
@@ -92,14 +93,19 @@ def fold_agent(occupancy: Occupancy, event: Event, queues: QueueSkills,
     else:
         assert clock is not None
         agents[agent_id] = replace(clock, since=at, handling=isinstance(data, CallAnswered))
+    # Buckets past the grace (intervals) or the hour (minutes) go; checked before
+    # rebuilding, since most events drop nothing (a rebuild per event was costly).
     for queue, buckets in seconds.items():
         interval_s = queues[queue][1] if queue in queues else 0
-        seconds[queue] = {start: s for start, s in buckets.items()
-                          if start + interval_s >= keep_after}
+        if any(start + interval_s < keep_after for start in buckets):
+            seconds[queue] = {start: s for start, s in buckets.items()
+                              if start + interval_s >= keep_after}
     oldest = int(at // 60) - MINUTES_KEPT
-    minutes = {q: {m: s for m, s in b.items() if m > oldest} for q, b in minutes.items()}
+    for queue, buckets in minutes.items():
+        if any(minute <= oldest for minute in buckets):
+            minutes[queue] = {m: s for m, s in buckets.items() if m > oldest}
     return Occupancy(agents=agents, seconds=seconds, minutes=minutes,
-                     seen=(*occupancy.seen, event.id)[-SEEN_IDS:])
+                     seen_ids=remember(occupancy.seen_ids, event.id, SEEN_IDS))
 
 
 def _with_open(closed: AgentSeconds, occupancy: Occupancy, queue: str, queues: QueueSkills,
