@@ -84,7 +84,8 @@ app = faust.App(
     canonical_url=settings.canonical_url,  # the assignor tells the others this address
     web_in_thread=False,
 )
-app.transport = InLoopTransport(app.conf.broker_consumer, app)  # see kafka_consumer.py
+if settings.consumer_in_loop:
+    app.transport = InLoopTransport(app.conf.broker_consumer, app)  # see kafka_consumer.py
 
 
 

@@ -27,6 +27,10 @@ class StreamSettings:
     processing_guarantee: str = "at_least_once"
     tick_s: float = 1.0  # how often time passes for routing and SLA without events
     session_timeout_s: float = 6.0  # Kafka's group.min.session.timeout.ms; Faust's default is 60 s
+    # HOTLINE_STREAMS_CONSUMER_IN_LOOP=1: Kafka's consumer on the worker's loop
+    # (kafka_consumer.py); off until a lost outcome across a worker kill, seen once in
+    # CI with it on, is understood.
+    consumer_in_loop: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StreamSettings:
@@ -49,6 +53,7 @@ class StreamSettings:
             advertised_url=e.get("HOTLINE_STREAMS_ADVERTISED_URL", ""),
             processing_guarantee=e.get("HOTLINE_STREAMS_GUARANTEE", "at_least_once"),
             data_dir=Path(e.get("HOTLINE_STREAMS_DATA_DIR", f"/tmp/hotline-streams/{app_id}")),
+            consumer_in_loop=e.get("HOTLINE_STREAMS_CONSUMER_IN_LOOP", "") == "1",
         )
 
     @property

@@ -24,3 +24,8 @@ def test_the_pages_address_a_worker_binds_and_the_one_it_advertises() -> None:
     assert (pod.web_host, pod.canonical_url) == ("0.0.0.0", "http://10.1.2.3:6066")
     assert not StreamSettings.from_env({"HOTLINE_STREAMS_WEB_HOST": "0.0.0.0"}) \
         .canonical_url.startswith("http://0.0.0.0")  # never advertise "every address"
+
+
+def test_the_consumer_runs_in_its_thread_unless_asked_for_the_loop() -> None:
+    assert not StreamSettings.from_env({}).consumer_in_loop
+    assert StreamSettings.from_env({"HOTLINE_STREAMS_CONSUMER_IN_LOOP": "1"}).consumer_in_loop
