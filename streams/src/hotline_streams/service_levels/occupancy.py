@@ -50,6 +50,15 @@ def _add(buckets: dict[int, AgentSeconds], since: float, until: float, size: int
         start += size
 
 
+def _kept(buckets: dict[int, AgentSeconds], bound: float, width: int = 0,
+          ) -> dict[int, AgentSeconds]:
+    """The buckets that end at or after ``bound`` (key + width ≥ bound): the same dict
+    when none ends before, as for most events (rebuilding on every event was costly)."""
+    if all(key + width >= bound for key in buckets):
+        return buckets
+    return {key: s for key, s in buckets.items() if key + width >= bound}
+
+
 def _spread(seconds: Buckets, minutes: Buckets, clock: AgentClock, until: float,
             queues: QueueSkills) -> None:
     """Add the agent's segment [since, until) to each of its queues' intervals and (the
@@ -93,17 +102,11 @@ def fold_agent(occupancy: Occupancy, event: Event, queues: QueueSkills,
     else:
         assert clock is not None
         agents[agent_id] = replace(clock, since=at, handling=isinstance(data, CallAnswered))
-    # Buckets past the grace (intervals) or the hour (minutes) go; checked before
-    # rebuilding, since most events drop nothing (a rebuild per event was costly).
-    for queue, buckets in seconds.items():
-        interval_s = queues[queue][1] if queue in queues else 0
-        if any(start + interval_s < keep_after for start in buckets):
-            seconds[queue] = {start: s for start, s in buckets.items()
-                              if start + interval_s >= keep_after}
-    oldest = int(at // 60) - MINUTES_KEPT
+    for queue, buckets in seconds.items():  # intervals past the grace go
+        seconds[queue] = _kept(buckets, keep_after, queues[queue][1] if queue in queues else 0)
+    first_minute = int(at // 60) - MINUTES_KEPT + 1  # minutes past the hour go
     for queue, buckets in minutes.items():
-        if any(minute <= oldest for minute in buckets):
-            minutes[queue] = {m: s for m, s in buckets.items() if m > oldest}
+        minutes[queue] = _kept(buckets, first_minute)
     return Occupancy(agents=agents, seconds=seconds, minutes=minutes,
                      seen_ids=remember(occupancy.seen_ids, event.id, SEEN_IDS))
 
