@@ -27,9 +27,8 @@ class StreamSettings:
     processing_guarantee: str = "at_least_once"
     tick_s: float = 1.0  # how often time passes for routing and SLA without events
     session_timeout_s: float = 6.0  # Kafka's group.min.session.timeout.ms; Faust's default is 60 s
-    # HOTLINE_STREAMS_CONSUMER_IN_LOOP=1: Kafka's consumer on the worker's loop
-    # (kafka_consumer.py); off until a lost outcome across a worker kill, seen once in
-    # CI with it on, is understood.
+    # HOTLINE_STREAMS_CONSUMER_IN_LOOP=1: Kafka's consumer on the worker's loop; why it
+    # is off by default: kafka_consumer.py
     consumer_in_loop: bool = False
 
     @classmethod
