@@ -48,6 +48,7 @@ class Worker:
     port: int
     env: dict[str, str]
     log: Path
+    cpus: frozenset[int] | None = None  # pinned to these CPUs (``pin_worker``)
     process: subprocess.Popen[bytes] | None = None
 
     def get(self, path: str) -> Any:
@@ -61,10 +62,13 @@ class Worker:
 
     def start(self, timeout: float = 120.0) -> None:
         """Start the worker process and wait for its ``/ready``."""
+        argv = [sys.executable, "-m", "hotline_streams", "worker", "-l", "warn"]
+        if self.cpus:
+            # taskset execs the worker: its pid is the worker's, every thread pinned.
+            argv = [_taskset(), "-c", ",".join(map(str, sorted(self.cpus))), *argv]
         with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "hotline_streams", "worker", "-l", "warn"],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(argv, env=self.env, stdout=out,
+                                            stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -96,6 +100,28 @@ class Worker:
                 self.process.kill()
 
 
+def _taskset() -> str:
+    import shutil
+
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        raise SystemExit("--pin needs taskset (Debian package util-linux)")
+    return taskset
+
+
+def pin_worker() -> tuple[frozenset[int], frozenset[int]]:
+    """A core of its own for the worker: (the worker's CPUs, everyone else's). This
+    process moves to the others now, so a Kafka it starts and its client threads run
+    there too. Why: on 2 cores the worker shared its core with the broker and the load
+    generator; a pod with a dedicated core (Kubernetes' static CPU manager) does not."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit(f"--pin needs at least 2 CPUs, this process may use {cpus}")
+    mine, others = frozenset(cpus[-1:]), frozenset(cpus[:-1])
+    os.sched_setaffinity(0, others)
+    return mine, others
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -105,10 +131,11 @@ def _free_port() -> int:
 
 @contextmanager
 def worker(bootstrap: str, tenant_yaml: str, start: bool = True,
-           settings: dict[str, str] | None = None) -> Iterator[Worker]:
+           settings: dict[str, str] | None = None,
+           cpus: frozenset[int] | None = None) -> Iterator[Worker]:
     """Isolated topics (created now), a tenant file and a worker (started unless
-    ``start=False``: then call ``start()``), with ``settings`` added to its environment;
-    stopped on exit."""
+    ``start=False``: then call ``start()``), with ``settings`` added to its environment
+    and pinned to ``cpus`` if given; stopped on exit."""
     run = uuid.uuid4().hex[:8]
     catalog = default_catalog().prefixed(f"b{run}.")
     ensure_topics(bootstrap, catalog, replication_factor=1)
@@ -121,7 +148,7 @@ def worker(bootstrap: str, tenant_yaml: str, start: bool = True,
            "HOTLINE_TOPIC_PREFIX": f"b{run}.", "HOTLINE_TENANTS_DIR": str(work / "tenants"),
            "HOTLINE_STREAMS_WEB_PORT": str(port),
            "HOTLINE_STREAMS_DATA_DIR": str(work / "data"), **(settings or {})}
-    w = Worker(bootstrap, catalog, app_id, port, env, work / "worker.log")
+    w = Worker(bootstrap, catalog, app_id, port, env, work / "worker.log", cpus)
     try:
         if start:
             w.start()

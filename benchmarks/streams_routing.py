@@ -3,6 +3,7 @@
     uv run python benchmarks/streams_routing.py [--agents 1000] [--rate 100]
         [--seconds 30] [--warm-up 20] [--handle 8] [--kafka HOST:PORT]
         [--py-spy OUT]   (with ``uv run --with py-spy``: collapsed stacks of the worker)
+        [--pin]          (the worker on the last CPU, Kafka and this script on the others)
 
 Starts a Kafka (devstack) unless ``--kafka`` is given, and one worker. Logs in
 ``--agents`` ready agents of one tenant, then offers ``--rate`` new contacts per second
@@ -15,7 +16,8 @@ events per contact. Prints p50/p90/p99/max of the latency from producing ``queue
 consuming its decision (one clock: both ends are this process), the last leg of it
 (the decision's Kafka timestamp to its consumption here), the decisions received,
 the rate achieved, the worker's CPU and the machine's load average (the machine may be
-shared).
+shared). With ``--pin`` the worker gets a core of its own, as a pod with a dedicated
+core would; with ``--kafka`` pin that broker yourself (``taskset -a -p -c 0 <pid>``).
 Target: p99 ≤ 50 ms. The run's topics are deleted at the end; Kafka removes their files
 a minute later (``file.delete.delay.ms``), which slowed a run started within that minute
 on the same broker: leave a minute between runs on one ``--kafka``.
@@ -31,7 +33,7 @@ import time
 from datetime import UTC, datetime
 
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
-from streams_common import kafka, percentile, worker
+from streams_common import kafka, percentile, pin_worker, worker
 
 from hotline_events.envelope import Event, decode
 from hotline_events.models.agents import AgentLoggedIn, AgentReady, SkillLevel, WrapUpEnded
@@ -65,8 +67,12 @@ def main() -> None:
     parser.add_argument("--kafka", default=None)
     parser.add_argument("--py-spy", default=None, metavar="OUT",
                         help="record the worker with py-spy during the load (collapsed stacks)")
+    parser.add_argument("--pin", action="store_true",
+                        help="the worker alone on the last CPU; Kafka and this script on the rest")
     args = parser.parse_args()
-    with kafka(args.kafka) as bootstrap, worker(bootstrap, TENANT) as w:
+    pinned = pin_worker() if args.pin else None
+    worker_cpus = pinned[0] if pinned else None
+    with kafka(args.kafka) as bootstrap, worker(bootstrap, TENANT, cpus=worker_cpus) as w:
         producer = EventProducer(bootstrap, SOURCE, catalog=w.catalog,
                                  config={"linger.ms": 1})
         decisions_topic = w.catalog.topic_for_type(RoutingDecision.TYPE).name
@@ -168,6 +174,9 @@ def main() -> None:
         print(f"routing: {args.agents} agents, {args.rate:g} new contacts/s for "
               f"{args.seconds:g} s after {args.warm_up:g} s of warm-up, handle "
               f"{args.handle:g} s, one worker")
+        if pinned:
+            print(f"  worker pinned to CPU {sorted(pinned[0])}, this script (and a Kafka it "
+                  f"started) to CPU {sorted(pinned[1])}")
         print(f"  decisions {len(ms)}/{total}; latency queued-produced → decision-consumed: "
               f"p50 {percentile(ms, 0.5):.1f} ms, p90 {percentile(ms, 0.9):.1f} ms, "
               f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms")

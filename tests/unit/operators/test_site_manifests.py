@@ -62,6 +62,17 @@ def test_stream_workers_serve_their_pages_on_the_pod_address_and_advertise_it() 
     assert {"name": "http", "containerPort": 6066, "protocol": "TCP"} in container["ports"]
 
 
+def test_stream_workers_request_a_whole_core_without_a_cpu_limit() -> None:
+    """A worker uses about a core at peak (the routing benchmark); a CPU limit would
+    throttle it. The media nodes keep their smaller request."""
+    deployments = by_name(desired_objects(site([]), "normal"))
+    workers = deployments["site-a-stream-workers"]["spec"]["template"]["spec"]["containers"][0]
+    assert workers["resources"]["requests"]["cpu"] == "1"
+    assert "cpu" not in workers["resources"].get("limits", {})
+    media = deployments["site-a-media-nodes"]["spec"]["template"]["spec"]["containers"][0]
+    assert media["resources"]["requests"]["cpu"] == "250m"
+
+
 def test_one_interval_adoption_deployment_per_peer_owned_by_the_site() -> None:
     objects = by_name(desired_objects(site(["site-b", "site-c"]), "failover"))
     names = [n for n in objects if "interval-adoption" in n]
