@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -101,8 +102,6 @@ class Worker:
 
 
 def _taskset() -> str:
-    import shutil
-
     taskset = shutil.which("taskset")
     if taskset is None:
         raise SystemExit("--pin needs taskset (Debian package util-linux)")

@@ -167,9 +167,9 @@ def _serve_pages(template: dict[str, Any]) -> None:
 
 def _reserve_a_core(template: dict[str, Any]) -> None:
     """A whole core requested for each worker, and no CPU limit. Why: one worker uses
-    92-96 % of a core at 100 new contacts/s (benchmarks/streams_routing.py), so the
-    250m of the other pods let the scheduler stack workers onto a core they cannot
-    share at peak; a CFS limit would throttle its bursts instead."""
+    92-96 % of a core at 100 new contacts/s (benchmarks/streams_routing.py); with the
+    250m the other pods request, the scheduler could put four workers on a core they
+    cannot share at peak. A CFS limit would throttle its bursts instead."""
     template["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "1"
 
 
