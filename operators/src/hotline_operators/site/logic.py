@@ -72,7 +72,8 @@ def _container_env(spec: SiteSpec) -> list[dict[str, Any]]:
 
 
 def _deployment(spec: SiteSpec, component: str, image: str, replicas: int,
-                ports: list[dict[str, Any]], secrets: list[str]) -> Manifest:
+                ports: list[dict[str, Any]], secrets: list[str],
+                cpu_request: str = "250m") -> Manifest:
     selector = {"app.kubernetes.io/instance": spec.name, "app.kubernetes.io/component": component}
     container: dict[str, Any] = {
         "name": component, "image": image, "env": _container_env(spec), "ports": ports,
@@ -81,7 +82,7 @@ def _deployment(spec: SiteSpec, component: str, image: str, replicas: int,
                            "periodSeconds": 2, "failureThreshold": 2},
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"},
                           "periodSeconds": 5, "failureThreshold": 3},
-        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"},
+        "resources": {"requests": {"cpu": cpu_request, "memory": "256Mi"},
                       "limits": {"memory": "1Gi"}},
     }
     if secrets:
@@ -165,14 +166,6 @@ def _serve_pages(template: dict[str, Any]) -> None:
     ]
 
 
-def _reserve_a_core(template: dict[str, Any]) -> None:
-    """A whole core requested for each worker, and no CPU limit. Why: one worker uses
-    92-96 % of a core at 100 new contacts/s (benchmarks/streams_routing.py); with the
-    250m the other pods request, the scheduler could put four workers on a core they
-    cannot share at peak. A CFS limit would throttle its bursts instead."""
-    template["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "1"
-
-
 def interval_adoption(spec: SiteSpec, peer: str, secrets: list[str],
                       tenants_checksum: str | None = None) -> Manifest:
     """The consumer that finishes ``peer``'s open SLA intervals once this site adopts it
@@ -239,11 +232,14 @@ def desired_objects(spec: SiteSpec, profile: Profile,
         pod["hostNetwork"] = True
         pod["dnsPolicy"] = "ClusterFirstWithHostNet"
     media_type = "LoadBalancer" if net.mode == "loadBalancer" else "ClusterIP"
+    # A whole core and no CPU limit: one worker uses 92-96 % of a core at 100 new
+    # contacts/s (benchmarks/streams_routing.py), so at 250m the scheduler could put four
+    # on a core they cannot share at peak; a CFS limit would throttle its bursts instead.
     streams = _deployment(spec, "stream-workers", spec.streams_image,
-                          spec.stream_workers.for_profile(profile), stream_ports, secrets)
+                          spec.stream_workers.for_profile(profile), stream_ports, secrets,
+                          cpu_request="1")
     _mount_tenants(streams["spec"]["template"], tenants_checksum)
     _serve_pages(streams["spec"]["template"])
-    _reserve_a_core(streams["spec"]["template"])
     return [
         config_map(spec),
         media,
