@@ -35,7 +35,7 @@ from hotline_events.models.callbacks import CallbackRequested
 from hotline_events.models.calls import CallQueued
 from hotline_streams.config.loader import load_dir
 from hotline_streams.config.models import TenantConfig
-from hotline_streams.kafka_consumer import InLoopTransport
+from hotline_streams.kafka_consumer import InLoopTransport, Transport
 from hotline_streams.outbox import Outbox
 from hotline_streams.settings import StreamSettings
 from hotline_streams.ticks.models import TICK_HEADER
@@ -84,8 +84,9 @@ app = faust.App(
     canonical_url=settings.canonical_url,  # the assignor tells the others this address
     web_in_thread=False,
 )
-if settings.consumer_in_loop:
-    app.transport = InLoopTransport(app.conf.broker_consumer, app)  # see kafka_consumer.py
+# Commits that never pass an event not durably processed; see kafka_consumer.py.
+app.transport = (InLoopTransport if settings.consumer_in_loop else Transport)(
+    app.conf.broker_consumer, app)
 
 
 

@@ -20,19 +20,40 @@ recognises its position (``applied`` offsets) and the folds are idempotent.
 Nothing here waits per event: the processing loop only queues; one background task
 drains whatever is queued at once (outputs, then writes, then acks), so under load a
 round trip to Kafka covers many events.
+
+A rebalance makes the agents drop their cached state and faust re-deliver from the
+committed offsets, so two more rules keep "acked" meaning "durable" across one:
+an event whose processing straddled the revocation (received before it, done after)
+is never acked, since its effect was on the dropped cache; and faust's own acks, which
+it gives the messages it skips during a rebalance without processing them, are not
+counted (``is_durable``, checked by the worker's consumer in ``kafka_consumer``).
+Both used to let a commit pass an event whose state was lost: a SIGKILL then left a
+routed call out of the recovered book and the agent was offered a second one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+import weakref
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
 from hotline_streams.outbox import Outbox
 
 log = logging.getLogger("hotline_streams.durable")
+
+# Topics whose acks only DurableAcks gives, and the messages it has acked.
+_MANAGED_TOPICS: set[str] = set()
+_DURABLE: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def is_durable(message: Any) -> bool:
+    """May the consumer count this ack? Not when faust acks, on its own, a message of
+    a DurableAcks topic that it skipped: it is re-delivered after the rebalance and has
+    to be processed then, not committed past."""
+    return message.topic not in _MANAGED_TOPICS or message in _DURABLE
 
 
 @dataclass
@@ -54,7 +75,16 @@ class DurableAcks:
         self._current = _Batch(0)
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
         self._acker: asyncio.Task[None] | None = None
+        self._received_in = 0  # the generation the event being processed arrived in
+        _MANAGED_TOPICS.update(stream.channel.topics)
         app.on_partitions_revoked.connect(self._forget)
+
+    async def events(self) -> AsyncIterator[Any]:
+        """The stream's events; use this, not ``stream.events()``, so ``done`` knows
+        whether a rebalance began while an event was processed."""
+        async for event in self.stream.events():
+            self._received_in = self._generation
+            yield event
 
     async def _forget(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
         """A rebalance: never ack an event of the old assignment. Faust forgets the
@@ -83,6 +113,12 @@ class DurableAcks:
         everything it covers."""
         if self._acker is None:
             self._acker = asyncio.ensure_future(self._ack_in_order())
+        if self._received_in != self._generation:
+            # Processed on state dropped at the revocation: re-delivered and redone.
+            log.info("%s[%d]@%d was processed across a rebalance; not acked, it is "
+                     "processed again from the committed offset", event.message.topic,
+                     event.message.partition, event.message.offset)
+            return
         batch = self._current
         batch.events.append(event)
         if settled:
@@ -122,4 +158,5 @@ class DurableAcks:
                 if batch.generation != self._generation:
                     continue  # re-delivered after the rebalance; acked then
                 for event in batch.events:
+                    _DURABLE.add(event.message)
                     await self.stream.ack(event)

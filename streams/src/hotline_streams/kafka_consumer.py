@@ -1,7 +1,16 @@
-"""Faust's Kafka consumer run on the worker's own event loop instead of a thread.
+"""The worker's Kafka consumer: faust's aiokafka one, with commits that never pass an
+event not durably processed, optionally run on the worker's own event loop.
 
-Why: faust-streaming runs aiokafka in a thread with its own event loop and hands every
-fetch, commit and rebalance callback across through method queues. In this worker
+Commits (:class:`Consumer`, always): faust counts the acks it gives, on its own, to
+messages it skips during a rebalance, and commits past a single un-acked offset at the
+committed position (its head-of-queue check is off by one). Either let a commit jump
+over an event whose state was never written, lost for good by a SIGKILL. So only the
+acks ``durable.DurableAcks`` gives count on its topics, and a commit starts at the
+committed offset or not at all.
+
+On the loop (:class:`InLoopTransport`): faust-streaming runs aiokafka in a thread with
+its own event loop and hands every fetch, commit and rebalance callback across through
+method queues. In this worker
 that thread competes with the stream agents for the GIL: each hand-off can wait for
 the interpreter's switch interval (5 ms), and a record crosses several of them on its
 way from the broker to an agent. In benchmarks/streams_routing.py at 100 contacts/s a
@@ -26,7 +35,27 @@ from collections.abc import Callable
 from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 from mode.utils.futures import maybe_async
+
+from hotline_streams.durable import is_durable
+
+
+class Consumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer (in its thread), committing only durable progress."""
+
+    def ack(self, message: Any) -> bool:
+        if not is_durable(message):
+            return False  # skipped by faust, re-delivered after the rebalance
+        return bool(super().ack(message))
+
+    def _new_offset(self, tp: TP) -> int | None:
+        acked = self._acked[tp]
+        committed = self._committed_offset[tp]
+        if acked and committed is not None and min(acked) > committed \
+                and not self._gap[tp].overlaps_point(committed):
+            return None  # the event at the committed offset is not done yet
+        return super()._new_offset(tp)
 
 
 class _LoopTask:
@@ -78,10 +107,14 @@ class InLoopConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         worker's, whose tasks are not the consumer's to cancel."""
 
 
-class Consumer(faust_aiokafka.Consumer):
+class InLoopConsumer(Consumer):
     def _new_consumer_thread(self) -> InLoopConsumerThread:
         return InLoopConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class InLoopTransport(faust_aiokafka.Transport):
+class Transport(faust_aiokafka.Transport):
     Consumer = Consumer
+
+
+class InLoopTransport(Transport):
+    Consumer = InLoopConsumer

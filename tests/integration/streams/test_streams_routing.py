@@ -73,6 +73,17 @@ def pairs(events: list[Event]) -> list[tuple[str, str]]:
     return [(d.call_id, d.agent_id) for d in unique(events) if d.tenant == "bank"]
 
 
+def post_mortem(worker: Any) -> str:
+    """Each start's generations, resumed books and un-acked replays, for a failure."""
+    marks = ("generation id", "resumes from its checkpoint", "processed across", "ERROR")
+    lines = []
+    for start in range(1, worker.starts + 1):
+        log = worker.log_path.with_suffix(f".{start}.log")
+        lines += [f"start {start}: {line}" for line in log.read_text(errors="replace").splitlines()
+                  if any(mark in line for mark in marks)]
+    return "\n".join(lines)
+
+
 def test_decisions_follow_the_rules_and_survive_a_worker_kill(streams: Any) -> None:
     decisions = streams.reader(RoutingDecision)
     try:
@@ -116,7 +127,8 @@ def test_decisions_follow_the_rules_and_survive_a_worker_kill(streams: Any) -> N
         decisions.poll_until(lambda got: len(pairs(got)) >= 4)
 
         got = pairs(decisions.events)
-        assert got == [("c1", "a2"), ("c2", "a1"), ("c4", "a3"), ("c3", "a2")]
+        assert got == [("c1", "a2"), ("c2", "a1"), ("c4", "a3"), ("c3", "a2")], \
+            post_mortem(streams.worker)
         rules = {d.call_id: d.rule for d in unique(decisions.events)}
         assert rules["c4"] == "vip-first"
         # never a contact offered twice, never an agent holding two contacts at once

@@ -10,7 +10,9 @@ is now acked only once its outputs and then its state are acknowledged by Kafka
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +21,7 @@ import duckdb
 import pytest
 
 from helpers.kafka_io import committed
+from helpers.streams_worker import StreamWorker, free_port
 from hotline_events.envelope import Event
 from hotline_events.models import EventModel
 from hotline_events.models.agents import AgentLoggedOut
@@ -185,29 +188,59 @@ def mismatches(expected: dict[tuple[str, datetime], dict[str, Any]],
     return problems
 
 
-def run_day(streams: Any, kill_mid_run: bool) -> None:
+def wait_for_a_commit(streams: Any) -> None:
+    """Until the worker group committed some tenant-topic input (acks work)."""
+    group = streams.worker.env["HOTLINE_STREAMS_APP_ID"]
+    topic = f"{group}-tenant-events"
+    deadline = time.monotonic() + 60
+    while sum(max(0, o) for o in committed(streams.bootstrap, group, topic, 6)) == 0:
+        assert time.monotonic() < deadline, "the worker committed no input in 60 s"
+        time.sleep(0.2)  # polling the group's offsets; Kafka has no push for them
+
+
+def second_worker(first: StreamWorker) -> StreamWorker:
+    """Another worker of the same app (same group, tables and topics)."""
+    second = dataclasses.replace(first, port=free_port(), process=None, starts=0,
+                                 log_path=first.log_path.with_name("second"))
+    second.env = {**first.env, "HOTLINE_STREAMS_WEB_PORT": str(second.port)}
+    return second
+
+
+def run_day(streams: Any, kill_mid_run: bool, rebalance: bool = False) -> None:
     events, rows = scripted_day()
     expected = batch_figures(rows)
     assert len(expected) == 16  # two queues x eight 15-minute intervals
     half = len(events) // 2
     sla = streams.reader(SlaInterval)
+    second = second_worker(streams.worker) if rebalance else None
+    publisher: threading.Thread | None = None
     try:
         streams.worker.start()
         streams.publish(events[:half])
         # The worker produced SLA output for the first half (then, maybe, it dies).
         sla.poll_until(lambda got: len(got) >= 10, timeout=60)
-        if kill_mid_run:
-            # The kill must land after some commits (acks work) and before the end.
-            group = streams.worker.env["HOTLINE_STREAMS_APP_ID"]
-            topic = f"{group}-tenant-events"
-            deadline = time.monotonic() + 60
-            while sum(max(0, o) for o in committed(streams.bootstrap, group, topic, 6)) == 0:
-                assert time.monotonic() < deadline, "the worker committed no input in 60 s"
-                time.sleep(0.2)  # polling the group's offsets; Kafka has no push for them
+        if second is not None:
+            # The rest arrives while a second worker joins (every partition revoked and
+            # reassigned mid-stream) and while the first is killed and comes back.
+            def paced() -> None:
+                for start in range(half, len(events), 6):  # over about 12 s
+                    streams.publish(events[start:start + 6])
+                    time.sleep(0.25)  # pacing the traffic over the rebalances, not a wait
+            publisher = threading.Thread(target=paced, daemon=True)
+            publisher.start()
+            second.start()
+            wait_for_a_commit(streams)
             streams.worker.kill()
-        streams.publish(events[half:])
-        if kill_mid_run:
+            publisher.join(timeout=60)
+            assert not publisher.is_alive(), "publishing the second half took over 60 s"
             streams.worker.start()
+        else:
+            if kill_mid_run:
+                wait_for_a_commit(streams)  # the kill lands after some commits
+                streams.worker.kill()
+            streams.publish(events[half:])
+            if kill_mid_run:
+                streams.worker.start()
         last: dict[str, list[str]] = {"problems": []}
 
         def matches(got: list[Event]) -> bool:
@@ -217,6 +250,10 @@ def run_day(streams: Any, kill_mid_run: bool) -> None:
         sla.poll_until(matches, timeout=90, describe=lambda: "; ".join(last["problems"][:8]))
     finally:
         sla.close()
+        if publisher is not None:
+            publisher.join(timeout=60)
+        if second is not None:
+            second.stop()
 
 
 def test_scripted_day_matches_the_batch_computation(streams: Any) -> None:
@@ -225,3 +262,10 @@ def test_scripted_day_matches_the_batch_computation(streams: Any) -> None:
 
 def test_scripted_day_matches_batch_across_a_worker_kill(streams: Any) -> None:
     run_day(streams, kill_mid_run=True)
+
+
+def test_scripted_day_matches_batch_across_rebalances_and_a_kill(streams: Any) -> None:
+    """A second worker joins mid-stream, the first is SIGKILLed and rejoins: three
+    rebalances with events in flight. Each used to let a commit pass events whose state
+    was on a cache dropped at the revocation (see ``hotline_streams.durable``)."""
+    run_day(streams, kill_mid_run=True, rebalance=True)

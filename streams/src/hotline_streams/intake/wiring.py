@@ -59,8 +59,8 @@ async def intake(stream: Any) -> None:
     An input is acked only once its re-keyed record (or dead letter) and screen-pop
     writes are acknowledged by Kafka (``DurableAcks``): a record still in the producer's
     buffer when the input offset was committed was lost for good by a SIGKILL."""
-    acks = DurableAcks(stream := stream.noack(), app, outbox)
-    async for record in stream.events():
+    acks = DurableAcks(stream.noack(), app, outbox)
+    async for record in acks.events():
         headers = headers_of(record.headers)
         ce_type = next((v.decode() for k, v in headers if k == "ce_type"), None)
         if ce_type is not None and ce_type not in DECODED:

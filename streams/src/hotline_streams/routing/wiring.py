@@ -3,6 +3,7 @@ checkpoints, and its JSON view. The agent that calls it is ``tenant_stream``."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,8 @@ from hotline_streams.durable import DurableAcks
 from hotline_streams.queue_stats.adapters import live
 from hotline_streams.routing.book import RoutingBook, new_book
 from hotline_streams.routing.book import step as routing_step
+
+log = logging.getLogger("hotline_streams.routing")
 
 # Decoded books of this worker's tenants. The table holds checkpoints: writing a
 # 1,000-agent book per event cost more than the routing itself. Events after a
@@ -30,7 +33,11 @@ def book_of(tenant: bytes) -> RoutingBook | None:
         stored = routing_books.get(tenant)
         if stored is None:
             return None
-        books[tenant] = codec.load(stored, RoutingBook)
+        books[tenant] = book = codec.load(stored, RoutingBook)
+        # Once per start or rebalance: where replay resumes, for a post-mortem of a kill.
+        log.info("routing: tenant %s resumes from its checkpoint: %d agents, %d contacts, "
+                 "applied up to %s (partition: offset)", tenant.decode(),
+                 len(book.state.agents), len(book.state.contacts), book.applied)
     return books[tenant]
 
 

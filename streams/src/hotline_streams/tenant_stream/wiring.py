@@ -26,10 +26,10 @@ CHECKPOINT_S = 0.2
 @app.agent(tenant_events)
 async def tenant_stream(stream: Any) -> None:
     """Routing decisions to the routing topic, SLA intervals to the SLA topic."""
-    acks = DurableAcks(stream := stream.noack(), app, outbox)
+    acks = DurableAcks(stream.noack(), app, outbox)
     pending = 0
     checkpointed = time.monotonic()
-    async for record in stream.events():
+    async for record in acks.events():
         headers = headers_of(record.headers)
         tick = is_tick(headers)
         event = None if tick else decode(headers, record.value)
