@@ -82,6 +82,14 @@ def refusals(cluster: dict[str, Any], site: str, peer: str, reason: str) -> int:
                and reason in line)
 
 
+def site_log(cluster: dict[str, Any], *sites: str, lines: int = 40) -> str:
+    """The operator's last lines about ``sites``, and its errors, for a failure."""
+    mine = [line for line in cluster["process"].output().splitlines()
+            if any(f"/{site}]" in line or site in line for site in sites)
+            or "ERROR" in line or "Traceback" in line]
+    return "operator log:\n" + "\n".join(mine[-lines:])
+
+
 def leases(witness: str) -> dict[str, Any]:
     answer: dict[str, Any] = requests.get(witness + "/leases", timeout=5).json()
     return answer
@@ -94,9 +102,12 @@ def test_a_cut_link_with_the_witness_seeing_both_fails_nobody_over(
     create_site(cluster, operator_api, a, b, cluster["witness"])
     create_site(cluster, operator_api, b, a, cluster["witness"])
     # Both sides suspect the other and ask the witness, repeatedly; it refuses each time.
-    poll(lambda: (refusals(cluster, a, b, "only the link is cut") >= 3
-                  and refusals(cluster, b, a, "only the link is cut") >= 3) or None,
-         "both sites asking the witness and being refused three times", timeout=120)
+    try:
+        poll(lambda: (refusals(cluster, a, b, "only the link is cut") >= 3
+                      and refusals(cluster, b, a, "only the link is cut") >= 3) or None,
+             "both sites asking the witness and being refused three times", timeout=120)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{site_log(cluster, a, b)}") from None
     for site in (a, b):
         assert not status(cluster, operator_api, site).get("failedPeers"), site
     assert not {a, b} & set(leases(cluster["witness"])), "the witness granted a lease"
