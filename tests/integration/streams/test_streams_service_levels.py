@@ -207,7 +207,8 @@ def second_worker(first: StreamWorker) -> StreamWorker:
 
 
 def run_day(streams: Any, kill_mid_run: bool, rebalance: bool = False) -> None:
-    events, rows = scripted_day()
+    # Across rebalances, a busier day: the worker has a backlog when each one begins.
+    events, rows = scripted_day(calls=1500 if rebalance else 240)
     expected = batch_figures(rows)
     assert len(expected) == 16  # two queues x eight 15-minute intervals
     half = len(events) // 2
@@ -223,9 +224,10 @@ def run_day(streams: Any, kill_mid_run: bool, rebalance: bool = False) -> None:
             # The rest arrives while a second worker joins (every partition revoked and
             # reassigned mid-stream) and while the first is killed and comes back.
             def paced() -> None:
-                for start in range(half, len(events), 6):  # over about 12 s
-                    streams.publish(events[start:start + 6])
-                    time.sleep(0.25)  # pacing the traffic over the rebalances, not a wait
+                step = len(events) // 50  # over about 12 s
+                for start in range(half, len(events), step):
+                    streams.publish(events[start:start + step])
+                    time.sleep(0.5)  # pacing the traffic over the rebalances, not a wait
             publisher = threading.Thread(target=paced, daemon=True)
             publisher.start()
             second.start()
