@@ -22,13 +22,14 @@ drains whatever is queued at once (outputs, then writes, then acks), so under lo
 round trip to Kafka covers many events.
 
 A rebalance makes the agents drop their cached state and faust re-deliver from the
-committed offsets, so two more rules keep "acked" meaning "durable" across one:
-an event whose processing straddled the revocation (received before it, done after)
-is never acked, since its effect was on the dropped cache; and faust's own acks, which
-it gives the messages it skips during a rebalance without processing them, are not
-counted (``is_durable``, checked by the worker's consumer in ``kafka_consumer``).
-Both used to let a commit pass an event whose state was lost: a SIGKILL then left a
-routed call out of the recovered book and the agent was offered a second one.
+committed offsets, so two more rules keep "acked" meaning "durable" across one. Faust's
+own acks, which it gives the messages it skips during a rebalance without processing
+them, are not counted (``is_durable``, checked by the worker's consumer in
+``kafka_consumer``): counted, they let a commit pass an event never processed, lost for
+good if the worker died before its re-delivery was checkpointed. And an event whose
+processing straddled a revocation (received before it, done after) is never acked, since
+its effect was on the dropped cache; only an agent that awaits between the two can see
+that, which ours do not today.
 """
 
 from __future__ import annotations

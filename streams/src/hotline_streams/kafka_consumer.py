@@ -3,7 +3,7 @@ event not durably processed, optionally run on the worker's own event loop.
 
 Commits (:class:`Consumer`, always): faust counts the acks it gives, on its own, to
 messages it skips during a rebalance, and commits past a single un-acked offset at the
-committed position (its head-of-queue check is off by one). Either let a commit jump
+committed position (its head-of-queue check is off by one). Either lets a commit jump
 over an event whose state was never written, lost for good by a SIGKILL. So only the
 acks ``durable.DurableAcks`` gives count on its topics, and a commit starts at the
 committed offset or not at all.
