@@ -3,6 +3,7 @@ started, waited on through ``/ready``, read through its HTTP views, killed or st
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import socket
@@ -34,9 +35,21 @@ class StreamWorker:
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
+    def sibling(self, name: str) -> StreamWorker:
+        """Another worker of the same app (same group, tables and topics), not started,
+        on its own port, logging to ``name.<start>.log`` beside this one's logs."""
+        other = dataclasses.replace(self, port=free_port(), process=None, starts=0,
+                                    log_path=self.log_path.with_name(name))
+        other.env = {**self.env, "HOTLINE_STREAMS_WEB_PORT": str(other.port)}
+        return other
+
+    def log_of(self, start: int) -> Path:
+        """The log of the ``start``-th start (1 is the first)."""
+        return self.log_path.with_suffix(f".{start}.log")
+
     def start(self, timeout: float = 90.0) -> None:
         self.starts += 1
-        log = self.log_path.with_suffix(f".{self.starts}.log")
+        log = self.log_of(self.starts)
         with log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "hotline_streams", "worker", "-l", "info"],
@@ -98,7 +111,7 @@ class StreamWorker:
                 self.process.wait(10)
 
     def tail(self, log: Path | None = None, lines: int = 40) -> str:
-        log = log or self.log_path.with_suffix(f".{self.starts}.log")
+        log = log or self.log_of(self.starts)
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 

@@ -51,12 +51,14 @@ STUCK_AFTER = 10_000
 class Consumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer (in its thread), committing only durable progress."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stuck_warned: dict[TP, float] = {}  # tp → when last said
+
     def ack(self, message: Any) -> bool:
         if not is_durable(message):
             return False  # skipped by faust, re-delivered after the rebalance
         return bool(super().ack(message))
-
-    _stuck_warned: dict[TP, float] | None = None  # tp → when last said
 
     def _new_offset(self, tp: TP) -> int | None:
         acked = self._acked[tp]
@@ -73,10 +75,10 @@ class Consumer(faust_aiokafka.Consumer):
         replays from there and the acked offsets pile up in memory. (A transaction marker
         at the committed offset would stop it too: no producer of these topics is
         transactional; one that becomes so needs faust's gaps to cover it.)"""
-        warned = self._stuck_warned = self._stuck_warned or {}
-        if waiting < STUCK_AFTER or time.monotonic() - warned.get(tp, -3600.0) < 60:
+        now = time.monotonic()
+        if waiting < STUCK_AFTER or now - self._stuck_warned.get(tp, now - 60) < 60:
             return
-        warned[tp] = time.monotonic()
+        self._stuck_warned[tp] = now
         log.error("commits of %s[%d] are stuck at offset %d: that event was never "
                   "processed and %d later ones wait behind it; restart this worker to "
                   "process it again (its partitions are replayed from there)",

@@ -78,8 +78,8 @@ def post_mortem(worker: Any) -> str:
     marks = ("generation id", "resumes from its checkpoint", "processed across", "ERROR")
     lines = []
     for start in range(1, worker.starts + 1):
-        log = worker.log_path.with_suffix(f".{start}.log")
-        lines += [f"start {start}: {line}" for line in log.read_text(errors="replace").splitlines()
+        text = worker.log_of(start).read_text(errors="replace")
+        lines += [f"start {start}: {line}" for line in text.splitlines()
                   if any(mark in line for mark in marks)]
     return "\n".join(lines)
 

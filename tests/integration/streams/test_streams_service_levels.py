@@ -10,7 +10,6 @@ is now acked only once its outputs and then its state are acknowledged by Kafka
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import threading
 import time
@@ -21,7 +20,6 @@ import duckdb
 import pytest
 
 from helpers.kafka_io import committed
-from helpers.streams_worker import StreamWorker, free_port
 from hotline_events.envelope import Event
 from hotline_events.models import EventModel
 from hotline_events.models.agents import AgentLoggedOut
@@ -175,11 +173,13 @@ def mismatches(expected: dict[tuple[str, datetime], dict[str, Any]],
         for name, value in exact.items():
             if row[name] != value:
                 problems.append(f"{key} {name}: batch {row[name]}, stream {value}")
-        for name, value in {"service_level": sla.service_level, "asa": sla.asa_seconds,
-                            "aht": sla.aht_seconds, "abandon_rate": sla.abandon_rate}.items():
-            if (row[name] is None) != (value is None) or (
-                    value is not None and abs(row[name] - value) > 1e-9):
-                problems.append(f"{key} {name}: batch {row[name]}, stream {value}")
+        ratios: dict[str, float | None] = {
+            "service_level": sla.service_level, "asa": sla.asa_seconds,
+            "aht": sla.aht_seconds, "abandon_rate": sla.abandon_rate}
+        for name, ratio in ratios.items():
+            if (row[name] is None) != (ratio is None) or (
+                    ratio is not None and abs(row[name] - ratio) > 1e-9):
+                problems.append(f"{key} {name}: batch {row[name]}, stream {ratio}")
         if not sla.final:
             problems.append(f"{key}: not final")
     extra = set(got) - set(expected)
@@ -198,14 +198,6 @@ def wait_for_a_commit(streams: Any) -> None:
         time.sleep(0.2)  # polling the group's offsets; Kafka has no push for them
 
 
-def second_worker(first: StreamWorker) -> StreamWorker:
-    """Another worker of the same app (same group, tables and topics)."""
-    second = dataclasses.replace(first, port=free_port(), process=None, starts=0,
-                                 log_path=first.log_path.with_name("second"))
-    second.env = {**first.env, "HOTLINE_STREAMS_WEB_PORT": str(second.port)}
-    return second
-
-
 def run_day(streams: Any, kill_mid_run: bool, rebalance: bool = False) -> None:
     # Across rebalances, a busier day: the worker has a backlog when each one begins.
     events, rows = scripted_day(calls=1500 if rebalance else 240)
@@ -213,7 +205,7 @@ def run_day(streams: Any, kill_mid_run: bool, rebalance: bool = False) -> None:
     assert len(expected) == 16  # two queues x eight 15-minute intervals
     half = len(events) // 2
     sla = streams.reader(SlaInterval)
-    second = second_worker(streams.worker) if rebalance else None
+    second = streams.worker.sibling("second") if rebalance else None
     publisher: threading.Thread | None = None
     try:
         streams.worker.start()

@@ -4,14 +4,13 @@ so a wallboard behind the workers' Service never shows an empty queue by bad luc
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
 import pytest
 
 from devstack.process import wait_for
-from helpers.streams_worker import agent_states, free_port
+from helpers.streams_worker import agent_states
 from hotline_events.envelope import Event
 from hotline_events.models.agents import AgentLoggedIn, AgentReady, SkillLevel
 
@@ -33,9 +32,7 @@ def test_every_tenant_page_is_the_same_on_both_workers(streams: Any) -> None:
         streams.wait_view(lambda v, t=tenant: agent_states(v) == {f"{t}-a1": "ready"},
                           f"{tenant}'s ready agent", tenant=tenant)
 
-    second = dataclasses.replace(first, port=free_port(), process=None, starts=0,
-                                 log_path=first.log_path.with_name("second"))
-    second.env = {**first.env, "HOTLINE_STREAMS_WEB_PORT": str(second.port)}
+    second = first.sibling("second")
     try:
         second.start()
         # The first rebalances when the second joins: both ready, both hold partitions
