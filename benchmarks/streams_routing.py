@@ -13,14 +13,16 @@ tenfold) and then for ``--seconds``, measured. Like a media node and the agents'
 desktops, the script answers each decision at once and completes the call after
 ``--handle`` seconds (completed, then wrap-up ended), so the worker sees about four
 events per contact. Prints p50/p90/p99/max of the latency from producing ``queued`` to
-consuming its decision (one clock: both ends are this process), the last leg of it
-(the decision's Kafka timestamp to its consumption here), the decisions received,
-the rate achieved, the worker's CPU and the machine's load average (the machine may be
-shared). With ``--pin`` the worker gets a core of its own, as a pod with a dedicated
-core would; with ``--kafka`` pin that broker yourself (``taskset -a -p -c 0 <pid>``).
-Target: p99 ≤ 50 ms. The run's topics are deleted at the end; Kafka removes their files
-a minute later (``file.delete.delay.ms``), which slowed a run started within that minute
-on the same broker: leave a minute between runs on one ``--kafka``.
+consuming its decision (one clock: both ends are this process), where that time went leg
+by leg (from Kafka's timestamps, read back after the run: the append to the call topic,
+set to ``LogAppendTime`` here, the intake's re-keyed record and the decision), when the
+slowest 1 % were offered, the decisions received, the rate achieved, the worker's CPU
+and the machine's load average (the machine may be shared). With ``--pin`` the worker
+gets a core of its own, as a pod with a dedicated core would; with ``--kafka`` pin that
+broker yourself (``taskset -a -p -c 0 <pid>``). Target: p99 ≤ 50 ms. The run's topics
+are deleted at the end; Kafka removes their files a minute later
+(``file.delete.delay.ms``), which slowed a run started within that minute on the same
+broker: leave a minute between runs on one ``--kafka``.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ import os
 import threading
 import time
 from datetime import UTC, datetime
+from itertools import pairwise
 
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 from streams_common import kafka, percentile, pin_worker, worker
 
 from hotline_events.envelope import Event, decode
@@ -53,6 +57,66 @@ SOURCE = "//hotline/site-a/bench/routing"
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def stamp_appends(bootstrap: str, topic: str) -> None:
+    """Kafka stamps ``topic``'s records when it appends them (the worker reads only the
+    re-keyed records' stamps), so a stall splits into the broker's side and the worker's."""
+    change = ConfigResource("TOPIC", topic, incremental_configs=[ConfigEntry(
+        "message.timestamp.type", "LogAppendTime",
+        incremental_operation=AlterConfigOpType.SET)])
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for done in admin.incremental_alter_configs([change]).values():
+        done.result(timeout=30)
+
+
+def kafka_times(bootstrap: str, topic: str, event_ids: dict[str, str]) -> dict[str, float]:
+    """Call → the Kafka timestamp (s) of the record on ``topic`` whose event id is one of
+    ``event_ids`` (event id → call); read back after the run, so it costs the run nothing."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-legs",
+                         "enable.auto.commit": False})
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions}
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    found: dict[str, float] = {}
+    unread = {p for p, end in ends.items() if end > 0}
+    while unread:
+        msg = consumer.poll(5)
+        if msg is None:
+            raise SystemExit(f"{topic}: partitions {sorted(unread)} not read to their end")
+        if msg.error():
+            continue
+        partition, offset = msg.partition() or 0, msg.offset() or 0
+        if offset + 1 >= ends[partition]:
+            unread.discard(partition)
+        ce_id = dict(msg.headers() or ()).get("ce_id")
+        call = event_ids.get(ce_id.decode() if isinstance(ce_id, bytes) else str(ce_id))
+        if call is not None:
+            found[call] = msg.timestamp()[1] / 1000
+    consumer.close()
+    return found
+
+
+def print_legs(stamps: list[dict[str, float]]) -> None:
+    """Each leg's p50/p99 and the slowest 1 %'s median, and when the slowest 1 % were
+    offered: a stall shows as a run of neighbours, a periodic one as a rhythm."""
+    calls = [c for c in stamps[-1] if all(c in at for at in stamps)]
+    legs = {c: [(b[c] - a[c]) * 1000 for a, b in pairwise(stamps)] for c in calls}
+    slowest = sorted(calls, key=lambda c: -sum(legs[c]))[:max(1, len(calls) // 100)]
+    print("  where the time went (ms: p50 / p99 / median of the slowest 1 %):")
+    for i, name in enumerate(LEGS):
+        values = [legs[c][i] for c in calls]
+        print(f"    {name:<38} {percentile(values, 0.5):6.1f} / {percentile(values, 0.99):6.1f}"
+              f" / {percentile([legs[c][i] for c in slowest], 0.5):6.1f}")
+    first = min(stamps[0][c] for c in calls)
+    print("  slowest 1 % offered at (s into the measured load): " + " ".join(
+        f"{stamps[0][c] - first:.2f}" for c in sorted(slowest, key=lambda c: stamps[0][c])))
+
+
+# From producing ``queued`` to consuming its decision; one clock (this machine's).
+LEGS = ("queued produced → appended by Kafka", "appended → re-keyed by the intake",
+        "re-keyed → decision produced", "decision produced → consumed here")
 
 
 def main() -> None:
@@ -76,6 +140,8 @@ def main() -> None:
         producer = EventProducer(bootstrap, SOURCE, catalog=w.catalog,
                                  config={"linger.ms": 1})
         decisions_topic = w.catalog.topic_for_type(RoutingDecision.TYPE).name
+        calls_topic = w.catalog.topic_for_type(CallQueued.TYPE).name
+        stamp_appends(bootstrap, calls_topic)
         consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{w.app_id}-bench",
                              "enable.auto.commit": False})
         parts = consumer.list_topics(decisions_topic, timeout=10).topics[decisions_topic]
@@ -96,7 +162,6 @@ def main() -> None:
             time.sleep(0.5)  # polling the agents view
         sent: dict[str, float] = {}
         latency: list[float] = []
-        last_leg: list[float] = []
         done = threading.Event()
 
         def agents_desk() -> None:
@@ -112,7 +177,8 @@ def main() -> None:
                             and data.call_id not in answered:
                         if data.call_id in measured:
                             latency.append(got - sent[data.call_id])
-                            last_leg.append(got - msg.timestamp()[1] / 1000)
+                            decided_at[data.call_id] = msg.timestamp()[1] / 1000
+                            got_at[data.call_id] = got
                         answered.add(data.call_id)
                         producer.publish_event(Event(data=CallAnswered(
                             call_id=data.call_id, tenant="bench", queue="general",
@@ -132,6 +198,9 @@ def main() -> None:
 
         answered: set[str] = set()
         measured: set[str] = set()
+        queued_ids: dict[str, str] = {}  # event id of a measured ``queued`` → its call
+        decided_at: dict[str, float] = {}  # call → its decision's Kafka timestamp (s)
+        got_at: dict[str, float] = {}  # call → when its decision was consumed here
         desk = threading.Thread(target=agents_desk, daemon=True)
         desk.start()
 
@@ -148,6 +217,7 @@ def main() -> None:
                                               enqueued_at=now()), source=SOURCE)
                 if measure:
                     measured.add(call)
+                    queued_ids[event.id] = call
                 sent[call] = time.time()
                 producer.publish_event(event)
             return time.monotonic() - start
@@ -170,6 +240,8 @@ def main() -> None:
         cpu = w.cpu_seconds() - cpu_start
         producer.flush()
         consumer.close()
+        appended_at = kafka_times(bootstrap, calls_topic, queued_ids)
+        rekeyed_at = kafka_times(bootstrap, f"{w.app_id}-tenant-events", queued_ids)
         ms = [x * 1000 for x in latency]
         print(f"routing: {args.agents} agents, {args.rate:g} new contacts/s for "
               f"{args.seconds:g} s after {args.warm_up:g} s of warm-up, handle "
@@ -180,9 +252,7 @@ def main() -> None:
         print(f"  decisions {len(ms)}/{total}; latency queued-produced → decision-consumed: "
               f"p50 {percentile(ms, 0.5):.1f} ms, p90 {percentile(ms, 0.9):.1f} ms, "
               f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms")
-        leg = [x * 1000 for x in last_leg]
-        print(f"  of which decision produced → consumed: p50 {percentile(leg, 0.5):.1f} ms, "
-              f"p99 {percentile(leg, 0.99):.1f} ms")
+        print_legs([sent, appended_at, rekeyed_at, decided_at, got_at])
         print(f"  offered {total / offered_s:.1f} contacts/s achieved; worker CPU {cpu:.1f} s over "
               f"{elapsed:.1f} s ({cpu / elapsed:.0%} of a core)")
         print(f"  machine load average at the end of the offered load (1/5/15 min): "

@@ -21,13 +21,16 @@ def classpath(lib: Path) -> str:
 def java_command(
     *, lib: Path, main: str, heap: str, tmp: Path, props: dict[str, str],
     extra: Sequence[str] = (), args: Sequence[str] = (),
+    collector: Sequence[str] = ("-XX:+UseG1GC",),
 ) -> list[str]:
+    """``java`` with a fixed heap and ``collector``'s options, then ``extra``, the
+    system properties, the classpath of ``lib``'s jars, ``main`` and its ``args``."""
     tmp.mkdir(parents=True, exist_ok=True)
     return [
         java_executable(),
         f"-Xms{heap}",
         f"-Xmx{heap}",
-        "-XX:+UseG1GC",
+        *collector,
         "-XX:+ExitOnOutOfMemoryError",
         "-Djava.awt.headless=true",
         # Native libraries (JNA, netty epoll, snappy) unpack here: keep it executable
