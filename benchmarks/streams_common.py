@@ -18,10 +18,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from devstack.settings import ExternalEndpoints
+from devstack.kafka import GC_LOG
+from devstack.settings import ExternalEndpoints, runs_dir
 from devstack.stack import Component, Stack
 from hotline_events.catalog import Catalog, default_catalog
 from hotline_events.topics import ensure_topics
@@ -39,6 +41,41 @@ def kafka(bootstrap: str | None) -> Iterator[str]:
         yield stack.kafka["site-a"].bootstrap
     finally:
         stack.down()
+
+
+def cpu_times() -> list[int]:
+    """The machine's CPU time so far, per state (``/proc/stat``: user … steal)."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def stolen_share(before: list[int], after: list[int]) -> float:
+    """The share of the machine's CPU time the hypervisor gave to other guests between
+    two ``cpu_times()``: a noisy neighbour slows every run, whatever the code does."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return spent[7] / max(1, sum(spent))
+
+
+def gc_log_of(bootstrap: str) -> Path | None:
+    """The collector log of a devstack Kafka on this machine serving ``bootstrap``."""
+    listener = f"PLAINTEXT://{bootstrap}\n"
+    for config in sorted(runs_dir().glob("*/kafka-*/server.properties"), reverse=True):
+        if listener in config.read_text():
+            log = config.parent / GC_LOG
+            return log if log.exists() else None
+    return None
+
+
+def collector_stalls(log: Path, since: float) -> list[float]:
+    """Milliseconds of each allocation stall the broker's collector logged after
+    ``since`` (epoch seconds): threads of the broker waiting for memory."""
+    stalls = []
+    for line in log.read_text().splitlines():
+        if "Allocation Stall (" not in line:
+            continue
+        at = datetime.fromisoformat(line[1:line.index("]")]).timestamp()
+        if at >= since:
+            stalls.append(float(line.rsplit(" ", 1)[1].removesuffix("ms")))
+    return stalls
 
 
 @dataclass

@@ -37,7 +37,16 @@ from itertools import pairwise
 
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
-from streams_common import kafka, percentile, pin_worker, worker
+from streams_common import (
+    collector_stalls,
+    cpu_times,
+    gc_log_of,
+    kafka,
+    percentile,
+    pin_worker,
+    stolen_share,
+    worker,
+)
 
 from hotline_events.envelope import Event, decode
 from hotline_events.models.agents import AgentLoggedIn, AgentReady, SkillLevel, WrapUpEnded
@@ -223,12 +232,15 @@ def main() -> None:
             return time.monotonic() - start
 
         offer("warm", args.warm_up, measure=False)
+        measured_from = time.time()
+        cpu_before = cpu_times()
         cpu_start = w.cpu_seconds()
         total = int(args.rate * args.seconds)
         spy = w.profile(args.py_spy, args.seconds) if args.py_spy else None
         start = time.monotonic()
         offered_s = offer("bench", args.seconds, measure=True)
         load = os.getloadavg()
+        stolen = stolen_share(cpu_before, cpu_times())
         drain = time.monotonic() + 30
         while len(latency) < total and time.monotonic() < drain:
             time.sleep(0.2)  # let the last decisions arrive
@@ -253,10 +265,17 @@ def main() -> None:
               f"p50 {percentile(ms, 0.5):.1f} ms, p90 {percentile(ms, 0.9):.1f} ms, "
               f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms")
         print_legs([sent, appended_at, rekeyed_at, decided_at, got_at])
+        gc_log = gc_log_of(bootstrap)
+        if gc_log is not None:
+            stalls = collector_stalls(gc_log, measured_from)
+            print(f"  Kafka's collector stalled the broker {len(stalls)} times during the "
+                  f"measured load" + (f", longest {max(stalls):.0f} ms" if stalls else "")
+                  + f" ({gc_log})")
         print(f"  offered {total / offered_s:.1f} contacts/s achieved; worker CPU {cpu:.1f} s over "
               f"{elapsed:.1f} s ({cpu / elapsed:.0%} of a core)")
         print(f"  machine load average at the end of the offered load (1/5/15 min): "
-              f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+              f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs; "
+              f"CPU time stolen by the hypervisor during it: {stolen:.0%}")
 
 
 if __name__ == "__main__":
