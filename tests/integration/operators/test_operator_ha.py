@@ -58,9 +58,13 @@ def health(process: Candidate) -> dict[str, Any] | None:
     return dict(answer.json()) if answer.ok else None
 
 
+def read_lease(api: ApiClient, namespace: str) -> Any:
+    return client.CoordinationV1Api(api).read_namespaced_lease(LEASE, namespace)
+
+
 def lease_holder(api: ApiClient, namespace: str) -> tuple[str | None, int] | None:
     try:
-        lease: Any = client.CoordinationV1Api(api).read_namespaced_lease(LEASE, namespace)
+        lease: Any = read_lease(api, namespace)
     except client.ApiException as exc:
         if exc.status == 404:
             return None
@@ -118,10 +122,16 @@ def test_the_standby_takes_over_when_the_leader_is_killed(
     killed_at = time.monotonic()
     operators["op-1"].proc.send_signal(signal.SIGKILL)
     operators["op-1"].proc.wait()
+    last_renewal = read_lease(operator_api, namespace).spec.renew_time  # op-1's, now final
     apps.delete_namespaced_deployment("site-a-media-nodes", namespace)  # only op-2 can repair
 
-    poll(lambda: (lease_holder(operator_api, namespace) or (None, 0))[0] == "op-2" or None,
-         "op-2 taking the lease", timeout=60)
+    def taken() -> Any:
+        lease = read_lease(operator_api, namespace)
+        return lease if lease.spec.holder_identity == "op-2" else None
+
+    # The first record op-2 wrote (renewTime = when it took the lease), unless polling
+    # missed it and saw a renewal up to one renewal interval later.
+    taken_at = poll(taken, "op-2 taking the lease", timeout=60).spec.renew_time
     took_lease = time.monotonic() - killed_at
     def recreated() -> Any:
         found = media_nodes()
@@ -141,7 +151,11 @@ def test_the_standby_takes_over_when_the_leader_is_killed(
 
     poll(kopf_answers, "kopf's liveness endpoint answering on the standby's port")
     assert lease_holder(operator_api, namespace) == ("op-2", transitions + 1)
-    assert took_lease >= LEASE_SECONDS * 0.9, "took over before the lease could expire"
+    # Safety: not before a full lease duration after the dead leader's last renewal
+    # (which came up to one renewal interval before the kill, so not "after the kill").
+    assert (taken_at - last_renewal).total_seconds() >= LEASE_SECONDS, \
+        f"took over {taken_at - last_renewal} after op-1's last renewal, before the lease " \
+        f"could expire (took {took_lease:.1f} s after the kill)"
 
     # A clean shutdown hands the lease over at once (no standby left to take it here).
     operators["op-2"].stop()
