@@ -18,12 +18,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from devstack.kafka import GC_LOG
-from devstack.settings import ExternalEndpoints, runs_dir
+from confluent_kafka import Consumer, TopicPartition
+
+from devstack.settings import ExternalEndpoints
 from devstack.stack import Component, Stack
 from hotline_events.catalog import Catalog, default_catalog
 from hotline_events.topics import ensure_topics
@@ -55,27 +55,15 @@ def stolen_share(before: list[int], after: list[int]) -> float:
     return spent[7] / max(1, sum(spent))
 
 
-def gc_log_of(bootstrap: str) -> Path | None:
-    """The collector log of a devstack Kafka on this machine serving ``bootstrap``."""
-    listener = f"PLAINTEXT://{bootstrap}\n"
-    for config in sorted(runs_dir().glob("*/kafka-*/server.properties"), reverse=True):
-        if listener in config.read_text():
-            log = config.parent / GC_LOG
-            return log if log.exists() else None
-    return None
-
-
-def collector_stalls(log: Path, since: float) -> list[float]:
-    """Milliseconds of each allocation stall the broker's collector logged after
-    ``since`` (epoch seconds): threads of the broker waiting for memory."""
-    stalls = []
-    for line in log.read_text().splitlines():
-        if "Allocation Stall (" not in line:
-            continue
-        at = datetime.fromisoformat(line[1:line.index("]")]).timestamp()
-        if at >= since:
-            stalls.append(float(line.rsplit(" ", 1)[1].removesuffix("ms")))
-    return stalls
+def end_offsets(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], int]:
+    """(topic, partition) → its end offset now."""
+    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-probe"})
+    out = {}
+    for topic in topics:
+        for p in probe.list_topics(topic, timeout=10).topics[topic].partitions:
+            out[(topic, p)] = probe.get_watermark_offsets(TopicPartition(topic, p), 10)[1]
+    probe.close()
+    return out
 
 
 @dataclass

@@ -38,9 +38,8 @@ from itertools import pairwise
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 from streams_common import (
-    collector_stalls,
     cpu_times,
-    gc_log_of,
+    end_offsets,
     kafka,
     percentile,
     pin_worker,
@@ -48,6 +47,7 @@ from streams_common import (
     worker,
 )
 
+from devstack.kafka import allocation_stalls, gc_log_serving
 from hotline_events.envelope import Event, decode
 from hotline_events.models.agents import AgentLoggedIn, AgentReady, SkillLevel, WrapUpEnded
 from hotline_events.models.calls import CallAnswered, CallCompleted, CallQueued
@@ -84,10 +84,8 @@ def kafka_times(bootstrap: str, topic: str, event_ids: dict[str, str]) -> dict[s
     ``event_ids`` (event id → call); read back after the run, so it costs the run nothing."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-legs",
                          "enable.auto.commit": False})
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in partitions}
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    ends = {p: end for (_, p), end in end_offsets(bootstrap, [topic]).items()}
+    consumer.assign([TopicPartition(topic, p, 0) for p in ends])
     found: dict[str, float] = {}
     unread = {p for p, end in ends.items() if end > 0}
     while unread:
@@ -265,9 +263,9 @@ def main() -> None:
               f"p50 {percentile(ms, 0.5):.1f} ms, p90 {percentile(ms, 0.9):.1f} ms, "
               f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms")
         print_legs([sent, appended_at, rekeyed_at, decided_at, got_at])
-        gc_log = gc_log_of(bootstrap)
+        gc_log = gc_log_serving(bootstrap)
         if gc_log is not None:
-            stalls = collector_stalls(gc_log, measured_from)
+            stalls = allocation_stalls(gc_log, measured_from)
             print(f"  Kafka's collector stalled the broker {len(stalls)} times during the "
                   f"measured load" + (f", longest {max(stalls):.0f} ms" if stalls else "")
                   + f" ({gc_log})")

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
-from streams_common import kafka, worker
+from streams_common import end_offsets, kafka, worker
 
 from hotline_events.catalog import Catalog
 from hotline_events.envelope import Event
@@ -89,16 +89,6 @@ def generated_log(calls: int, seed: int) -> list[Event]:
 def input_topics(catalog: Catalog) -> list[str]:
     return [catalog.topic_for_type(CallQueued.TYPE).name,
             catalog.topic_for_type(CallbackRequested.TYPE).name]
-
-
-def end_offsets(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], int]:
-    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": "sla-bench-probe"})
-    out = {}
-    for topic in topics:
-        for p in probe.list_topics(topic, timeout=10).topics[topic].partitions:
-            out[(topic, p)] = probe.get_watermark_offsets(TopicPartition(topic, p), 10)[1]
-    probe.close()
-    return out
 
 
 def raw_consume(bootstrap: str, topics: list[str], expected: int) -> float:

@@ -27,7 +27,6 @@ def test_idempotent_producer_and_consumer_group(site: str, request: pytest.Fixtu
     assert sum(committed(cluster.bootstrap, group, topic, partitions=3)) == 50
 
 
-
 @pytest.mark.parametrize("site", ["site-a", "site-b"])
 def test_the_broker_runs_zgc_and_logs_its_collections(site: str,
                                                        request: pytest.FixtureRequest) -> None:

@@ -7,6 +7,7 @@ import logging
 import subprocess
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from devstack import artifacts
 from devstack.java import java_command
 from devstack.network import PortAllocator, tcp_open
 from devstack.process import ManagedProcess, ServerError, wait_until
-from devstack.settings import KAFKA_VERSION
+from devstack.settings import KAFKA_VERSION, runs_dir
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,31 @@ def probe(bootstrap: str, timeout: float = 5.0) -> int:
     return len(metadata.brokers)
 
 
+def gc_log_serving(bootstrap: str) -> Path | None:
+    """The collector log of the devstack Kafka on this machine that serves ``bootstrap``
+    (a benchmark given ``--kafka`` knows only the address), if there is one."""
+    listener = f"PLAINTEXT://{bootstrap}\n"
+    for config in sorted(runs_dir().glob("*/kafka-*/server.properties"), reverse=True):
+        if listener in config.read_text():
+            log = config.parent / GC_LOG
+            return log if log.exists() else None
+    return None
+
+
+def allocation_stalls(gc_log: Path, since: float) -> list[float]:
+    """Milliseconds of each allocation stall logged after ``since`` (epoch seconds):
+    broker threads waiting for the collector to free memory. Reads the ``time``
+    decoration ``start`` gives the log."""
+    stalls = []
+    for line in gc_log.read_text().splitlines():
+        if "Allocation Stall (" not in line:
+            continue
+        at = datetime.fromisoformat(line[1:line.index("]")]).timestamp()
+        if at >= since:
+            stalls.append(float(line.rsplit(" ", 1)[1].removesuffix("ms")))
+    return stalls
+
+
 @dataclass
 class KafkaCluster:
     site: str
@@ -115,6 +141,7 @@ class KafkaCluster:
     def gc_log(self) -> Path | None:
         """The broker's collector log (None for an external cluster)."""
         return self.process.log_path.parent / GC_LOG if self.process is not None else None
+
 
     def check(self) -> None:
         if self.process is not None and not self.process.alive():
