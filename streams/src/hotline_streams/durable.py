@@ -29,7 +29,12 @@ them, are not counted (``is_durable``, checked by the worker's consumer in
 good if the worker died before its re-delivery was checkpointed. And an event whose
 processing straddled a revocation (received before it, done after) is never acked, since
 its effect was on the dropped cache; only an agent that awaits between the two can see
-that, which ours do not today.
+that, which ours do not today. Last, a revoked worker holds the rebalance until its
+queued outputs and table writes are acknowledged (``_forget``): the partition's next
+owner restores the changelog as soon as it is assigned, and a write landing after that
+owner's own writes of the same key would stand in the changelog as the newest, older
+state (a later restore, even the same owner's at the next rebalance, reads it back: SLA
+counts went missing that way across a join and a kill).
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ from typing import Any
 from hotline_streams.outbox import Outbox
 
 log = logging.getLogger("hotline_streams.durable")
+
+# How long a revocation waits for queued writes (below faust's 60 s rebalance timeout,
+# after which the group would go on without this worker anyway).
+DRAIN_TIMEOUT_S = 30.0
 
 # Topics whose acks only DurableAcks gives, and the messages it has acked.
 _MANAGED_TOPICS: set[str] = set()
@@ -77,6 +86,9 @@ class DurableAcks:
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
         self._acker: asyncio.Task[None] | None = None
         self._received_in = 0  # the generation the event being processed arrived in
+        self._queued = 0  # batches queued and not yet written
+        self._drained = asyncio.Event()  # set while nothing is queued
+        self._drained.set()
         _MANAGED_TOPICS.update(stream.channel.topics)
         app.on_partitions_revoked.connect(self._forget)
 
@@ -94,6 +106,15 @@ class DurableAcks:
         jump over events not yet processed again."""
         self._generation += 1
         self._current = _Batch(self._generation)
+        if self._drained.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._drained.wait(), DRAIN_TIMEOUT_S)
+        except TimeoutError:
+            log.error("%d batch(es) of outputs and table writes of %s were still unwritten "
+                      "%.0f s into a rebalance; going on: a late write may overwrite the "
+                      "next owner's newer state in the changelog (check the brokers)",
+                      self._queued, ",".join(self.stream.channel.topics), DRAIN_TIMEOUT_S)
 
     def output(self, sent: Awaitable[Any]) -> None:
         """An output record of the current event (a ``FutureMessage`` of a send)."""
@@ -123,6 +144,8 @@ class DurableAcks:
         batch = self._current
         batch.events.append(event)
         if settled:
+            self._queued += 1
+            self._drained.clear()
             self._queue.put_nowait(batch)
             self._current = _Batch(self._generation)
 
@@ -140,8 +163,9 @@ class DurableAcks:
                 for batch in batches:
                     for sent in batch.outputs:
                         await sent
-                # Written even for an old assignment: the in-memory table already holds
-                # them, and a skipped write would leave the changelog behind it.
+                # Written even for an old assignment (the revocation waits for them): the
+                # in-memory table already holds them, and a skipped write would leave the
+                # changelog behind it if the partition stays here.
                 writes = [self.outbox.send(table.changelog_topic.get_topic_name(), key, value,
                                            partition=partition)
                           for batch in batches
@@ -153,8 +177,12 @@ class DurableAcks:
                 log.exception("output or table write for inputs from %s[%d]@%d failed; the "
                               "worker crashes without committing them (replayed after the "
                               "restart)", first.topic, first.partition, first.offset)
+                self._drained.set()  # nothing more will be written: never hold a rebalance
                 await self.app.crash(exc)
                 return
+            self._queued -= len(batches)
+            if not self._queued:
+                self._drained.set()
             for batch in batches:
                 if batch.generation != self._generation:
                     continue  # re-delivered after the rebalance; acked then

@@ -1,6 +1,7 @@
 """DurableAcks' rules around a rebalance, on stand-ins for the faust stream and app (the
 integration tests run them on a real worker): an event processed across a revocation
-is never acked, and faust's own acks of skipped messages do not count."""
+is never acked, faust's own acks of skipped messages do not count, and a revocation
+waits for the table writes already queued."""
 
 from __future__ import annotations
 
@@ -113,3 +114,73 @@ def test_faust_acks_of_skipped_messages_do_not_count_on_durable_topics() -> None
     processed = Message("t-tenant-events", 3, 8)
     durable._DURABLE.add(processed)  # what the acker does before it acks
     assert is_durable(processed)
+
+
+@dataclass
+class ChangelogTopic:
+    name: str
+
+    def get_topic_name(self) -> str:
+        return self.name
+
+
+@dataclass
+class Table:
+    changelog_topic: ChangelogTopic
+    data: dict[bytes, bytes] = field(default_factory=dict)
+
+
+class HeldOutbox:
+    """Sends that Kafka acknowledges only when the test says so."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, asyncio.Future[None]]] = []
+
+    def send(self, topic: str, key: bytes, value: bytes, **kwargs: Any) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.sent.append((topic, key, done))
+        return done
+
+
+def test_a_revocation_waits_until_the_queued_table_writes_are_acknowledged() -> None:
+    # The next owner restores the changelog once assigned: a write of ours landing after
+    # its own writes would stand there as the newest (older) state.
+    stream = Stream(records(range(1)), Channel(("t-tenant-events",)))
+    app = App()
+    outbox = HeldOutbox()
+    table = Table(ChangelogTopic("t-sla-changelog"))
+
+    async def main() -> None:
+        acks = DurableAcks(stream, app, outbox)  # type: ignore[arg-type]
+        async for record in acks.events():
+            acks.put(table, 3, b"B/acme", b"book")
+            acks.done(record)
+        while not outbox.sent:
+            await asyncio.sleep(0)  # the acker sends the write
+        revocation = asyncio.ensure_future(app.on_partitions_revoked.send({"revoked"}))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not revocation.done(), "the revocation went on with a write unacknowledged"
+        outbox.sent[0][2].set_result(None)  # Kafka acknowledges the write
+        await asyncio.wait_for(revocation, 5)
+        assert stream.acked == []  # an event of the old assignment: re-delivered, not acked
+
+    asyncio.run(main())
+    assert [(topic, key) for topic, key, _ in outbox.sent] == [("t-sla-changelog", b"B/acme")]
+    assert table.data == {b"B/acme": b"book"}
+
+
+def test_a_revocation_with_nothing_queued_goes_on_at_once() -> None:
+    stream = Stream(records(range(2)), Channel(("t-tenant-events",)))
+    app = App()
+
+    async def main() -> None:
+        acks = DurableAcks(stream, app, Outbox())  # type: ignore[arg-type]
+        async for record in acks.events():
+            acks.done(record)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        await asyncio.wait_for(app.on_partitions_revoked.send({"revoked"}), 1)
+
+    asyncio.run(main())
+    assert stream.acked == [0, 1]
