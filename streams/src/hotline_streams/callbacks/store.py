@@ -142,10 +142,10 @@ class CallbackStore:
     def get(self, tenant: str, callback_id: str, *, serial: bool = False) -> Callback | None:
         """The open callback, or the closed one, or None. ``serial`` reads the latest
         Paxos-committed value (costly; for settling and tests)."""
-        stmt = self._get.bind((tenant, callback_id))
-        if serial:
-            stmt.consistency_level = ConsistencyLevel.SERIAL
-        row = self.session.execute(stmt).one()
+        # A SERIAL read finishes any proposal in flight, so under contention it can
+        # itself end "unknown": _settle retries it.
+        row = (self._settle(tenant, callback_id) if serial
+               else self.session.execute(self._get, (tenant, callback_id)).one())
         if row is None:
             row = self.session.execute(self._get_closed, (tenant, callback_id)).one()
         return None if row is None else _from_row(row)
