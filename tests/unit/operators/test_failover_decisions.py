@@ -42,6 +42,18 @@ def test_silent_and_unprobeable_peer_needs_the_witness() -> None:
     assert decide(view(100, None, False), T, failed_over=False).action is Action.ASK_WITNESS
 
 
+def test_a_peer_never_heard_is_not_suspected_before_a_full_peer_timeout_of_watching() -> None:
+    # Two sites created a moment apart: the first must not take over the second before
+    # the second has had the chance to heartbeat (CI once saw cut-a take cut-b over).
+    starting = PeerView(103, None, False, None, watched_since=100)
+    assert decide(starting, T, failed_over=False).action is Action.NONE
+    later = PeerView(106, None, False, None, watched_since=100)
+    assert decide(later, T, failed_over=False).action is Action.ASK_WITNESS
+    # A heartbeat once heard is judged by its age alone.
+    assert decide(PeerView(106, 100, False, None, watched_since=105), T,
+                  failed_over=False).action is Action.ASK_WITNESS
+
+
 @pytest.mark.parametrize(("answer", "action"), [
     (WitnessAnswer.GRANTED, Action.FAIL_OVER),
     (WitnessAnswer.REFUSED, Action.NONE),

@@ -99,6 +99,7 @@ class Controller:
         self.witness = WitnessClient(spec.witness_url)
         self.sequence = 0
         self.healthy_since: dict[str, float | None] = {}
+        self.watched_since: dict[str, float] = {}
         self.steps: dict[str, Step] = {
             "split-written": self._write_split,
             "scaled": self._scale,
@@ -147,14 +148,16 @@ class Controller:
                                         FAILBACK_STEPS)) or "forgetting the takeover")
                 status = self.resume_failback(spec, status, peer)
                 failed = list(status.get("failedPeers") or [])
+            watched_since = self.watched_since.setdefault(peer, now)
             view = PeerView(now, last.get(peer), probe(spec.peer_probes.get(peer)),
-                            self.healthy_since.get(peer))
+                            self.healthy_since.get(peer), watched_since)
             healthy = peer_healthy(view, self.timings)
             if not healthy:
                 self.healthy_since[peer] = None
             elif self.healthy_since.get(peer) is None:
                 self.healthy_since[peer] = now
-            view = PeerView(now, view.last_heartbeat, view.probe_ok, self.healthy_since[peer])
+            view = PeerView(now, view.last_heartbeat, view.probe_ok, self.healthy_since[peer],
+                            watched_since)
             decision = decide(view, self.timings, failed_over=peer in failed)
             if decision.action is Action.ASK_WITNESS:
                 answer, granted, reason = self.witness.request_takeover(spec.site, peer)

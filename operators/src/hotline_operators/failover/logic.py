@@ -24,8 +24,11 @@ from hotline_operators.failover.models import (
 
 
 def peer_suspected(view: PeerView, timings: Timings) -> bool:
-    silent = (view.last_heartbeat is None
-              or view.now - view.last_heartbeat > timings.peer_timeout_s)
+    if view.last_heartbeat is None:
+        silent = (view.watched_since is None
+                  or view.now - view.watched_since > timings.peer_timeout_s)
+    else:
+        silent = view.now - view.last_heartbeat > timings.peer_timeout_s
     return silent and view.probe_ok is False
 
 

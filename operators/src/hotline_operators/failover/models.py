@@ -25,6 +25,10 @@ class PeerView:
     last_heartbeat: float | None  # newest heartbeat read from the mirrored topic
     probe_ok: bool | None  # the latest direct probe (None: not probed yet)
     healthy_since: float | None  # start of the current unbroken healthy stretch
+    # When this operator began watching the peer. A peer never heard from counts as
+    # silent only a full peer timeout after that: a site created just before its peer,
+    # or an operator just restarted, has not yet had the chance to hear it.
+    watched_since: float | None = None
 
 
 class WitnessAnswer(StrEnum):
