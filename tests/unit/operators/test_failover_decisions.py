@@ -24,8 +24,8 @@ T = Timings(heartbeat_interval_s=1, peer_timeout_s=5, hold_down_s=60)
 
 
 def view(now: float, last_heartbeat: float | None, probe_ok: bool | None,
-         healthy_since: float | None = None) -> PeerView:
-    return PeerView(now, last_heartbeat, probe_ok, healthy_since)
+         healthy_since: float | None = None, watched_since: float | None = None) -> PeerView:
+    return PeerView(now, last_heartbeat, probe_ok, healthy_since, watched_since)
 
 
 def test_a_live_peer_is_left_alone() -> None:
@@ -45,12 +45,12 @@ def test_silent_and_unprobeable_peer_needs_the_witness() -> None:
 def test_a_peer_never_heard_is_not_suspected_before_a_full_peer_timeout_of_watching() -> None:
     # Two sites created a moment apart: the first must not take over the second before
     # the second has had the chance to heartbeat (CI once saw cut-a take cut-b over).
-    starting = PeerView(103, None, False, None, watched_since=100)
+    starting = view(103, None, False, watched_since=100)
     assert decide(starting, T, failed_over=False).action is Action.NONE
-    later = PeerView(106, None, False, None, watched_since=100)
+    later = view(106, None, False, watched_since=100)
     assert decide(later, T, failed_over=False).action is Action.ASK_WITNESS
     # A heartbeat once heard is judged by its age alone.
-    assert decide(PeerView(106, 100, False, None, watched_since=105), T,
+    assert decide(view(106, 100, False, watched_since=105), T,
                   failed_over=False).action is Action.ASK_WITNESS
 
 

@@ -14,6 +14,7 @@ step repeated after a crash is a duplicate that consumers drop.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -148,16 +149,15 @@ class Controller:
                                         FAILBACK_STEPS)) or "forgetting the takeover")
                 status = self.resume_failback(spec, status, peer)
                 failed = list(status.get("failedPeers") or [])
-            watched_since = self.watched_since.setdefault(peer, now)
             view = PeerView(now, last.get(peer), probe(spec.peer_probes.get(peer)),
-                            self.healthy_since.get(peer), watched_since)
+                            self.healthy_since.get(peer),
+                            self.watched_since.setdefault(peer, now))
             healthy = peer_healthy(view, self.timings)
             if not healthy:
                 self.healthy_since[peer] = None
             elif self.healthy_since.get(peer) is None:
                 self.healthy_since[peer] = now
-            view = PeerView(now, view.last_heartbeat, view.probe_ok, self.healthy_since[peer],
-                            watched_since)
+            view = dataclasses.replace(view, healthy_since=self.healthy_since[peer])
             decision = decide(view, self.timings, failed_over=peer in failed)
             if decision.action is Action.ASK_WITNESS:
                 answer, granted, reason = self.witness.request_takeover(spec.site, peer)

@@ -24,11 +24,9 @@ from hotline_operators.failover.models import (
 
 
 def peer_suspected(view: PeerView, timings: Timings) -> bool:
-    if view.last_heartbeat is None:
-        silent = (view.watched_since is None
-                  or view.now - view.watched_since > timings.peer_timeout_s)
-    else:
-        silent = view.now - view.last_heartbeat > timings.peer_timeout_s
+    heard_or_watched = (view.last_heartbeat if view.last_heartbeat is not None
+                        else view.watched_since)
+    silent = heard_or_watched is None or view.now - heard_or_watched > timings.peer_timeout_s
     return silent and view.probe_ok is False
 
 

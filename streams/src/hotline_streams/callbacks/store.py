@@ -141,9 +141,7 @@ class CallbackStore:
 
     def get(self, tenant: str, callback_id: str, *, serial: bool = False) -> Callback | None:
         """The open callback, or the closed one, or None. ``serial`` reads the latest
-        Paxos-committed value (costly; for settling and tests)."""
-        # A SERIAL read finishes any proposal in flight, so under contention it can
-        # itself end "unknown": _settle retries it.
+        Paxos-committed value, as a settle does (costly; for settling and tests)."""
         row = (self._settle(tenant, callback_id) if serial
                else self.session.execute(self._get, (tenant, callback_id)).one())
         if row is None:
