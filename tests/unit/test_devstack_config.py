@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devstack import cassandra, kafka, kubernetes, mirrormaker
+from devstack import cassandra, kafka, kubernetes, mirrormaker, network, node
 from devstack.settings import ExternalEndpoints
 from devstack.stack import PROFILES, Component, resolve
 
@@ -58,7 +58,17 @@ def test_profiles_start_dependencies_first() -> None:
     assert resolve([Component.MIRRORMAKER]) == [
         Component.KAFKA_SITE_A, Component.KAFKA_SITE_B, Component.MIRRORMAKER]
     assert set(PROFILES["single"]) < set(PROFILES["two-site"])
-    assert resolve(PROFILES["two-site"]) == list(Component)
+    assert resolve(PROFILES["two-site"]) == [c for c in Component if c is not Component.NODE]
+    assert resolve([Component.NODE]) == [Component.KUBERNETES, Component.NODE]
+    assert set(PROFILES["node"]) == set(PROFILES["single"]) | {Component.NODE}
+
+
+def test_pods_get_no_default_route_and_no_masquerade() -> None:
+    bridge = node.cni_config(Path("/ipam"))["plugins"][0]  # type: ignore[index]
+    assert not bridge["isDefaultGateway"] and not bridge["ipMasq"] and not bridge["isGateway"]
+    assert bridge["ipam"]["routes"] == [{"dst": network.SERVICE_CIDR}]
+    assert bridge["ipam"]["ranges"] == [[{"subnet": network.POD_SUBNET,
+                                          "gateway": network.POD_GATEWAY}]]
 
 
 def test_external_servers_come_from_the_environment() -> None:

@@ -4,6 +4,7 @@
     devstack up [--profile single]          start the stack, print where it is, run
                                             until Ctrl-C (or --for N seconds)
     devstack check                          health of the servers named in the env
+    devstack images build                   build the container images (cached by content)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import threading
 import time
 from types import FrameType
 
-from devstack import artifacts
+from devstack import artifacts, images
 from devstack.platform import Platform
 from devstack.process import ServerError
 from devstack.settings import ENV_OVERRIDES, ExternalEndpoints
@@ -121,6 +122,15 @@ def _check(_args: argparse.Namespace) -> int:
     return 0 if all(p is None for p in report.values()) else 1
 
 
+def _images_build(_args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    for image in images.build_all().values():
+        state = "cached" if image.cached else "built"
+        print(f"{image.ref}  {image.size / 2**20:.0f} MiB  {state}  {image.archive}")
+    print(f"devstack: images ready in {time.monotonic() - started:.1f}s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__,
@@ -146,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     p_up.set_defaults(func=_up)
     p_check = sub.add_parser("check", help="health-check the servers named in the environment")
     p_check.set_defaults(func=_check)
+    p_images = sub.add_parser("images", help="Hotline's container images (images/)")
+    images_sub = p_images.add_subparsers(dest="images_command", required=True)
+    p_images_build = images_sub.add_parser(
+        "build", help="build every image into an OCI archive (cached by content)")
+    p_images_build.set_defaults(func=_images_build)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -1,11 +1,19 @@
-"""kube-apiserver on etcd, envtest style (no kubelet, no controller-manager).
+"""kube-apiserver on etcd, envtest style; devstack.node adds a real node to it.
 
 Both are built from the Go module proxy through wrapper modules in devstack/go/;
 helm and kubectl come the same way. Clients get a kubeconfig with an admin token.
+
+As root, the API server binds and advertises the pod bridge's gateway address
+(``network.POD_GATEWAY``, a local address) instead of 127.0.0.1, so that a node can
+be added at any time and its pods reach the API through the ``kubernetes`` Service.
+Its certificates come from a per-run CA (``devstack.pki``) that also signs the node
+components' client certificates.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
 import subprocess
 from dataclasses import dataclass
@@ -14,10 +22,13 @@ from pathlib import Path
 import requests
 import yaml
 
-from devstack import artifacts
+from devstack import artifacts, network
 from devstack.network import PortAllocator, tcp_open
+from devstack.pki import Authority
 from devstack.process import ManagedProcess, ServerError, wait_until
 from devstack.settings import ETCD_VERSION, HELM_VERSION, KUBERNETES_VERSION
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,7 +39,7 @@ class Binaries:
     helm: Path
 
 
-def _kubernetes_stamps() -> dict[str, str]:
+def kubernetes_stamps() -> dict[str, str]:
     # What Kubernetes' release build sets; without it the API server reports
     # v0.0.0-master and charts with a kubeVersion constraint refuse to install.
     major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
@@ -52,10 +63,10 @@ def install() -> Binaries:
         etcd=artifacts.go_binary("etcd", "go.etcd.io/etcd/server/v3", "etcd", ETCD_VERSION),
         kube_apiserver=artifacts.go_binary(
             "kubernetes", "k8s.io/kubernetes/cmd/kube-apiserver", "kube-apiserver",
-            KUBERNETES_VERSION, _kubernetes_stamps()),
+            KUBERNETES_VERSION, kubernetes_stamps()),
         kubectl=artifacts.go_binary(
             "kubernetes", "k8s.io/kubernetes/cmd/kubectl", "kubectl", KUBERNETES_VERSION,
-            _kubernetes_stamps()),
+            kubernetes_stamps()),
         helm=artifacts.go_binary("helm", "helm.sh/helm/v3/cmd/helm", "helm", HELM_VERSION,
                                  _helm_stamps()),
     )
@@ -99,12 +110,23 @@ class ApiServer:
     etcd_url: str | None = None
     etcd: ManagedProcess | None = None
     apiserver: ManagedProcess | None = None  # both None: an external API server
+    # Started by devstack only: where it listens, its CA (which signs node
+    # components' client certificates) and the service-account signing key.
+    address: str | None = None
+    ca: Authority | None = None
+    service_account_key: Path | None = None
+
+    @property
+    def node_capable(self) -> bool:
+        """Whether devstack.node can join: the API server listens on the pod gateway."""
+        return self.address == network.POD_GATEWAY and self.ca is not None
 
     @property
     def name(self) -> str:
         return f"kube-apiserver ({self.server})"
 
-    def _get(self, path: str) -> requests.Response:
+    def get(self, path: str) -> requests.Response:
+        """GET a path as the admin (devstack-started API servers only)."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         verify: str | bool = str(self.ca_file) if self.ca_file else True
         return requests.get(self.server + path, headers=headers, verify=verify, timeout=5)
@@ -123,7 +145,7 @@ class ApiServer:
                 config_file=str(self.kubeconfig_path))
             client.VersionApi(api).get_code(_request_timeout=5)
             return True
-        return self._get("/readyz").status_code == 200
+        return self.get("/readyz").status_code == 200
 
     def check(self) -> None:
         for proc in (self.etcd, self.apiserver):
@@ -138,7 +160,7 @@ class ApiServer:
             if self.token is None:
                 self.apiserver_ready()
                 return
-            response = self._get("/readyz?verbose")
+            response = self.get("/readyz?verbose")
         except Exception as exc:
             raise ServerError(f"{self.name} is not answering: {exc}") from exc
         if response.status_code != 200:
@@ -161,6 +183,7 @@ def start(run_dir: Path, ports: PortAllocator) -> ApiServer:
     home = run_dir / "kubernetes"
     certs = home / "certs"
     certs.mkdir(parents=True, exist_ok=True)
+    address = _listen_address()
     client_port, peer_port, secure_port = ports.take(), ports.take(), ports.take()
     etcd_url = f"http://127.0.0.1:{client_port}"
     etcd = ManagedProcess(
@@ -180,19 +203,45 @@ def start(run_dir: Path, ports: PortAllocator) -> ApiServer:
     tokens = home / "tokens.csv"
     tokens.write_text(f'{token},devstack-admin,devstack-admin,"system:masters"\n')
     sa_key, sa_pub = _generate_service_account_key(certs)
+    ca = Authority.create(certs)
+    serving = ca.issue(
+        "apiserver", common_name="kube-apiserver", client=False, server=True,
+        ips=tuple(dict.fromkeys(("127.0.0.1", address, network.API_SERVICE_IP))),
+        dns=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+             "kubernetes.default.svc.cluster.local"))
+    # The API server's own identity towards kubelets (logs, exec, port-forward).
+    kubelet_client = ca.issue("apiserver-kubelet-client",
+                              common_name="kube-apiserver-kubelet-client",
+                              organizations=("system:masters",))
+    node_flags = [
+        # A real cluster's admission: pods get their service-account token mounted
+        # (the ServiceAccount plugin), kubelets may only touch their own node's objects.
+        "--enable-admission-plugins=NodeRestriction",
+        "--authorization-mode=Node,RBAC",
+        f"--kubelet-client-certificate={kubelet_client.cert}",
+        f"--kubelet-client-key={kubelet_client.key}",
+        f"--kubelet-certificate-authority={ca.cert}",
+        "--kubelet-preferred-address-types=InternalIP",
+    ] if address == network.POD_GATEWAY else [
+        # No node can join (not root): envtest style, no pods are ever run.
+        "--disable-admission-plugins=ServiceAccount",
+        "--authorization-mode=RBAC",
+    ]
     apiserver = ManagedProcess(
         name="kube-apiserver",
         argv=[
             str(binaries.kube_apiserver),
             f"--etcd-servers={etcd_url}",
             f"--cert-dir={certs}",
+            f"--tls-cert-file={serving.cert}",
+            f"--tls-private-key-file={serving.key}",
+            f"--client-ca-file={ca.cert}",
             f"--secure-port={secure_port}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            "--service-cluster-ip-range=10.0.0.0/24",
+            f"--bind-address={address}",
+            f"--advertise-address={address}",
+            f"--service-cluster-ip-range={network.SERVICE_CIDR}",
             "--allow-privileged=true",
-            "--disable-admission-plugins=ServiceAccount",
-            "--authorization-mode=RBAC",
+            *node_flags,
             f"--token-auth-file={tokens}",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={sa_pub}",
@@ -201,19 +250,31 @@ def start(run_dir: Path, ports: PortAllocator) -> ApiServer:
         ],
         log_path=home / "kube-apiserver.log",
     )
-    server = f"https://127.0.0.1:{secure_port}"
+    server = f"https://{address}:{secure_port}"
     kubeconfig_path = home / "kubeconfig"
-    # The API server writes its self-signed serving chain (incl. its CA) here.
-    ca_file = certs / "apiserver.crt"
+    ca_file = ca.cert
     kubeconfig_path.write_text(yaml.safe_dump(kubeconfig(server=server, token=token,
                                                          ca_file=ca_file)))
     api = ApiServer(server=server, kubeconfig_path=kubeconfig_path, token=token,
-                    ca_file=ca_file, etcd_url=etcd_url, etcd=etcd, apiserver=apiserver)
+                    ca_file=ca_file, etcd_url=etcd_url, etcd=etcd, apiserver=apiserver,
+                    address=address, ca=ca, service_account_key=sa_key)
     # etcd must answer before the API server starts, or it exits after retries.
     wait_until(lambda: tcp_open("127.0.0.1", client_port), timeout=30, proc=etcd,
                what=f"listening on {etcd_url}")
     apiserver.start()
     return api
+
+
+def _listen_address() -> str:
+    """The pod gateway when the pod network can be set up (root), else 127.0.0.1."""
+    if os.geteuid() != 0:
+        return "127.0.0.1"
+    try:
+        network.ensure_pod_network()
+    except (network.PodNetworkError, OSError) as exc:
+        log.warning("kube-apiserver listens on 127.0.0.1: no node can join (%s)", exc)
+        return "127.0.0.1"
+    return network.POD_GATEWAY
 
 
 def external(kubeconfig_path: str) -> ApiServer:

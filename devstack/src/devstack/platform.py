@@ -108,6 +108,7 @@ class Platform:
     phone_port: int = 0
     callbacks_port: int = 0
     cassandra_dc_a: str | None = None  # host:port; default: the stack's env.sh
+    client_env: dict[str, str] = field(default_factory=dict)  # phones' and Locust's
 
     def _start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> \
             ManagedProcess:
@@ -123,10 +124,7 @@ class Platform:
         env = {**os.environ, "HOTLINE_KAFKA_SITE_A": self.bootstrap}
         # One key per run unless the operator set one: caller tokens join within a run.
         env.setdefault(TOKEN_KEY_ENV, f"hotline-run-{uuid.uuid4().hex}")
-        sipp = shutil.which("sipp")
-        if sipp is None:
-            raise ServerError("sipp is missing (Debian package sip-tester): it plays the "
-                              "callers and the agents' phones")
+        self.client_env = env
         prompts = subprocess.run(
             [sys.executable, "-m", "hotline_media_nodes.cli", "prompts", "install", str(FLOW)],
             env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -159,11 +157,20 @@ class Platform:
         wait_until(lambda: _http_ok(f"http://127.0.0.1:{self.callbacks_port}/readyz"),
                    timeout=120, proc=callbacks, what="ready (Kafka and Cassandra reached, "
                    "a scheduling tick done)")
+        self.start_clients()
+
+    def start_clients(self) -> None:
+        """The agents' phones and, unless ``traffic`` is off, Locust's steady shape."""
+        sipp = shutil.which("sipp")
+        if sipp is None:
+            raise ServerError("sipp is missing (Debian package sip-tester): it plays the "
+                              "callers and the agents' phones")
         self._start("agent phones", [sipp, "-sn", "uas", "-i", "127.0.0.1",
                                      "-p", str(self.phone_port), "-nostdin",
                                      "-mp", str(_free_udp_port())])
         if not self.traffic:
             return
+        env = self.client_env
         self.locust_port = self.ports.take()
         self._start("traffic (Locust)", [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", self.streams_url,
@@ -175,7 +182,7 @@ class Platform:
             "--hotline-duration", str(TRAFFIC_SECONDS), "--hotline-agents", str(self.agents),
             "--hotline-dialers", "1", "--hotline-talk", f"{self.talk_seconds:g}",
             "--hotline-patience", "90", "--hotline-wrap-up", "5",
-            "--hotline-report-dir", str(home / "loadtest-report")], env)
+            "--hotline-report-dir", str(self.run_dir / "platform" / "loadtest-report")], env)
 
     def _start_callbacks(self, home: Path, env: dict[str, str]) -> ManagedProcess:
         """Create the callbacks keyspace on Cassandra dc-a (idempotent), then start the

@@ -10,14 +10,16 @@ killed.
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from devstack import artifacts, cassandra, kafka, kubernetes, mirrormaker
+from devstack.node import ImageArchive, Node
 from devstack.process import ServerError
 from devstack.stack import Component, Stack
 
@@ -82,6 +84,58 @@ def kube(devstack: Stack) -> KubeTools:
     binaries = kubernetes.install()
     return KubeTools(api=devstack.kube, kubeconfig=devstack.kube.kubeconfig_path,
                      kubectl=binaries.kubectl, helm=binaries.helm)
+
+
+@dataclass(frozen=True)
+class KubeNode:
+    """A real node on the ``kube`` API server: pods run on this machine.
+
+    Only images imported into its containerd exist (nothing can be pulled): pods
+    must use ``imagePullPolicy: IfNotPresent`` or ``Never``. ``pause_ref`` is the
+    sandbox image, a static busybox at /bin/busybox that pods can run too.
+    """
+
+    node: Node
+    kube: KubeTools
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def containerd_socket(self) -> Path:
+        return self.node.containerd_socket
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.kube.kubeconfig
+
+    @property
+    def kubectl(self) -> Path:
+        return self.kube.kubectl
+
+    @property
+    def helm(self) -> Path:
+        return self.kube.helm
+
+    @property
+    def pause_ref(self) -> str:
+        return self.node.pause_ref
+
+    def import_images(self, images: Mapping[str, Path] | Mapping[str, ImageArchive]
+                      | Iterable[ImageArchive]) -> None:
+        """Import OCI archives: ``{ref: archive}`` or ``devstack.images.build_all()``'s
+        images (those already in containerd are skipped)."""
+        self.node.import_images(images)
+
+
+@pytest.fixture(scope="session")
+def kube_node(devstack: Stack, kube: KubeTools) -> KubeNode:
+    if os.geteuid() != 0:
+        pytest.skip("a real node (containerd, kubelet, pod network) needs root")
+    _up(devstack, Component.NODE)
+    assert devstack.node is not None
+    return KubeNode(node=devstack.node, kube=kube)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 
-from devstack import cassandra, kafka, kubernetes, mirrormaker
+from devstack import cassandra, kafka, kubernetes, mirrormaker, node
 from devstack.network import PortAllocator, cassandra_addresses
 from devstack.process import ServerError
 from devstack.settings import ExternalEndpoints, cache_dir, runs_dir
@@ -36,15 +36,19 @@ class Component(StrEnum):
     CASSANDRA_DC_A = "cassandra-dc-a"
     CASSANDRA_DC_B = "cassandra-dc-b"
     KUBERNETES = "kube-apiserver"
+    NODE = "kube-node"  # a real node: containerd, kubelet, kube-proxy, scheduler, controllers
 
 
 PROFILES: dict[str, tuple[Component, ...]] = {
     "single": (Component.KAFKA_SITE_A, Component.CASSANDRA_DC_A, Component.KUBERNETES),
-    "two-site": tuple(Component),
+    "two-site": tuple(c for c in Component if c is not Component.NODE),
+    "node": (Component.KAFKA_SITE_A, Component.CASSANDRA_DC_A, Component.KUBERNETES,
+             Component.NODE),
 }
 
 _DEPENDS: dict[Component, tuple[Component, ...]] = {
     Component.MIRRORMAKER: (Component.KAFKA_SITE_A, Component.KAFKA_SITE_B),
+    Component.NODE: (Component.KUBERNETES,),
 }
 
 
@@ -71,6 +75,9 @@ def install(components: Iterable[Component]) -> None:
         cassandra.install()
     if Component.KUBERNETES in todo:
         kubernetes.install()
+    if Component.NODE in todo:
+        node.install()
+        node.busybox_pause_image()  # the sandbox image; the platform's are `devstack images`
 
 
 def _owner_alive(run: Path) -> bool:
@@ -110,20 +117,23 @@ class Stack:
         self.cassandra: dict[str, cassandra.CassandraNode] = {}
         self.mirrormaker: mirrormaker.MirrorMaker | None = None
         self.kube: kubernetes.ApiServer | None = None
+        self.node: node.Node | None = None
         self._cassandra_addresses: list[str] | None = None
         atexit.register(self.down)
 
     # -- what is running -------------------------------------------------------
     def servers(self) -> list[kafka.KafkaCluster | cassandra.CassandraNode
-                              | mirrormaker.MirrorMaker | kubernetes.ApiServer]:
+                              | mirrormaker.MirrorMaker | kubernetes.ApiServer | node.Node]:
         found: list[kafka.KafkaCluster | cassandra.CassandraNode
-                    | mirrormaker.MirrorMaker | kubernetes.ApiServer] = []
+                    | mirrormaker.MirrorMaker | kubernetes.ApiServer | node.Node] = []
         found += self.kafka.values()
         if self.mirrormaker:
             found.append(self.mirrormaker)
         found += self.cassandra.values()
         if self.kube:
             found.append(self.kube)
+        if self.node:
+            found.append(self.node)
         return found
 
     def health(self) -> dict[str, str | None]:
@@ -180,6 +190,7 @@ class Stack:
             Component.CASSANDRA_DC_A: ext.cassandra_dc_a is not None,
             Component.CASSANDRA_DC_B: ext.cassandra_dc_b is not None,
             Component.KUBERNETES: ext.kubeconfig is not None,
+            Component.NODE: False,  # joins only an API server devstack started
         }[c]
 
     def _present(self, c: Component) -> bool:
@@ -189,6 +200,8 @@ class Stack:
             return DATACENTERS[_site(c)] in self.cassandra
         if c is Component.MIRRORMAKER:
             return self.mirrormaker is not None
+        if c is Component.NODE:
+            return self.node is not None
         return self.kube is not None
 
     def _spawn(self, c: Component) -> None:
@@ -219,6 +232,13 @@ class Stack:
             self.mirrormaker = (
                 mirrormaker.MirrorMaker(bootstraps={k.site: k.bootstrap for k in clusters})
                 if ext.mirrormaker_external else mirrormaker.start(clusters, self.run_dir))
+        elif c is Component.NODE:
+            if self.kube is None or ext.kubeconfig:
+                raise ServerError("a devstack node joins only an API server devstack started; "
+                                  "unset HOTLINE_KUBECONFIG to start both")
+            pause_ref, images = node.default_images()
+            self.node = node.start(self.run_dir, self.ports, self.kube, pause_ref=pause_ref,
+                                   images=images)
         else:
             self.kube = (kubernetes.external(ext.kubeconfig) if ext.kubeconfig
                          else kubernetes.start(self.run_dir, self.ports))
@@ -236,6 +256,9 @@ class Stack:
         elif c is Component.MIRRORMAKER:
             assert self.mirrormaker is not None
             self.mirrormaker.wait_ready()
+        elif c is Component.NODE:
+            assert self.node is not None
+            self.node.wait_ready()
         else:
             assert self.kube is not None
             self.kube.wait_ready()
@@ -243,6 +266,11 @@ class Stack:
     # -- stopping -----------------------------------------------------------------
     def down(self) -> None:
         """Stop everything this stack started, dependants first, in parallel waves."""
+        if self.node is not None:
+            # Before the API server: the kubelet and controllers are its clients, and
+            # the node's containers and shims must not outlive it.
+            self.node.stop()
+            self.node = None
         started = [p for server in self.servers() for p in server.processes()]
         # Clients of other servers go first so they don't log the others' shutdown.
         first = [p for p in started if p.name in ("mirrormaker2", "kube-apiserver")]

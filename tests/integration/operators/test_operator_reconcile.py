@@ -45,13 +45,16 @@ def wait_for(list_call: Callable[..., Any], namespace: str, accept: Callable[[An
 
 
 def site_condition(obj: dict[str, Any], kind: str) -> str | None:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if c["type"] == kind:
-            return str(c["status"])
-    return None
+    found = condition_of(obj, kind)
+    return None if found is None else str(found["status"])
 
 
-def test_a_site_gets_its_workloads_and_a_ready_condition(
+def condition_of(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or []
+                 if c["type"] == kind), None)
+
+
+def test_a_site_gets_its_workloads_and_a_ready_condition_naming_the_pods_not_ready(
     operator: KopfRunner, operator_api: ApiClient, namespace: str,
 ) -> None:
     objects = client.CustomObjectsApi(operator_api)
@@ -62,8 +65,16 @@ def test_a_site_gets_its_workloads_and_a_ready_condition(
         return objects.list_namespaced_custom_object(crds.GROUP, crds.VERSION, ns,
                                                      crds.SITES, **kw)
 
-    site = wait_for(list_sites, namespace, lambda o: site_condition(o, "Ready") == "True",
-                    "site-a Ready")
+    # Ready means the site's pods are ready; these never are (the example's images are
+    # not on any node), and the condition says which Deployments it waits for.
+    def not_ready_naming_media(obj: dict[str, Any]) -> bool:
+        ready = condition_of(obj, "Ready")
+        return (ready is not None and ready["status"] == "False"
+                and ready.get("reason") == "PodsNotReady"
+                and "site-a-media-nodes" in ready.get("message", ""))
+
+    site = wait_for(list_sites, namespace, not_ready_naming_media,
+                    "site-a Ready=False (PodsNotReady) naming its media nodes")
     assert site["status"]["trafficShare"] == 50
 
     apps = client.AppsV1Api(operator_api)

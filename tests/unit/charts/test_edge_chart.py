@@ -51,11 +51,11 @@ def test_the_site_names_the_configmap_the_follower_watches_and_may_read(helm: Pa
     follower = next(c for c in pod["containers"] if c["name"] == "follower")
     init = next(c for c in pod["initContainers"] if c["name"] == "dispatcher-list")
     for container in (follower, init):
-        assert arg(container["args"], "--config-map") == edge["dispatcherConfigMap"]
-        assert arg(container["args"], "--list") == DISPATCHER_LIST
-        assert arg(container["args"], "--rpc-socket") == RPC_SOCKET
-    assert "--once" in init["args"] and "--once" not in follower["args"]
-    assert arg(init["args"], "--initial") == "/etc/kamailio/dispatcher.list"
+        assert arg(container["command"], "--config-map") == edge["dispatcherConfigMap"]
+        assert arg(container["command"], "--list") == DISPATCHER_LIST
+        assert arg(container["command"], "--rpc-socket") == RPC_SOCKET
+    assert "--once" in init["command"] and "--once" not in follower["command"]
+    assert arg(init["command"], "--initial") == "/etc/kamailio/dispatcher.list"
     # Kamailio reads the list the follower writes and opens the socket it calls.
     cfg = find(docs, "ConfigMap", "hotline-site-a-edge")["data"]["kamailio.cfg"]
     assert f'"list_file", "{DISPATCHER_LIST}"' in cfg
@@ -64,7 +64,7 @@ def test_the_site_names_the_configmap_the_follower_watches_and_may_read(helm: Pa
     mounts = {m["name"]: m["mountPath"] for m in kamailio["volumeMounts"]}
     assert mounts["run"] == str(Path(DISPATCHER_LIST).parent)
     assert {m["name"]: m["mountPath"] for m in follower["volumeMounts"]} == {
-        "run": mounts["run"]}
+        "run": mounts["run"], "tmp": "/tmp"}
     # The edge's account may read that one ConfigMap and nothing else.
     assert pod["serviceAccountName"] == "hotline-site-a-edge"
     role = find(docs, "Role", "hotline-site-a-edge")

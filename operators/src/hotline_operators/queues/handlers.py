@@ -3,7 +3,9 @@
 Any change to a queue re-renders the whole namespace (a tenant's file depends on all
 its queues, and an overflow target's deletion breaks the queue pointing at it). No
 finalizer: deleting a queue never waits for the operator; the DELETED watch event
-re-renders, and resume re-renders everything after an operator restart.
+re-renders, and resume re-renders everything after an operator restart. The tenants
+ConfigMap belongs to the namespace, not to a site (both sites' workers read it); an
+uninstall deletes it (hotline_operators.uninstall) once the queues are gone.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ def render(namespace: str, logger: Logger, trigger: str | None = None) -> None:
     with _RENDER:
         bodies = store.queues(namespace)
         current = store.tenants_data(namespace)
+        if current is None and not bodies:
+            # Nothing to render and nothing to correct: do not create an empty ConfigMap
+            # (after an uninstall deleted the queues and then the ConfigMap, writing one
+            # again would leave it behind; the workers mount it optionally).
+            return
         specs = [QueueSpec.from_resource(b) for b in bodies]
         rendering = render_namespace(specs, current or {})
         if current is None or rendering.data != current:

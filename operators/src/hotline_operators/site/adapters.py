@@ -1,4 +1,5 @@
-"""Writes a site's manifests to the API server (server-side apply)."""
+"""Writes a site's manifests to the API server (server-side apply) and reads back what
+its readiness depends on."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from typing import Any
 
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
+
+from hotline_operators import crds
+from hotline_operators.site.meta import MANAGED_BY
 
 FIELD_MANAGER = "hotline-operator"
 
@@ -23,3 +27,50 @@ class Applier:
         self.dynamic.server_side_apply(  # type: ignore[no-untyped-call]
             resource, body=manifest, name=meta["name"],
             namespace=meta.get("namespace"), field_manager=FIELD_MANAGER, force_conflicts=True)
+
+
+class SiteStatusStore:
+    """A site, its Deployments' status, and optimistic writes of its conditions."""
+
+    def __init__(self, api_client: client.ApiClient | None = None) -> None:
+        self.api_client = api_client or client.ApiClient()
+        self.objects = client.CustomObjectsApi(self.api_client)
+        self.apps = client.AppsV1Api(self.api_client)
+
+    def site(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            site: Any = self.objects.get_namespaced_custom_object(
+                crds.GROUP, crds.VERSION, namespace, crds.SITES, name)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(site)
+
+    def deployments(self, namespace: str, instance: str) -> dict[str, dict[str, Any]]:
+        """The operator's Deployments of one site by name, as the API server's JSON."""
+        listed = self.apps.list_namespaced_deployment(
+            namespace, label_selector=f"app.kubernetes.io/instance={instance},"
+                                      f"app.kubernetes.io/managed-by={MANAGED_BY}")
+        found: dict[str, dict[str, Any]] = {}
+        for item in listed.items:
+            body: dict[str, Any] = self.api_client.sanitize_for_serialization(  # type: ignore[no-untyped-call]
+                item)
+            found[str(body["metadata"]["name"])] = body
+        return found
+
+    def write_conditions(self, namespace: str, name: str, resource_version: str,
+                         conditions: list[dict[str, str]]) -> bool:
+        """False when the site changed since it was read (409): read it again."""
+        body = {"metadata": {"resourceVersion": resource_version},
+                "status": {"conditions": conditions}}
+        try:
+            self.objects.patch_namespaced_custom_object_status(
+                crds.GROUP, crds.VERSION, namespace, crds.SITES, name, body)
+        except client.ApiException as exc:
+            if exc.status == 409:
+                return False
+            if exc.status == 404:
+                return True  # deleted meanwhile: nothing to report on
+            raise
+        return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from hotline_media_nodes.edge import Destination, EdgeConfig, render_dispatcher_list
+from hotline_operators.site.meta import owner_reference
 from hotline_operators.site.models import EdgeSpec, SiteSpec
 
 OWN_PRIORITY = 10  # this site's workers before the peers'
@@ -63,13 +64,15 @@ def dispatcher_config_map(spec: SiteSpec, edge: EdgeSpec, failed: Collection[str
     """The edge's ConfigMap as far as the operator owns it (server-side apply: one key).
 
     The chart may own the rest of the ConfigMap (kamailio.cfg); applying only this
-    key and two annotations leaves that alone.
+    key and two annotations leaves that alone. Owned by the site: the garbage
+    collector removes it with the site (nothing else writes it).
     """
     shares = shares_after(spec.site, spec.traffic_share, spec.peers, failed)
     return {
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": edge.config_map, "namespace": spec.namespace,
                      "labels": {"hotline.dev/site": spec.site},
+                     "ownerReferences": [owner_reference(spec)],
                      "annotations": {SPLIT_ANNOTATION: split_text(shares),
                                      TOKEN_ANNOTATION: str(token)}},
         "data": {edge.key: dispatcher_list(edge, spec.site, failed)},

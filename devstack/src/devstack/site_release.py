@@ -1,0 +1,198 @@
+"""Hotline from its Helm chart on the dev stack's node: values, Secrets, helm.
+
+``./hotline run --profile node`` and the node e2e tests install a site this way. Kafka
+and Cassandra stay outside the cluster (as the managed services many sites use) and
+listen on the node's own addresses, so the chart runs its data plane on the node's
+network (``hostNetwork``); the operator and ``helm test`` stay on the pod network. The
+images are the ones ``devstack images build`` made, imported into the node: nothing is
+pulled (``pullPolicy: Never``).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from devstack.images import Image
+
+REPO = Path(__file__).resolve().parents[3]
+CHART = REPO / "charts" / "hotline"
+DEMO_FLOW = REPO / "media-nodes" / "flows" / "demo-bank.yaml"
+DEMO_TENANT = "demo-bank"
+# The demo tenant's queues (streams/config-examples/demo-bank.yaml) as the chart's
+# ContactCenterQueue values.
+DEMO_QUEUES: list[dict[str, Any]] = [
+    {"tenant": DEMO_TENANT, "queue": "general", "skills": ["general"],
+     "serviceLevel": {"thresholdSeconds": 20, "targetPercent": 80}, "ringTimeoutSeconds": 15},
+    {"tenant": DEMO_TENANT, "queue": "cards", "skills": ["cards"], "ringTimeoutSeconds": 15,
+     "overflow": [{"afterSeconds": 30, "skills": ["general"]}]},
+]
+DEMO_CALLBACK_POLICY = {"time_zone": "UTC", "max_attempts": 3, "retry_backoff_s": 60,
+                        "default_window_s": 3600, "auto_callback_surge_level": 3,
+                        "claim_ttl_s": 30, "dial_timeout_s": 90, "figures_interval_s": 900}
+# The chart's value names of the images devstack builds.
+CHART_IMAGES = {"operator": "operator", "streams": "streams", "mediaNode": "media-node",
+                "edge": "edge"}
+TOKEN_SECRET, RECORDING_SECRET = "hotline-caller-token", "hotline-recording-key"
+
+
+@dataclass(frozen=True)
+class SitePorts:
+    """The node's ports the site's data plane listens on (the node's network)."""
+
+    edge: int  # Kamailio, UDP and TCP
+    streams: int  # the stream workers' pages and agent API
+    callbacks: int  # the callback scheduler's health and metrics
+    media_health: int  # the media-node pool's /healthz /readyz /metrics
+    sip_port_base: int  # worker i of the media-node pod listens on base+i
+
+
+def image_values(images: Mapping[str, Image]) -> dict[str, Any]:
+    """The chart's ``images`` block for images built by devstack (imported, never pulled)."""
+    values: dict[str, Any] = {"pullPolicy": "Never"}
+    for key, name in CHART_IMAGES.items():
+        image = images[name]
+        registry, _, repository = image.repository.partition("/")
+        values[key] = {"registry": registry, "repository": repository, "tag": image.tag,
+                       "digest": ""}
+    return values
+
+
+def site_values(*, site: str, peers: Sequence[str], kafka: str, cassandra: str,
+                datacenter: str, images: Mapping[str, Image], node_ip: str,
+                ports: SitePorts, agent_uri_template: str, workers: int = 2,
+                flows: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Values for one site on the dev node. ``flows``: name → IVR flow (default: the
+    demo bank's). Callers reach the edge from the node's own addresses."""
+    flows = dict(flows) if flows is not None else {
+        DEMO_TENANT: yaml.safe_load(DEMO_FLOW.read_text())}
+    return {
+        "site": {"name": site, "peers": list(peers), "trafficShare": 100,
+                 "timings": {"heartbeatIntervalSeconds": 1, "peerTimeoutSeconds": 5,
+                             "holdDownSeconds": 120}},
+        "images": image_values(images),
+        "hostNetwork": True,
+        "kafka": {"bootstrapServers": kafka},
+        "cassandra": {"contactPoints": [cassandra], "localDatacenter": datacenter},
+        "callerTokenKey": {"secretRef": TOKEN_SECRET, "key": "token-key"},
+        "recording": {"keySecretRef": RECORDING_SECRET, "volume": "emptyDir"},
+        "setup": {"topics": True, "keyspace": True, "topicReplicationFactor": 1},
+        # Nothing answers here: no witness in a one-site dev stack, so no failover.
+        "witness": {"url": "http://127.0.0.1:9/witness"},
+        "operator": {"replicas": 1},
+        "mediaNodes": {
+            "replicas": {"normal": 1, "failover": 1},
+            "network": {"mode": "hostNetwork", "sipPort": ports.edge},
+            "workers": workers, "sipPortBase": ports.sip_port_base,
+            "healthPort": ports.media_health,
+            # The edge runs on the node too: INVITEs come from the node's addresses.
+            "allowFrom": [f"{node_ip}/32", "127.0.0.1/32"],
+            "agentUriTemplate": agent_uri_template,
+            "dialUriTemplate": f"sip:{{number}}@{node_ip}:5060",
+            "drainSeconds": 60, "flows": flows,
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                          "limits": {"memory": "1Gi"}},
+        },
+        "streamWorkers": {"replicas": {"normal": 1, "failover": 1}, "port": ports.streams,
+                          "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                                        "limits": {"memory": "1Gi"}}},
+        "callbacks": {"enabled": True, "replicas": 1, "port": ports.callbacks,
+                      "keyspace": "hotline_callbacks", "replication": {datacenter: 1},
+                      "policies": {DEMO_TENANT: DEMO_CALLBACK_POLICY}},
+        "edge": {"enabled": True, "replicas": 1, "serviceType": "ClusterIP",
+                 "trunkAllowList": [f"{node_ip}/32", "127.0.0.1/32"],
+                 "probeIntervalSeconds": 1,
+                 # maxLoad 2: each worker keeps a leg free to bridge a caller to an agent.
+                 "destinations": [{"site": site, "address": f"{node_ip}:{ports.sip_port_base + i}",
+                                   "name": f"mn-{site}.w{i}", "maxLoad": 2}
+                                  for i in range(workers)]},
+        "queues": DEMO_QUEUES,
+        "podDisruptionBudgets": {"enabled": False},
+    }
+
+
+def secret_manifests(namespace: str, token_key: str | None = None) -> list[dict[str, Any]]:
+    """The caller-token key and the recording key, fresh random ones by default."""
+    token = token_key or secrets.token_urlsafe(32)
+    recording = base64.b64encode(secrets.token_bytes(32)).decode()
+    return [
+        {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+         "metadata": {"name": TOKEN_SECRET, "namespace": namespace},
+         "stringData": {"token-key": token}},
+        {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+         "metadata": {"name": RECORDING_SECRET, "namespace": namespace},
+         "stringData": {"key": recording}},
+    ]
+
+
+class HelmError(RuntimeError):
+    """A helm or kubectl command failed; the message has its output."""
+
+
+@dataclass
+class Release:
+    """One release of the chart, driven through the real helm and kubectl."""
+
+    name: str
+    namespace: str
+    kubeconfig: Path
+    helm: Path
+    kubectl: Path
+    workdir: Path
+
+    def _run(self, argv: list[str], timeout: float) -> str:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+        if done.returncode != 0:
+            raise HelmError(f"{' '.join(argv)} failed (exit {done.returncode}):\n"
+                            f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+        return done.stdout
+
+    def helm_run(self, *args: str, timeout: float = 900) -> str:
+        return self._run([str(self.helm), "--kubeconfig", str(self.kubeconfig),
+                          "--namespace", self.namespace, *args], timeout)
+
+    def kubectl_run(self, *args: str, timeout: float = 120) -> str:
+        return self._run([str(self.kubectl), "--kubeconfig", str(self.kubeconfig),
+                          "--namespace", self.namespace, *args], timeout)
+
+    def _values_file(self, values: Mapping[str, Any]) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        path = self.workdir / f"{self.name}-values.yaml"
+        path.write_text(yaml.safe_dump(dict(values), sort_keys=False))
+        return path
+
+    def create_namespace_and_secrets(self, token_key: str | None = None) -> None:
+        manifest = self.workdir / f"{self.name}-secrets.yaml"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        namespace = {"apiVersion": "v1", "kind": "Namespace",
+                     "metadata": {"name": self.namespace}}
+        manifest.write_text(yaml.safe_dump_all(
+            [namespace, *secret_manifests(self.namespace, token_key)]))
+        self.kubectl_run("apply", "-f", str(manifest))
+
+    def install(self, values: Mapping[str, Any], timeout_s: int = 600) -> str:
+        """``helm install --wait``: returns once every pod of the release is ready."""
+        return self.helm_run("install", self.name, str(CHART), "-f", str(self._values_file(values)),
+                             "--wait", "--timeout", f"{timeout_s}s", timeout=timeout_s + 60)
+
+    def upgrade(self, values: Mapping[str, Any], timeout_s: int = 600, wait: bool = True) -> str:
+        args = ["upgrade", self.name, str(CHART), "-f", str(self._values_file(values))]
+        if wait:
+            args += ["--wait", "--timeout", f"{timeout_s}s"]
+        return self.helm_run(*args, timeout=timeout_s + 60)
+
+    def test(self, timeout_s: int = 180) -> str:
+        return self.helm_run("test", self.name, "--logs", "--timeout", f"{timeout_s}s",
+                             timeout=timeout_s + 60)
+
+    def uninstall(self, timeout_s: int = 300) -> str:
+        return self.helm_run("uninstall", self.name, "--wait", "--timeout", f"{timeout_s}s",
+                             timeout=timeout_s + 60)
