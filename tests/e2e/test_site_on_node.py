@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -29,6 +29,8 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "media_nodes"))
 from media_nodes_support import (
     SIPP_PCAPS,
     free_udp_port,
@@ -50,6 +52,7 @@ from devstack.site_release import (
     HelmError,
     Release,
     SitePorts,
+    free_node_port,
     site_values,
 )
 from helpers.kafka_io import EventReader
@@ -63,18 +66,6 @@ pytestmark = pytest.mark.integration
 AUDIO = str(SIPP_PCAPS / "g711a.pcap")
 TOKEN_KEY = f"node-e2e-{uuid.uuid4().hex}"
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on the node (the edge takes both)."""
-    while True:
-        port = free_udp_port()
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("0.0.0.0", port))
-            except OSError:
-                continue
-        return port
 
 
 class Site:
@@ -129,8 +120,9 @@ def site(kube_node: KubeNode, kafka_site_a: KafkaCluster, cassandra_dc_a: Cassan
     release = Release(name="hotline", namespace=f"site-a-{uuid.uuid4().hex[:6]}",
                       kubeconfig=kube_node.kubeconfig, helm=kube_node.helm,
                       kubectl=kube_node.kubectl, workdir=work)
-    ports = SitePorts(edge=free_port(), streams=free_port(), callbacks=free_port(),
-                      media_health=free_port(), sip_port_base=free_port())
+    ports = SitePorts(edge=free_node_port(), streams=free_node_port(),
+                      callbacks=free_node_port(), media_health=free_node_port(),
+                      sip_port_base=free_node_port())
     phone_port = free_udp_port()
     values = site_values(
         site="site-a", peers=["site-b"], kafka=kafka_site_a.bootstrap,
@@ -200,11 +192,8 @@ def test_a_site_installed_with_helm_takes_calls_upgrades_its_flow_mid_call_and_u
     components = {p["metadata"]["labels"].get("app.kubernetes.io/component") for p in pods}
     assert {"operator", "edge", "callbacks", "media-nodes", "stream-workers"} <= components, \
         site.describe()
-    # helm --wait covers the chart's own Deployments; the operator's come a moment later.
-    wait_for(lambda: True if all(_ready(p) for p in site.pods()
-                                 if p["status"].get("phase") != "Succeeded") else None,
-             "every pod Running and Ready", timeout=300, interval=1)
-    for pod in site.pods():
+    assert all(_ready(p) for p in pods), site.describe()
+    for pod in pods:
         spec = pod["spec"]
         security = spec.get("securityContext") or {}
         assert security.get("runAsNonRoot") is True, pod["metadata"]["name"]

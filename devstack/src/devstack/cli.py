@@ -19,8 +19,9 @@ import threading
 import time
 from types import FrameType
 
-from devstack import artifacts, images
+from devstack import artifacts, images, kubernetes
 from devstack.platform import Platform
+from devstack.pod_platform import PodPlatform
 from devstack.process import ServerError
 from devstack.settings import ENV_OVERRIDES, ExternalEndpoints
 from devstack.stack import PROFILES, Stack, install
@@ -71,7 +72,14 @@ def _up(args: argparse.Namespace) -> int:
     if args.platform:
         kafka_a = ExternalEndpoints.from_environ(stack.env()).kafka_site_a
         assert kafka_a is not None, "every profile runs a site-a Kafka"
-        platform = Platform(stack.run_dir, kafka_a)
+        if stack.node is not None and stack.kube is not None:
+            # The node profile: the site is the Helm chart's pods, not local processes.
+            binaries = kubernetes.install()
+            platform = PodPlatform(stack.run_dir, kafka_a, kubeconfig=stack.kube.kubeconfig_path,
+                                   kubectl=binaries.kubectl, helm=binaries.helm, node=stack.node,
+                                   cassandra_dc_a=stack.cassandra["dc-a"].contact_point)
+        else:
+            platform = Platform(stack.run_dir, kafka_a)
         try:
             platform.up()
         except ServerError as exc:

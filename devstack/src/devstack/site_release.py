@@ -11,8 +11,11 @@ pulled (``pullPolicy: Never``).
 from __future__ import annotations
 
 import base64
+import json
 import secrets
+import socket
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +55,22 @@ class SitePorts:
     callbacks: int  # the callback scheduler's health and metrics
     media_health: int  # the media-node pool's /healthz /readyz /metrics
     sip_port_base: int  # worker i of the media-node pod listens on base+i
+
+
+def free_node_port() -> int:
+    """A port free on every address of the node for both UDP and TCP (the edge takes
+    both; the data plane listens on the node's network)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("0.0.0.0", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("0.0.0.0", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no port free for both UDP and TCP on the node")
 
 
 def image_values(images: Mapping[str, Image]) -> dict[str, Any]:
@@ -104,7 +123,9 @@ def site_values(*, site: str, peers: Sequence[str], kafka: str, cassandra: str,
                           "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
                                         "limits": {"memory": "1Gi"}}},
         "callbacks": {"enabled": True, "replicas": 1, "port": ports.callbacks,
-                      "keyspace": "hotline_callbacks", "replication": {datacenter: 1},
+                      "keyspace": "hotline_callbacks", "replication": {
+                          # One replica here; None drops the chart's other defaults.
+                          **{dc: None for dc in ("dc-a", "dc-b")}, datacenter: 1},
                       "policies": {DEMO_TENANT: DEMO_CALLBACK_POLICY}},
         "edge": {"enabled": True, "replicas": 1, "serviceType": "ClusterIP",
                  "trunkAllowList": [f"{node_ip}/32", "127.0.0.1/32"],
@@ -178,20 +199,73 @@ class Release:
             [namespace, *secret_manifests(self.namespace, token_key)]))
         self.kubectl_run("apply", "-f", str(manifest))
 
+    def not_ready(self, site: str = "site-a") -> list[str]:
+        """What keeps the site from serving: Deployments whose pods are not all updated
+        and ready, and the site's own Ready condition (the operator's Deployments).
+
+        ``helm --wait`` is not enough here: on the node's network a Deployment allows
+        one unavailable pod (ports cannot be shared), so with one replica helm counts it
+        ready before any pod is."""
+        waiting: list[str] = []
+        for deployment in json.loads(self.kubectl_run("get", "deploy", "-o", "json"))["items"]:
+            want = deployment["spec"].get("replicas", 1)
+            status = deployment.get("status", {})
+            if (status.get("readyReplicas", 0), status.get("updatedReplicas", 0),
+                    status.get("replicas", 0)) != (want, want, want) or status.get(
+                    "observedGeneration") != deployment["metadata"]["generation"]:
+                waiting.append(f"deployment {deployment['metadata']['name']} "
+                               f"{status.get('readyReplicas', 0)}/{want} ready")
+        sites = json.loads(self.kubectl_run("get", "contactcentersites", "-o", "json"))["items"]
+        for found in sites:
+            ready = next((c for c in found.get("status", {}).get("conditions", [])
+                          if c["type"] == "Ready"), None)
+            observed = found.get("status", {}).get("observedGeneration")
+            if observed != found["metadata"]["generation"]:
+                waiting.append(f"site {found['metadata']['name']}: generation "
+                               f"{found['metadata']['generation']} not reconciled yet")
+            elif ready is None or ready["status"] != "True":
+                waiting.append(f"site {found['metadata']['name']}: "
+                               f"{ready['message'] if ready else 'no Ready condition yet'}")
+        if not sites:
+            waiting.append(f"site {site}: not created yet")
+        return waiting
+
+    def wait_ready(self, timeout_s: float = 600) -> None:
+        deadline = time.monotonic() + timeout_s
+        while waiting := self.not_ready():
+            if time.monotonic() > deadline:
+                raise HelmError(f"release {self.name} in {self.namespace} not ready after "
+                                f"{timeout_s:.0f} s: " + "; ".join(waiting))
+            time.sleep(1)  # polling the API server's view; kubectl wait cannot say "all"
+
     def install(self, values: Mapping[str, Any], timeout_s: int = 600) -> str:
-        """``helm install --wait``: returns once every pod of the release is ready."""
-        return self.helm_run("install", self.name, str(CHART), "-f", str(self._values_file(values)),
-                             "--wait", "--timeout", f"{timeout_s}s", timeout=timeout_s + 60)
+        """``helm install``, then wait until every pod of the site is ready."""
+        out = self.helm_run("install", self.name, str(CHART), "-f",
+                            str(self._values_file(values)), "--wait", "--timeout",
+                            f"{timeout_s}s", timeout=timeout_s + 60)
+        self.wait_ready(timeout_s)
+        return out
 
-    def upgrade(self, values: Mapping[str, Any], timeout_s: int = 600, wait: bool = True) -> str:
-        args = ["upgrade", self.name, str(CHART), "-f", str(self._values_file(values))]
-        if wait:
-            args += ["--wait", "--timeout", f"{timeout_s}s"]
-        return self.helm_run(*args, timeout=timeout_s + 60)
+    def upgrade(self, values: Mapping[str, Any], timeout_s: int = 600) -> str:
+        """``helm upgrade``, then wait until every pod runs the new release and is ready."""
+        out = self.helm_run("upgrade", self.name, str(CHART), "-f",
+                            str(self._values_file(values)), "--wait", "--timeout",
+                            f"{timeout_s}s", timeout=timeout_s + 60)
+        self.wait_ready(timeout_s)
+        return out
 
-    def test(self, timeout_s: int = 180) -> str:
-        return self.helm_run("test", self.name, "--logs", "--timeout", f"{timeout_s}s",
-                             timeout=timeout_s + 60)
+    def test(self, site: str = "site-a", timeout_s: int = 180) -> str:
+        """``helm test``; its pod is deleted once it passed (the chart's hook policy), so
+        its log is read only when it failed, to say why."""
+        try:
+            return self.helm_run("test", self.name, "--timeout", f"{timeout_s}s",
+                                 timeout=timeout_s + 60)
+        except HelmError as err:
+            try:
+                log = self.kubectl_run("logs", f"{self.name}-{site}-test")
+            except HelmError as no_log:
+                log = str(no_log)
+            raise HelmError(f"{err}\nThe test pod's log:\n{log}") from err
 
     def uninstall(self, timeout_s: int = 300) -> str:
         return self.helm_run("uninstall", self.name, "--wait", "--timeout", f"{timeout_s}s",

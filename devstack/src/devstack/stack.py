@@ -160,17 +160,20 @@ class Stack:
         install(c for c in wanted if not self.is_external(c))
         started = time.monotonic()
         # Spawn everything independent first (from this thread: children die with
-        # it), then wait for all of them; MirrorMaker needs both Kafkas answering.
+        # it), then wait for all of them. MirrorMaker needs both Kafkas answering; the
+        # node's controllers need the API server ready (its RBAC bootstrapped).
         pending = [c for c in wanted if not self._present(c)]
+        later = (Component.MIRRORMAKER, Component.NODE)
         for component in pending:
-            if component is not Component.MIRRORMAKER:
+            if component not in later:
                 self._spawn(component)
         for component in pending:
-            if component is not Component.MIRRORMAKER:
+            if component not in later:
                 self._wait(component)
-        if Component.MIRRORMAKER in pending:
-            self._spawn(Component.MIRRORMAKER)
-            self._wait(Component.MIRRORMAKER)
+        for component in later:
+            if component in pending:
+                self._spawn(component)
+                self._wait(component)
         if pending:
             log.info("started %s in %.1fs", ", ".join(pending), time.monotonic() - started)
 

@@ -42,6 +42,7 @@ TOGGLES: dict[str, list[str]] = {
 FOREIGN_KINDS = [("kafka.strimzi.io", "v1beta2", "Kafka", "kafkas"),
                  ("kafka.strimzi.io", "v1beta2", "KafkaNodePool", "kafkanodepools"),
                  ("kafka.strimzi.io", "v1beta2", "KafkaMirrorMaker2", "kafkamirrormaker2s"),
+                 ("kafka.strimzi.io", "v1beta2", "KafkaTopic", "kafkatopics"),
                  ("k8ssandra.io", "v1alpha1", "K8ssandraCluster", "k8ssandraclusters"),
                  ("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors")]
 
