@@ -50,12 +50,19 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def answered(edge_port: int) -> bool:
+HOLD = Path(__file__).parent / "scenarios" / "caller_rtp_holds.xml"
+
+
+def answered(edge_port: int, work: Path) -> bool:
+    """One call to the demo bank's menu: answered, a second on the line, hung up."""
     sipp = shutil.which("sipp")
     assert sipp is not None, "sipp (Debian sip-tester) is missing"
-    done = subprocess.run([sipp, f"127.0.0.1:{edge_port}", "-sn", "uac", "-s", "800100",
-                           "-i", "127.0.0.1", "-m", "1", "-nostdin", "-timeout", "10s",
-                           "-timeout_error"], capture_output=True, timeout=30, check=False)
+    scenario = work / "caller.xml"
+    scenario.write_text(HOLD.read_text().replace("{{media}}", '<pause milliseconds="1000"/>'))
+    done = subprocess.run([sipp, f"127.0.0.1:{edge_port}", "-sf", str(scenario), "-s", "800100",
+                           "-i", "127.0.0.1", "-m", "1", "-nostdin", "-timeout", "15s",
+                           "-timeout_error"], capture_output=True, timeout=40, check=False,
+                          cwd=work)
     return done.returncode == 0
 
 
@@ -105,7 +112,7 @@ def main() -> None:
         release.install(values)
         installed = time.monotonic() - started
         print(f"helm install --wait: {installed:.1f} s")
-        while not answered(ports.edge):
+        while not answered(ports.edge, work):
             if time.monotonic() - started > 600:
                 raise SystemExit("no call was answered within 600 s of helm install")
         print(f"first call answered by a media-node pod: {time.monotonic() - started:.1f} s "

@@ -98,11 +98,19 @@ class Site:
         return list(listed["items"])
 
     def describe(self) -> str:
-        try:
-            return self.release.kubectl_run("get", "pods,deploy,contactcentersites", "-o",
-                                            "wide")
-        except HelmError as err:
-            return str(err)
+        """The site's objects and the last lines of its data plane's logs."""
+        parts: list[str] = []
+        for args in (("get", "pods,deploy,contactcentersites", "-o", "wide"),
+                     ("logs", "deploy/site-a-media-nodes", "--tail", "15"),
+                     ("exec", "deploy/site-a-media-nodes", "--", "sh", "-c",
+                      "tail -n 25 /var/lib/hotline/pool/*.log"),
+                     ("logs", "deploy/site-a-stream-workers", "--tail", "25"),
+                     ("logs", "deploy/hotline-site-a-edge", "-c", "kamailio", "--tail", "10")):
+            try:
+                parts.append(self.release.kubectl_run(*args))
+            except HelmError as err:
+                parts.append(str(err))
+        return "\n".join(parts)
 
 
 def _ready(pod: dict[str, Any]) -> bool:
@@ -123,13 +131,14 @@ def site(kube_node: KubeNode, kafka_site_a: KafkaCluster, cassandra_dc_a: Cassan
     ports = SitePorts(edge=free_node_port(), streams=free_node_port(),
                       callbacks=free_node_port(), media_health=free_node_port(),
                       sip_port_base=free_node_port())
-    phone_port = free_udp_port()
+    phone_port = free_udp_port(POD_GATEWAY)
     values = site_values(
         site="site-a", peers=["site-b"], kafka=kafka_site_a.bootstrap,
         cassandra=cassandra_dc_a.contact_point, datacenter="dc-a", images=images,
         node_ip=POD_GATEWAY, ports=ports, workers=1,
-        # Every agent rings the one SIPp phone on the host.
-        agent_uri_template=f"sip:{{agent_id}}@127.0.0.1:{phone_port}")
+        # Every agent rings the one SIPp phone, on the node's address: the workers'
+        # SIP transport is bound there and sends nothing to the loopback.
+        agent_uri_template=f"sip:{{agent_id}}@{POD_GATEWAY}:{phone_port}")
     release.create_namespace_and_secrets(token_key=TOKEN_KEY)
     site = Site(release, values, ports, kafka_site_a.bootstrap, phone_port)
     try:
@@ -143,8 +152,15 @@ def site(kube_node: KubeNode, kafka_site_a: KafkaCluster, cassandra_dc_a: Cassan
 def _first(kafka: str, check: Callable[[list[Event]], T | None], timeout: float,
            describe: Callable[[], str]) -> T:
     reader = EventReader(kafka, default_catalog().topic_for_type(CallOffered.TYPE).name)
+
+    def seen() -> str:
+        calls: dict[str, list[str]] = {}
+        for event in reader.events:
+            calls.setdefault(event.subject or "", []).append(type(event.data).__name__)
+        return f"calls on the topic: {calls}\n{describe()}"
+
     try:
-        return reader.poll_until(check, timeout, describe=describe)
+        return reader.poll_until(check, timeout, describe=seen)
     finally:
         reader.close()
 
@@ -210,7 +226,8 @@ def test_a_site_installed_with_helm_takes_calls_upgrades_its_flow_mid_call_and_u
     agent = f"agent-node-{uuid.uuid4().hex[:4]}"
     phone_scenario = render("agent_answers_waits_for_bye.xml", tmp_path, agent=agent,
                             ring_ms="300", bye_timeout_ms="300000", audio_pcap=AUDIO)
-    phone, _ = start_sipp_uas(sipp, phone_scenario, port=site.phone_port, timeout_s=400)
+    phone, _ = start_sipp_uas(sipp, phone_scenario, port=site.phone_port, timeout_s=400,
+                              host=POD_GATEWAY)
     site.agent(agent, "login", {"skills": {"general": 3, "cards": 3}})
     site.agent(agent, "ready", {})
     caller = "+4930123456701"

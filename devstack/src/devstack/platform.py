@@ -109,6 +109,7 @@ class Platform:
     callbacks_port: int = 0
     cassandra_dc_a: str | None = None  # host:port; default: the stack's env.sh
     client_env: dict[str, str] = field(default_factory=dict)  # phones' and Locust's
+    phone_host: str = "127.0.0.1"  # where the agents' SIPp phone listens
 
     def _start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> \
             ManagedProcess:
@@ -165,9 +166,9 @@ class Platform:
         if sipp is None:
             raise ServerError("sipp is missing (Debian package sip-tester): it plays the "
                               "callers and the agents' phones")
-        self._start("agent phones", [sipp, "-sn", "uas", "-i", "127.0.0.1",
+        self._start("agent phones", [sipp, "-sn", "uas", "-i", self.phone_host,
                                      "-p", str(self.phone_port), "-nostdin",
-                                     "-mp", str(_free_udp_port())])
+                                     "-mp", str(_free_udp_port(self.phone_host))])
         if not self.traffic:
             return
         env = self.client_env

@@ -40,7 +40,10 @@ class PodPlatform(Platform):
         self.client_env["HOTLINE_KAFKA_SITE_A"] = self.bootstrap
         self.edge_port, self.streams_port = free_node_port(), free_node_port()
         self.callbacks_port, self.health_port = free_node_port(), free_node_port()
-        self.phone_port = _free_udp_port()
+        # The media-node pods' SIP transport is bound to the node's address and sends
+        # nothing to the loopback: the agents' phone listens there too.
+        self.phone_host = POD_GATEWAY
+        self.phone_port = _free_udp_port(POD_GATEWAY)
         cassandra = self.cassandra_dc_a
         if cassandra is None:
             raise ServerError("the node profile's site needs Cassandra dc-a")
@@ -54,7 +57,7 @@ class PodPlatform(Platform):
                             callbacks=self.callbacks_port, media_health=self.health_port,
                             sip_port_base=free_node_port()),
             workers=self.workers,
-            agent_uri_template=f"sip:{{agent_id}}@127.0.0.1:{self.phone_port}")
+            agent_uri_template=f"sip:{{agent_id}}@{POD_GATEWAY}:{self.phone_port}")
         try:
             self.release.create_namespace_and_secrets(self.client_env[TOKEN_KEY_ENV])
             self.release.install(values, timeout_s=600)

@@ -50,7 +50,7 @@ from hotline_operators.failover.logic import (
 )
 from hotline_operators.failover.models import Action, PeerView, Timings
 from hotline_operators.leadership.adapters import micro_time
-from hotline_operators.site.adapters import Applier
+from hotline_operators.site.adapters import Applier, SiteStatusStore
 from hotline_operators.site.handlers import reconcile_site
 from hotline_operators.site.logic import condition, merge_conditions, now_text
 from hotline_operators.site.models import SiteSpec
@@ -74,14 +74,7 @@ def _patch_status(spec: SiteSpec, status: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_site(namespace: str, name: str) -> dict[str, Any] | None:
-    try:
-        site: Any = client.CustomObjectsApi().get_namespaced_custom_object(
-            crds.GROUP, crds.VERSION, namespace, crds.SITES, name)
-    except client.ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-    return dict(site)
+    return SiteStatusStore().site(namespace, name)
 
 
 class Controller:
