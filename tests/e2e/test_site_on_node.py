@@ -213,6 +213,7 @@ def test_a_site_installed_with_helm_takes_calls_upgrades_its_flow_mid_call_and_u
         spec = pod["spec"]
         security = spec.get("securityContext") or {}
         assert security.get("runAsNonRoot") is True, pod["metadata"]["name"]
+        assert security.get("seccompProfile") == {"type": "RuntimeDefault"}
         for container in spec["containers"]:
             assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
             assert container["securityContext"]["allowPrivilegeEscalation"] is False
@@ -224,16 +225,23 @@ def test_a_site_installed_with_helm_takes_calls_upgrades_its_flow_mid_call_and_u
     # A call: the edge pod → the media-node pod's IVR → queue → the stream-worker pod
     # routes it to the agent → the agent's phone rings, is bridged, the caller hangs up.
     agent = f"agent-node-{uuid.uuid4().hex[:4]}"
-    phone_scenario = render("agent_answers_waits_for_bye.xml", tmp_path, agent=agent,
-                            ring_ms="300", bye_timeout_ms="300000", audio_pcap=AUDIO)
-    phone, _ = start_sipp_uas(sipp, phone_scenario, port=site.phone_port, timeout_s=400,
-                              host=POD_GATEWAY)
+
+    def phone() -> tuple[subprocess.Popen[str], Path]:
+        """The agent's phone for one call: answers, talks, waits for the BYE."""
+        scenario = render("agent_answers_waits_for_bye.xml", tmp_path, agent=agent,
+                          ring_ms="300", bye_timeout_ms="300000", audio_pcap=AUDIO)
+        proc, _ = start_sipp_uas(sipp, scenario, port=site.phone_port, timeout_s=400,
+                                 host=POD_GATEWAY)
+        return proc, scenario
+
+    first_phone = phone()
     site.agent(agent, "login", {"skills": {"general": 3, "cards": 3}})
     site.agent(agent, "ready", {})
     caller = "+4930123456701"
     first_call, first_scenario = _call(site, sipp, tmp_path, caller, wait_ms=6000)
     call_started = time.monotonic()
     wait_sipp(first_call, first_scenario, timeout=120)
+    wait_sipp(*first_phone, timeout=60)  # the node hung the agent up after the caller
     call_id = _first(site.kafka, _call_of(caller), 60, site.describe)
     events = _first(site.kafka, _completed(call_id), 60, site.describe)
     answered = next(e for e in events if isinstance(e, CallAnswered))
@@ -256,6 +264,7 @@ def test_a_site_installed_with_helm_takes_calls_upgrades_its_flow_mid_call_and_u
     upgraded = {**site.values, "mediaNodes": {**site.values["mediaNodes"],
                                               "flows": {DEMO_TENANT: flow}}}
     caller2 = "+4930123456702"
+    second_phone = phone()
     long_call, long_scenario = _call(site, sipp, tmp_path, caller2, wait_ms=25000)
     call2 = _first(site.kafka, _call_of(caller2), 90, site.describe)
     # Bridged to the agent before the upgrade starts: a call in progress.
@@ -273,6 +282,7 @@ def test_a_site_installed_with_helm_takes_calls_upgrades_its_flow_mid_call_and_u
     upgrading = threading.Thread(target=upgrade)
     upgrading.start()
     wait_sipp(long_call, long_scenario, timeout=120)
+    wait_sipp(*second_phone, timeout=60)
     events = _first(site.kafka, _completed(call2), 90, site.describe)
     done2 = next(e for e in events if isinstance(e, CallCompleted))
     assert (done2.ended_by, done2.agent_id) == ("caller", agent), done2
@@ -282,6 +292,7 @@ def test_a_site_installed_with_helm_takes_calls_upgrades_its_flow_mid_call_and_u
     site.agent(agent, "wrap-up-done", {})
     site.agent(agent, "ready", {})
     caller3 = "+4930123456703"
+    third_phone = phone()
     third, third_scenario = _call(site, sipp, tmp_path, caller3, wait_ms=3000)
     wait_sipp(third, third_scenario, timeout=120)
     call3 = _first(site.kafka, _call_of(caller3), 60, site.describe)
@@ -289,7 +300,7 @@ def test_a_site_installed_with_helm_takes_calls_upgrades_its_flow_mid_call_and_u
         (e.data for e in ev if e.subject == call3 and isinstance(e.data, CallQueued)), None),
         60, site.describe)
     assert queued3.queue == "cards"
-    phone.kill()
+    third_phone[0].kill()  # the short call may hang up before the agent is rung
 
     # helm test: a SIP OPTIONS on the edge and every component ready.
     output = site.release.test()
