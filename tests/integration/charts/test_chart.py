@@ -36,6 +36,8 @@ TOGGLES: dict[str, list[str]] = {
                     "--set", "podDisruptionBudgets.enabled=false"],
 }
 
+NO_SETUP = ["--set", "setup.topics=false", "--set", "setup.keyspace=false"]
+
 # Kinds of other operators (Strimzi, K8ssandra, Prometheus Operator) that optional
 # templates render. Their real CRDs are not on this API server; these stand-ins let
 # the server check apiVersion, kind and metadata of what we render.
@@ -154,7 +156,10 @@ def operator_kubeconfig(api: ApiClient, kube: KubeTools, namespace: str, account
 def installed(api: ApiClient, kube: KubeTools,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, KopfRunner]]:
     namespace = new_namespace(api, "hotline-helm")
-    helm(kube, "install", "hotline", str(CHART), "--namespace", namespace, *TOGGLES["site-a"])
+    # No setup Job: it runs on a node against the site's Kafka and Cassandra (the node
+    # e2e test covers it), and helm would wait for it here.
+    helm(kube, "install", "hotline", str(CHART), "--namespace", namespace, *TOGGLES["site-a"],
+         *NO_SETUP)
     config = operator_kubeconfig(api, kube, namespace, "hotline-site-a-operator",
                                  tmp_path_factory.mktemp("sa") / "kubeconfig")
     monkeypatch = pytest.MonkeyPatch()
@@ -206,7 +211,7 @@ def test_install_upgrade_rollback_with_the_operator_reconciling(
     assert sorted(q["metadata"]["name"] for q in queues) == ["acme-billing", "acme-vip"]
 
     helm(kube, "upgrade", "hotline", str(CHART), "--namespace", namespace, *TOGGLES["site-a"],
-         "--set", "mediaNodes.replicas.normal=3")
+         *NO_SETUP, "--set", "mediaNodes.replicas.normal=3")
     replicas_become(api, namespace, "site-a-media-nodes", 3)
 
     helm(kube, "rollback", "hotline", "1", "--namespace", namespace)

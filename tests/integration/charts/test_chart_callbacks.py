@@ -61,8 +61,14 @@ def test_the_scheduler_runs_against_this_sites_kafka_and_cassandra_with_its_poli
     assert flags["--datacenter"] == site_b["cassandra"]["localDatacenter"]
     assert flags["--kafka"] == site_b["kafka"]["bootstrapServers"]
     assert flags["--policies"].endswith("/policies.yaml")
-    schema = pod["initContainers"][0]["args"]
+    # The keyspace comes from the chart's setup Job (pre-install, pre-upgrade).
+    setup = next(d for d in yaml.safe_load_all(done.stdout)
+                 if d and d["kind"] == "Job" and d["metadata"]["name"].endswith("-setup"))
+    assert setup["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    schema = next(c for c in setup["spec"]["template"]["spec"]["containers"]
+                  if c["name"] == "keyspace")["command"]
     assert schema[3] == "schema" and "dc-a=3,dc-b=3" in schema
+    assert "--datacenter" in schema and site_b["cassandra"]["localDatacenter"] in schema
     probes = pod["containers"][0]
     assert (probes["livenessProbe"]["httpGet"]["path"],
             probes["readinessProbe"]["httpGet"]["path"]) == ("/healthz", "/readyz")

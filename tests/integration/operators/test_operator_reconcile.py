@@ -69,7 +69,8 @@ def test_a_site_gets_its_workloads_and_a_ready_condition_naming_the_pods_not_rea
     # not on any node), and the condition says which Deployments it waits for.
     def not_ready_naming_media(obj: dict[str, Any]) -> bool:
         ready = condition_of(obj, "Ready")
-        return (ready is not None and ready["status"] == "False"
+        return ("trafficShare" in (obj.get("status") or {})  # the create handler's write
+                and ready is not None and ready["status"] == "False"
                 and ready.get("reason") == "PodsNotReady"
                 and "site-a-media-nodes" in ready.get("message", ""))
 
