@@ -218,3 +218,14 @@ def test_cluster_addresses_are_blackholed_beyond_the_bridge(kube_node: KubeNode)
     for address in ("10.244.1.5", "10.0.1.10"):
         answer = route(address)
         assert answer.returncode != 0 and "eth0" not in answer.stdout, answer
+
+
+def test_a_pod_that_could_pull_an_image_is_refused_naming_the_fix(
+        api: ApiClient, kube_node: KubeNode, namespace: str) -> None:
+    # Nothing may leave the machine: a pull (even its DNS lookup) never starts.
+    pod = _pod("puller", "registry.invalid/hotline/nothing:1", [BUSYBOX, "true"])
+    pod["spec"]["containers"][0]["imagePullPolicy"] = "IfNotPresent"
+    with pytest.raises(ApiException) as refused:
+        client.CoreV1Api(api).create_namespaced_pod(namespace, pod)
+    assert refused.value.status in (403, 422)
+    assert "imagePullPolicy: Never" in str(refused.value.body)

@@ -99,6 +99,41 @@ def _generate_service_account_key(directory: Path) -> tuple[Path, Path]:
     return key, pub
 
 
+NO_PULLS_POLICY = "devstack-no-image-pulls"
+
+
+def no_pulls_policy() -> list[tuple[str, dict[str, object]]]:
+    """A ValidatingAdmissionPolicy (and its binding) that refuses any pod that could pull
+    an image: nothing may leave this machine, and no registry is reachable anyway. A
+    pod that names an image the node lacks is refused at once, naming the fix, instead
+    of retrying a pull (a DNS lookup out of the machine) and holding node resources."""
+    group = "/apis/admissionregistration.k8s.io/v1"
+    never = "c.imagePullPolicy == 'Never'"
+    policy: dict[str, object] = {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": NO_PULLS_POLICY},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                "resources": ["pods"]}]},
+            "validations": [{
+                "expression": f"object.spec.containers.all(c, {never}) && "
+                              f"(!has(object.spec.initContainers) || "
+                              f"object.spec.initContainers.all(c, {never}))",
+                "message": "the devstack node pulls no image (nothing may leave this "
+                           "machine): set imagePullPolicy: Never and import the image "
+                           "(`devstack images build`, kube_node.import_images)",
+                "reason": "Forbidden"}]}}
+    binding: dict[str, object] = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": NO_PULLS_POLICY},
+        "spec": {"policyName": NO_PULLS_POLICY, "validationActions": ["Deny"]}}
+    return [(f"{group}/validatingadmissionpolicies", policy),
+            (f"{group}/validatingadmissionpolicybindings", binding)]
+
+
 @dataclass
 class ApiServer:
     """The API server with its etcd; ``kubeconfig_path`` is what clients use."""
@@ -130,6 +165,16 @@ class ApiServer:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         verify: str | bool = str(self.ca_file) if self.ca_file else True
         return requests.get(self.server + path, headers=headers, verify=verify, timeout=5)
+
+    def create(self, path: str, body: dict[str, object]) -> None:
+        """POST an object as the admin; one that exists already is left as it is."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        verify: str | bool = str(self.ca_file) if self.ca_file else True
+        answer = requests.post(self.server + path, json=body, headers=headers, verify=verify,
+                               timeout=10)
+        if answer.status_code not in (200, 201, 409):
+            raise ServerError(f"{self.name} refused {body.get('kind')} at {path}: "
+                              f"{answer.status_code} {answer.text[:500]}")
 
     def etcd_healthy(self) -> bool:
         if self.etcd_url is None:
@@ -172,6 +217,11 @@ class ApiServer:
         if self.apiserver is not None:
             wait_until(self.apiserver_ready, timeout=timeout, proc=self.apiserver,
                        what="ready (/readyz)")
+        if self.node_capable:
+            # Before any pod exists: a node may join later in the run and would run
+            # (and try to pull for) every pod made before it.
+            for path, body in no_pulls_policy():
+                self.create(path, body)
 
     def processes(self) -> list[ManagedProcess]:
         return [p for p in (self.etcd, self.apiserver) if p is not None]

@@ -9,7 +9,8 @@ API server's per-run CA; the API server authorizes the kubelet with Node,RBAC an
 kubelets accept only that CA's certificates or webhook-checked tokens.
 
 Nothing can be pulled: images are imported from OCI archives (``ctr images
-import``), and pods must use ``imagePullPolicy: IfNotPresent`` or ``Never``.
+import``), and pods must use ``imagePullPolicy: Never`` (an admission policy
+refuses any other).
 
 Addresses (``devstack.network``): pods on bridge ``hotline0`` (10.244.0.0/24,
 gateway and node IP 10.244.0.1, no default route, no masquerade), Services in

@@ -91,8 +91,9 @@ class KubeNode:
     """A real node on the ``kube`` API server: pods run on this machine.
 
     Only images imported into its containerd exist (nothing can be pulled): pods
-    must use ``imagePullPolicy: IfNotPresent`` or ``Never``. ``pause_ref`` is the
-    sandbox image, a static busybox at /bin/busybox that pods can run too.
+    must use ``imagePullPolicy: Never`` (an admission policy refuses others).
+    ``pause_ref`` is the sandbox image, a static busybox at /bin/busybox that pods can
+    run too.
     """
 
     node: Node
