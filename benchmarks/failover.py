@@ -61,9 +61,9 @@ LABELS = {"decision": "failover decision (lease granted)",
           "adoption-requested": "adoption published",
           "announced": "SiteFailover announced",
           "edge-reloaded": "edge reloaded (Kamailio's list)"}
-EDGE_DESTINATIONS = [{"site": "site-a", "address": "10.0.1.2:5071", "name": "mn-a-0.w1"},
-                     {"site": "site-b", "address": "10.0.2.2:5071", "name": "mn-b-0.w1"}]
-PEER_URI = "sip:10.0.2.2:5071"
+EDGE_DESTINATIONS = [{"site": "site-a", "address": "127.0.1.2:5071", "name": "mn-a-0.w1"},
+                     {"site": "site-b", "address": "127.0.2.2:5071", "name": "mn-b-0.w1"}]
+PEER_URI = "sip:127.0.2.2:5071"
 
 
 def poll(check: Callable[[], T | None], what: str, timeout: float = 120) -> T:
