@@ -22,7 +22,7 @@ from pathlib import Path
 from devstack import images, kubernetes
 from devstack.network import POD_GATEWAY
 from devstack.settings import ExternalEndpoints
-from devstack.site_release import Release, SitePorts, free_node_port, site_values
+from devstack.site_release import Release, SitePorts, site_values
 from devstack.stack import Component, Stack
 
 
@@ -98,9 +98,7 @@ def main() -> None:
         release = Release(name="hotline", namespace="bench-site-a",
                           kubeconfig=stack.kube.kubeconfig_path, helm=binaries.helm,
                           kubectl=binaries.kubectl, workdir=work)
-        ports = SitePorts(edge=free_node_port(), streams=free_node_port(),
-                          callbacks=free_node_port(), media_health=free_node_port(),
-                          sip_port_base=free_node_port())
+        ports = SitePorts.free()
         values = site_values(site="site-a", peers=["site-b"],
                              kafka=stack.kafka["site-a"].bootstrap,
                              cassandra=stack.cassandra["dc-a"].contact_point,

@@ -52,7 +52,6 @@ from devstack.site_release import (
     HelmError,
     Release,
     SitePorts,
-    free_node_port,
     site_values,
 )
 from helpers.kafka_io import EventReader
@@ -128,9 +127,7 @@ def site(kube_node: KubeNode, kafka_site_a: KafkaCluster, cassandra_dc_a: Cassan
     release = Release(name="hotline", namespace=f"site-a-{uuid.uuid4().hex[:6]}",
                       kubeconfig=kube_node.kubeconfig, helm=kube_node.helm,
                       kubectl=kube_node.kubectl, workdir=work)
-    ports = SitePorts(edge=free_node_port(), streams=free_node_port(),
-                      callbacks=free_node_port(), media_health=free_node_port(),
-                      sip_port_base=free_node_port())
+    ports = SitePorts.free()
     phone_port = free_udp_port(POD_GATEWAY)
     values = site_values(
         site="site-a", peers=["site-b"], kafka=kafka_site_a.bootstrap,

@@ -17,7 +17,7 @@ from devstack.network import POD_GATEWAY
 from devstack.node import Node
 from devstack.platform import TOKEN_KEY_ENV, Platform, _free_udp_port
 from devstack.process import ServerError
-from devstack.site_release import HelmError, Release, SitePorts, free_node_port, site_values
+from devstack.site_release import HelmError, Release, SitePorts, site_values
 
 NAMESPACE = "hotline-site-a"
 
@@ -38,8 +38,9 @@ class PodPlatform(Platform):
             self.node.import_images(built)
         self.client_env.setdefault(TOKEN_KEY_ENV, f"hotline-run-{uuid.uuid4().hex}")
         self.client_env["HOTLINE_KAFKA_SITE_A"] = self.bootstrap
-        self.edge_port, self.streams_port = free_node_port(), free_node_port()
-        self.callbacks_port, self.health_port = free_node_port(), free_node_port()
+        ports = SitePorts.free()
+        self.edge_port, self.streams_port = ports.edge, ports.streams
+        self.callbacks_port, self.health_port = ports.callbacks, ports.media_health
         # The media-node pods' SIP transport is bound to the node's address and sends
         # nothing to the loopback: the agents' phone listens there too.
         self.phone_host = POD_GATEWAY
@@ -53,9 +54,7 @@ class PodPlatform(Platform):
         values = site_values(
             site="site-a", peers=["site-b"], kafka=self.bootstrap, cassandra=cassandra,
             datacenter="dc-a", images=built, node_ip=POD_GATEWAY,
-            ports=SitePorts(edge=self.edge_port, streams=self.streams_port,
-                            callbacks=self.callbacks_port, media_health=self.health_port,
-                            sip_port_base=free_node_port()),
+            ports=ports,
             workers=self.workers,
             agent_uri_template=f"sip:{{agent_id}}@{POD_GATEWAY}:{self.phone_port}")
         try:

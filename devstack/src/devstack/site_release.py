@@ -15,7 +15,6 @@ import json
 import secrets
 import socket
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import yaml
 
 from devstack.images import Image
+from devstack.process import wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "charts" / "hotline"
@@ -55,6 +55,12 @@ class SitePorts:
     callbacks: int  # the callback scheduler's health and metrics
     media_health: int  # the media-node pool's /healthz /readyz /metrics
     sip_port_base: int  # worker i of the media-node pod listens on base+i
+
+    @classmethod
+    def free(cls) -> SitePorts:
+        """Ports free on the node now, one for each."""
+        return cls(edge=free_node_port(), streams=free_node_port(), callbacks=free_node_port(),
+                   media_health=free_node_port(), sip_port_base=free_node_port())
 
 
 def free_node_port() -> int:
@@ -231,26 +237,29 @@ class Release:
         return waiting
 
     def wait_ready(self, timeout_s: float = 600) -> None:
-        deadline = time.monotonic() + timeout_s
-        while waiting := self.not_ready():
-            if time.monotonic() > deadline:
-                raise HelmError(f"release {self.name} in {self.namespace} not ready after "
-                                f"{timeout_s:.0f} s: " + "; ".join(waiting))
-            time.sleep(1)  # polling the API server's view; kubectl wait cannot say "all"
+        waiting: list[str] = []
+
+        def ready() -> bool | None:
+            waiting[:] = self.not_ready()
+            return True if not waiting else None
+
+        try:
+            wait_for(ready, f"release {self.name} in {self.namespace} ready",
+                     timeout=timeout_s, interval=1, error=HelmError)
+        except HelmError as err:
+            raise HelmError(f"{err}: " + "; ".join(waiting)) from err
 
     def install(self, values: Mapping[str, Any], timeout_s: int = 600) -> str:
         """``helm install``, then wait until every pod of the site is ready."""
-        out = self.helm_run("install", self.name, str(CHART), "-f",
-                            str(self._values_file(values)), "--wait", "--timeout",
-                            f"{timeout_s}s", timeout=timeout_s + 60)
-        self.wait_ready(timeout_s)
-        return out
+        return self._deploy("install", values, timeout_s)
 
     def upgrade(self, values: Mapping[str, Any], timeout_s: int = 600) -> str:
         """``helm upgrade``, then wait until every pod runs the new release and is ready."""
-        out = self.helm_run("upgrade", self.name, str(CHART), "-f",
-                            str(self._values_file(values)), "--wait", "--timeout",
-                            f"{timeout_s}s", timeout=timeout_s + 60)
+        return self._deploy("upgrade", values, timeout_s)
+
+    def _deploy(self, verb: str, values: Mapping[str, Any], timeout_s: int) -> str:
+        out = self.helm_run(verb, self.name, str(CHART), "-f", str(self._values_file(values)),
+                            "--wait", "--timeout", f"{timeout_s}s", timeout=timeout_s + 60)
         self.wait_ready(timeout_s)
         return out
 

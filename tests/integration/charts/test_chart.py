@@ -230,13 +230,13 @@ def test_the_edge_account_lets_the_follower_read_the_operators_list(
     site = client.CustomObjectsApi(api).get_namespaced_custom_object(
         "hotline.dev", "v1alpha1", namespace, "contactcentersites", "site-a")
     name = site["spec"]["edge"]["dispatcherConfigMap"]
-    listed = "1 sip:10.0.1.2:5060 0 10 duid=mn-a-0;maxload=4\n"
+    listed = "1 sip:127.0.1.2:5060 0 10 duid=mn-a-0;maxload=4\n"
     client.CoreV1Api(api).create_namespaced_config_map(
         namespace, {"metadata": {"name": name}, "data": {"dispatcher.list": listed}})
     config = operator_kubeconfig(api, kube, namespace, "hotline-site-a-edge",
                                  tmp_path / "kubeconfig")
     fallback = tmp_path / "chart.list"
-    fallback.write_text("1 sip:192.0.2.1:5060 0 0 duid=fallback;maxload=4\n")
+    fallback.write_text("1 sip:127.0.9.1:5060 0 0 duid=fallback;maxload=4\n")
     out = tmp_path / "dispatcher.list"
     done = run([sys.executable, "-m", "hotline_operators.edge", "--once", "--namespace",
                 namespace, "--config-map", name, "--list", str(out), "--rpc-socket",
