@@ -55,12 +55,19 @@ class SitePorts:
     callbacks: int  # the callback scheduler's health and metrics
     media_health: int  # the media-node pool's /healthz /readyz /metrics
     sip_port_base: int  # worker i of the media-node pod listens on base+i
+    operator_health: int  # the operator's /healthz
 
     @classmethod
     def free(cls) -> SitePorts:
         """Ports free on the node now, one for each."""
         return cls(edge=free_node_port(), streams=free_node_port(), callbacks=free_node_port(),
-                   media_health=free_node_port(), sip_port_base=free_node_port())
+                   media_health=free_node_port(), sip_port_base=free_node_port(),
+                   operator_health=free_node_port())
+
+    def all(self, workers: int) -> list[int]:
+        """Every port the site listens on, its media workers' SIP ports included."""
+        return [self.edge, self.streams, self.callbacks, self.media_health,
+                self.operator_health, *(self.sip_port_base + i for i in range(workers))]
 
 
 def free_node_port() -> int:
@@ -93,15 +100,26 @@ def image_values(images: Mapping[str, Image]) -> dict[str, Any]:
 def site_values(*, site: str, peers: Sequence[str], kafka: str, cassandra: str,
                 datacenter: str, images: Mapping[str, Image], node_ip: str,
                 ports: SitePorts, agent_uri_template: str, workers: int = 2,
-                flows: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                flows: Mapping[str, Any] | None = None, witness: str | None = None,
+                peer_probes: Mapping[str, str] | None = None, traffic_share: int = 100,
+                timings: Mapping[str, int] | None = None,
+                replication: Mapping[str, int] | None = None,
+                keyspace: str = "hotline_callbacks") -> dict[str, Any]:
     """Values for one site on the dev node. ``flows``: name → IVR flow (default: the
-    demo bank's). Callers reach the edge from the node's own addresses."""
+    demo bank's). Callers reach the edge from the node's own addresses. ``witness``,
+    ``peer_probes`` (peer → URL) and ``timings``: what a failover needs (without a
+    witness the site never fails over). ``replication``: datacenter → replicas of the
+    callbacks keyspace (default: one in this site's datacenter)."""
     flows = dict(flows) if flows is not None else {
         DEMO_TENANT: yaml.safe_load(DEMO_FLOW.read_text())}
+    replicas: dict[str, int | None] = {dc: None for dc in ("dc-a", "dc-b")}
+    replicas.update(replication or {datacenter: 1})  # None drops the chart's defaults
     return {
-        "site": {"name": site, "peers": list(peers), "trafficShare": 100,
+        "site": {"name": site, "peers": list(peers), "trafficShare": traffic_share,
                  "timings": {"heartbeatIntervalSeconds": 1, "peerTimeoutSeconds": 5,
-                             "holdDownSeconds": 120}},
+                             "holdDownSeconds": 120, **(timings or {})},
+                 "peerProbes": [{"site": peer, "url": url}
+                                for peer, url in (peer_probes or {}).items()]},
         "images": image_values(images),
         "hostNetwork": True,
         "kafka": {"bootstrapServers": kafka},
@@ -109,9 +127,9 @@ def site_values(*, site: str, peers: Sequence[str], kafka: str, cassandra: str,
         "callerTokenKey": {"secretRef": TOKEN_SECRET, "key": "token-key"},
         "recording": {"keySecretRef": RECORDING_SECRET, "volume": "emptyDir"},
         "setup": {"topics": True, "keyspace": True, "topicReplicationFactor": 1},
-        # Nothing answers here: no witness in a one-site dev stack, so no failover.
-        "witness": {"url": "http://127.0.0.1:9/witness"},
-        "operator": {"replicas": 1},
+        # Without a witness nothing answers there, so the site never fails over.
+        "witness": {"url": witness or "http://127.0.0.1:9/witness"},
+        "operator": {"replicas": 1, "healthPort": ports.operator_health},
         "mediaNodes": {
             "replicas": {"normal": 1, "failover": 1},
             "network": {"mode": "hostNetwork", "sipPort": ports.edge},
@@ -129,9 +147,7 @@ def site_values(*, site: str, peers: Sequence[str], kafka: str, cassandra: str,
                           "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
                                         "limits": {"memory": "1Gi"}}},
         "callbacks": {"enabled": True, "replicas": 1, "port": ports.callbacks,
-                      "keyspace": "hotline_callbacks", "replication": {
-                          # One replica here; None drops the chart's other defaults.
-                          **{dc: None for dc in ("dc-a", "dc-b")}, datacenter: 1},
+                      "keyspace": keyspace, "replication": replicas,
                       "policies": {DEMO_TENANT: DEMO_CALLBACK_POLICY}},
         "edge": {"enabled": True, "replicas": 1, "serviceType": "ClusterIP",
                  "trunkAllowList": [f"{node_ip}/32", "127.0.0.1/32"],

@@ -27,7 +27,7 @@ from media_nodes_support import (
 )
 
 from devstack.kafka import KafkaCluster
-from helpers.sip import options_ok
+from devstack.sip import options_ok
 from hotline_events.catalog import Catalog
 from hotline_events.models.calls import CallCompleted, CallOffered
 from hotline_media_nodes.edge import (

@@ -26,7 +26,7 @@ from kubernetes.client import ApiClient
 
 from devstack.pytest_plugin import KubeTools
 from helpers.kube import new_namespace
-from helpers.sip import options_ok
+from devstack.sip import options_ok
 from hotline_media_nodes.edge import (
     Destination,
     EdgeConfig,

@@ -1,0 +1,245 @@
+"""A whole site lost with calls in flight, on the real node: two releases of the chart
+(site-a, site-b), each on its own Kafka and Cassandra datacenter, MirrorMaker 2 both
+ways, the witness on etcd, and a carrier (Kamailio) in front of both edges.
+
+In order, each step on the state the previous one left:
+1. both sites answer calls the carrier spreads over them;
+2. the link between the sites is cut (mirroring and probes) while both reach the
+   witness: both suspect the other, the witness refuses, nobody fails over;
+3. site-b goes dark — pods killed with grace 0, its Kafka broker and Cassandra node
+   killed, its network dropped — while callers keep calling: site-a takes over with a
+   witness lease, the carrier sends every new call to site-a, and a witness killed and
+   restarted mid-outage still holds the same lease;
+4. site-b comes back: after the hold-down site-a hands its traffic back, the lease is
+   released and calls reach site-b again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "media_nodes"))
+from media_nodes_support import free_udp_port, render, sipp_command
+
+from devstack.cassandra import CassandraNode
+from devstack.images import build_all
+from devstack.kafka import KafkaCluster
+from devstack.mirrormaker import MirrorMaker
+from devstack.network import POD_GATEWAY
+from devstack.process import wait_for
+from devstack.pytest_plugin import KubeNode
+from devstack.site_release import HelmError
+from devstack.two_sites import NodeSite, TwoSites, prepare
+from devstack.witness_store import WitnessStore
+from helpers.kafka_io import EventReader
+from hotline_events.catalog import default_catalog
+from hotline_events.models.calls import CallOffered
+from hotline_events.pii import caller_token
+
+pytestmark = pytest.mark.integration
+
+TOKEN_KEY = f"site-loss-e2e-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def two_sites(kube_node: KubeNode, kafka_site_a: KafkaCluster, kafka_site_b: KafkaCluster,
+              mirrormaker2: MirrorMaker, cassandra_two_dc: dict[str, CassandraNode],
+              witness_store: WitnessStore,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoSites]:
+    images = build_all()
+    kube_node.import_images(images)
+    suffix = uuid.uuid4().hex[:6]
+    sites = prepare(
+        kafka={"site-a": kafka_site_a, "site-b": kafka_site_b}, cassandra=cassandra_two_dc,
+        mirrormaker=mirrormaker2, etcd=witness_store.url, images=images,
+        kubeconfig=kube_node.kubeconfig, helm=kube_node.helm, kubectl=kube_node.kubectl,
+        home=tmp_path_factory.mktemp("two-sites"), suffix=suffix, token_key=TOKEN_KEY,
+        agent_uri_template=f"sip:{{agent_id}}@{POD_GATEWAY}:{free_udp_port(POD_GATEWAY)}",
+        keyspace=f"hotline_callbacks_{suffix}")
+    sites.start_witness()
+    try:
+        sites.install()
+        yield sites
+    finally:
+        sites.close()
+        for name in list(sites.sites):
+            with contextlib.suppress(HelmError):  # a site left dark is restored first
+                sites.restore(name)
+        for site in sites.sites.values():
+            with contextlib.suppress(HelmError):
+                site.release.helm_run("uninstall", site.release.name, "--wait",
+                                      "--timeout", "120s")
+            with contextlib.suppress(HelmError):
+                site.release.kubectl_run("delete", "namespace", site.release.namespace,
+                                         "--wait=false")
+
+
+@dataclass
+class Call:
+    caller: str
+    started: float  # wall clock
+    proc: subprocess.Popen[str]
+
+    @property
+    def answered(self) -> bool:
+        return self.proc.wait() == 0
+
+
+@dataclass
+class Callers:
+    """Callers dialling the carrier's number one after another, one new call every
+    ``every_s``: each hears the balance prompt and the IVR hangs up."""
+
+    sipp: Path
+    port: int
+    tmp: Path
+    every_s: float = 1.0
+    calls: list[Call] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def place(self, caller: str) -> Call:
+        scenario = render("speed_dial_system_bye.xml", self.tmp / caller, caller=caller,
+                          bye_timeout_ms="20000")
+        proc = subprocess.Popen(
+            sipp_command(self.sipp, scenario, self.port, service="800101", timeout_s=40),
+            cwd=scenario.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            text=True)
+        call = Call(caller, time.time(), proc)
+        self.calls.append(call)
+        return call
+
+    def start(self) -> None:
+        def run() -> None:
+            n = 0
+            while not self._stop.wait(self.every_s):
+                n += 1
+                self.place(f"+4930555{len(self.calls):05d}{n % 10}")
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> list[Call]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        for call in self.calls:
+            call.proc.wait(60)
+        return self.calls
+
+
+def offered_at(sites: list[NodeSite], callers: list[str],
+               timeout: float = 60) -> dict[str, str]:
+    """Caller → the site whose call topic has their CallOffered: read until every
+    caller is placed or ``timeout`` passes (then the ones found)."""
+    tokens = {caller_token(c, TOKEN_KEY.encode()): c for c in callers}
+    topic = default_catalog().topic_for_type(CallOffered.TYPE).name
+    readers = {site.name: EventReader(site.kafka.bootstrap, topic) for site in sites}
+    found: dict[str, str] = {}
+    try:
+        deadline = time.monotonic() + timeout
+        while len(found) < len(tokens) and time.monotonic() < deadline:
+            for name, reader in readers.items():
+                with contextlib.suppress(AssertionError):  # nothing new within 1 s
+                    reader.poll_until(lambda ev: None, 1.0)
+                found.update({tokens[e.data.caller_token]: name for e in reader.events
+                              if isinstance(e.data, CallOffered)
+                              and e.data.caller_token in tokens})
+        return found
+    finally:
+        for reader in readers.values():
+            reader.close()
+
+
+def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
+        two_sites: TwoSites, sipp: Path, tmp_path: Path) -> None:
+    a, b = two_sites.sites["site-a"], two_sites.sites["site-b"]
+    assert two_sites.carrier is not None
+    callers = Callers(sipp, two_sites.carrier.port, tmp_path)
+
+    def both_healthy() -> bool | None:
+        return True if (a.condition_is("PeerHealthy", "True")
+                        and b.condition_is("PeerHealthy", "True")) else None
+
+    wait_for(both_healthy, "both sites seeing each other healthy", timeout=120, interval=1)
+
+    # 1. The carrier spreads calls over both sites; each is answered.
+    first = [callers.place(f"+49305550000{i}") for i in range(4)]
+    assert all(call.answered for call in first), two_sites.describe()
+    where = offered_at([a, b], [c.caller for c in first])
+    assert set(where) == {c.caller for c in first}, where
+    assert set(where.values()) == {"site-a", "site-b"}, where
+
+    # 2. The link between the sites is cut; both still reach the witness: each suspects
+    # the other, the witness refuses both, nobody takes over.
+    two_sites.cut_link()
+    wait_for(lambda: True if (a.condition_is("PeerHealthy", "False")
+                              and b.condition_is("PeerHealthy", "False")) else None,
+             "both sites suspecting the other", timeout=60, interval=1)
+    wait_for(lambda: True if all("only the link" in s.operator_log()
+                                 for s in (a, b)) else None,
+             "the witness refusing both takeovers", timeout=60, interval=1)
+    assert not a.status().get("failedPeers") and not b.status().get("failedPeers")
+    assert two_sites.leases() == {}
+    two_sites.heal_link()
+    wait_for(both_healthy, "both sites healthy again after the link is back", timeout=120,
+             interval=1)
+
+    # 3. Site-b goes dark while callers keep calling.
+    callers.start()
+    wait_for(lambda: True if len(callers.calls) >= len(first) + 3 else None,
+             "steady callers", timeout=30, interval=0.2)
+    killed_at = time.time()
+    two_sites.go_dark("site-b")
+    wait_for(lambda: True if a.condition_is("FailedOver", "True") else None,
+             "site-a taking over site-b", timeout=90, interval=0.5, error=AssertionError)
+    taken_over_at = time.time()
+    lease = two_sites.leases()["site-b"]
+    assert lease["holder"] == "site-a"
+    status = a.status()
+    assert status["failedPeers"] == ["site-b"] and status["fencingToken"] == lease["token"]
+
+    # The witness dies and comes back mid-outage: it forgot nothing.
+    two_sites.kill_witness()
+    two_sites.start_witness()
+    assert two_sites.leases()["site-b"] == lease
+
+    wait_for(lambda: True if len(callers.calls) >= 25 else None, "callers during the outage",
+             timeout=60, interval=0.5)
+    calls = callers.stop()
+    during = [c for c in calls if c.started >= killed_at]
+    where = offered_at([a], [c.caller for c in during])
+    refused = [c.caller for c in during if not c.answered]
+    # Every caller who dialled after site-b went dark reached site-a: the carrier
+    # retried those that met the dark site first.
+    assert not refused, (refused, two_sites.describe())
+    assert set(where) == {c.caller for c in during}, where
+    first_answer = min(c.started for c in during) - killed_at
+
+    # 4. Site-b comes back: after the hold-down, site-a hands its traffic back.
+    two_sites.restore("site-b")
+    wait_for(lambda: True if a.condition_is("FailedOver", "False") else None,
+             "site-a handing site-b back", timeout=300, interval=1, error=AssertionError)
+    assert two_sites.leases() == {}
+    assert not a.status().get("failedPeers")
+
+    def reaches_site_b() -> bool | None:
+        call = callers.place(f"+4930556{len(callers.calls):06d}")
+        if not call.answered:
+            return None
+        return True if offered_at([b], [call.caller], 10) else None
+
+    wait_for(reaches_site_b, "a call answered at site-b again", timeout=180, interval=1,
+             error=AssertionError)
+    print(f"site loss on the node: site-a took over {taken_over_at - killed_at:.1f}s after "
+          f"the kill; {len(during)} calls during the outage, none refused; first one "
+          f"dialled {first_answer:.1f}s after the kill")
