@@ -38,11 +38,12 @@ class CallbackEvent(EventModel, frozen=True, kw_only=True):
 
 
 class CallbackRequested(CallbackEvent, frozen=True, kw_only=True):
-    """A callback was requested (by the caller, or automatically after an abandon)."""
+    """A callback was requested (by the caller, automatically after an abandon, or for a
+    caller who was waiting at a site when it was lost: ``site-lost``, by the survivor)."""
 
     TYPE: ClassVar[str] = "hotline.callback.requested.v1"
     queue: Queue
-    reason: Literal["caller-request", "abandoned-auto", "overdue-ticket"]
+    reason: Literal["caller-request", "abandoned-auto", "overdue-ticket", "site-lost"]
     caller_token: CallerToken
     original_enqueued_at: Annotated[Timestamp, msgspec.Meta(
         description="When the caller first entered the queue: the callback keeps this place.")]
