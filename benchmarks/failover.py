@@ -3,17 +3,18 @@
     uv run python benchmarks/failover.py [--runs 10] [--peer-timeout 3]
 
 Starts (or reuses, see devstack's HOTLINE_* variables) Kafka for site-a and site-b,
-MirrorMaker 2 and the kube-apiserver, plus a witness. Each run: two operator
-processes (one per site, each in a fresh namespace), both sites healthy and seeing
-each other's mirrored heartbeats; then site-b dies (its operator is SIGKILLed and its
-probe answers 503). Measured from site-b's last heartbeat on its own Kafka (ce_time) to
-site-a's recorded progress (status.failovers, written as each step finishes):
-the witness's grant (decision), the edge's dispatcher list written (and the split
-event acknowledged), workloads scaled to the failover profile, the adoption command
-acknowledged by Kafka, and the SiteFailover announced; and "edge reloaded": a real
-Kamailio beside site-a, kept in step by the edge follower (hotline_operators.edge)
-watching site-a's dispatcher ConfigMap, no longer lists site-b's worker (read over
-Kamailio's own RPC). Prints every run's timeline, then p50/p95 per step.
+MirrorMaker 2, the kube-apiserver and the witness's etcd, plus a witness on it. Each
+run: two operator processes (one per site, each in a fresh namespace), both sites
+healthy and seeing each other's mirrored heartbeats; then site-b dies (its operator
+is SIGKILLed and its probe answers 503). Measured from site-b's last heartbeat on its
+own Kafka (ce_time) to site-a's recorded progress (status.failovers, written as each
+step finishes): the witness's grant (decision), the edge's dispatcher list written
+(and the split event acknowledged), workloads scaled to the failover profile, the
+adoption command acknowledged by Kafka, and the SiteFailover announced; and "edge
+reloaded": a real Kamailio beside site-a, kept in step by the edge follower
+(hotline_operators.edge) watching site-a's dispatcher ConfigMap, no longer lists
+site-b's worker (read over Kamailio's own RPC). Prints every run's timeline, then
+p50/p95 per step.
 """
 
 from __future__ import annotations
@@ -77,12 +78,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_witness(logs: Path) -> tuple[subprocess.Popen[bytes], str]:
+WITNESS_PEER_TIMEOUT_S = 2  # the shortest etcd lease TTL
+
+
+def start_witness(logs: Path, etcd: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     with (logs / "witness.log").open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "hotline_operators.witness",
+                                 "--etcd", etcd,
+                                 "--prefix", f"/hotline/bench-{uuid.uuid4().hex[:8]}",
                                  "--host", "127.0.0.1", "--port", str(port),
-                                 "--peer-timeout", "1.0"], stdout=out, stderr=subprocess.STDOUT)
+                                 "--peer-timeout", str(WITNESS_PEER_TIMEOUT_S)],
+                                stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool | None:
@@ -322,20 +329,20 @@ def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="hotline-failover-bench-"))
     stack = Stack()
     stack.up([Component.KAFKA_SITE_A, Component.KAFKA_SITE_B, Component.MIRRORMAKER,
-              Component.KUBERNETES])
-    assert stack.kube is not None
+              Component.KUBERNETES, Component.WITNESS_STORE])
+    assert stack.kube is not None and stack.witness_store is not None
     for cluster in stack.kafka.values():
         ensure_topics(cluster.bootstrap)
     kubeconfig = stack.kube.kubeconfig_path
     api = config.new_client_from_config(  # type: ignore[no-untyped-call]
         config_file=str(kubeconfig))
     install_crds(api)
-    witness_proc, witness = start_witness(logs)
+    witness_proc, witness = start_witness(logs, stack.witness_store.url)
     edge = LocalEdge(logs)
     results: list[dict[str, float]] = []
     try:
         print(f"seconds from site-b's last heartbeat (peerTimeout {args.peer_timeout} s, "
-              f"heartbeat 1 s, witness peer timeout 1 s); logs in {logs}")
+              f"heartbeat 1 s, witness peer timeout {WITNESS_PEER_TIMEOUT_S} s); logs in {logs}")
         print("run  " + "  ".join(f"{s:>18}" for s in STEPS))
         for n in range(1, args.runs + 1):
             times = one_run(n, api, kubeconfig, stack, witness, logs, args.peer_timeout, edge)

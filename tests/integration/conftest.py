@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import pytest
-import requests
 from kubernetes import config
 from kubernetes.client import ApiClient
 
 from devstack.pytest_plugin import KubeTools
+from devstack.witness_store import WitnessStore
 from helpers.kube import establish
+from helpers.witness import WitnessProcess
 from hotline_operators import crds
 
 
@@ -29,31 +26,12 @@ def operator_api(kube: KubeTools) -> Iterator[ApiClient]:
 
 
 @pytest.fixture(scope="module")
-def witness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The failover witness as a real HTTP service (peer timeout 1 s)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("witness") / "witness.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hotline_operators.witness", "--host", "127.0.0.1",
-             "--port", str(port), "--peer-timeout", "1.0"],
-            stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not _answers(url + "/healthz"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the witness did not come up:\n{log.read_text()}")
-        time.sleep(0.1)  # polling its health endpoint
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).ok
-    except requests.RequestException:
-        return False
+def witness(witness_store: WitnessStore,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The failover witness as a real HTTP service on the stack's etcd (peer timeout
+    2 s), under a key prefix of its own: each module starts with no leases."""
+    process = WitnessProcess(witness_store.url,
+                             tmp_path_factory.mktemp("witness") / "witness.log")
+    process.start()
+    yield process.url
+    process.stop()

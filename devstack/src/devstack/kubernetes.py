@@ -58,9 +58,14 @@ def _helm_stamps() -> dict[str, str]:
             "helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor": minor}
 
 
+def etcd_binary() -> Path:
+    """etcd, built once: the API server's store, and the witness's (devstack.witness_store)."""
+    return artifacts.go_binary("etcd", "go.etcd.io/etcd/server/v3", "etcd", ETCD_VERSION)
+
+
 def install() -> Binaries:
     return Binaries(
-        etcd=artifacts.go_binary("etcd", "go.etcd.io/etcd/server/v3", "etcd", ETCD_VERSION),
+        etcd=etcd_binary(),
         kube_apiserver=artifacts.go_binary(
             "kubernetes", "k8s.io/kubernetes/cmd/kube-apiserver", "kube-apiserver",
             KUBERNETES_VERSION, kubernetes_stamps()),

@@ -22,6 +22,7 @@ from devstack import artifacts, cassandra, kafka, kubernetes, mirrormaker
 from devstack.node import ImageArchive, Node
 from devstack.process import ServerError
 from devstack.stack import Component, Stack
+from devstack.witness_store import WitnessStore
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +68,14 @@ def cassandra_dc_a(devstack: Stack) -> cassandra.CassandraNode:
 def cassandra_two_dc(devstack: Stack) -> dict[str, cassandra.CassandraNode]:
     _up(devstack, Component.CASSANDRA_DC_A, Component.CASSANDRA_DC_B)
     return dict(devstack.cassandra)
+
+
+@pytest.fixture(scope="session")
+def witness_store(devstack: Stack) -> WitnessStore:
+    """etcd for the failover witness (``--etcd witness_store.url``)."""
+    _up(devstack, Component.WITNESS_STORE)
+    assert devstack.witness_store is not None
+    return devstack.witness_store
 
 
 @dataclass(frozen=True)

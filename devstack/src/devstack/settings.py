@@ -53,6 +53,7 @@ class ExternalEndpoints:
     cassandra_dc_b: str | None
     kubeconfig: str | None
     mirrormaker_external: bool
+    witness_etcd: str | None = None
 
     @classmethod
     def from_environ(cls, env: dict[str, str] | None = None) -> ExternalEndpoints:
@@ -69,6 +70,7 @@ class ExternalEndpoints:
             cassandra_dc_b=get("HOTLINE_CASSANDRA_DC_B"),
             kubeconfig=get("HOTLINE_KUBECONFIG"),
             mirrormaker_external=get("HOTLINE_MIRRORMAKER") == "external",
+            witness_etcd=get("HOTLINE_WITNESS_ETCD"),
         )
 
     def to_environ(self) -> dict[str, str]:
@@ -80,6 +82,7 @@ class ExternalEndpoints:
             "HOTLINE_CASSANDRA_DC_B": self.cassandra_dc_b,
             "HOTLINE_KUBECONFIG": self.kubeconfig,
             "HOTLINE_MIRRORMAKER": "external" if self.mirrormaker_external else None,
+            "HOTLINE_WITNESS_ETCD": self.witness_etcd,
         }
         return {k: v for k, v in env.items() if v}
 
@@ -91,6 +94,7 @@ ENV_OVERRIDES = {
     "HOTLINE_CASSANDRA_DC_A": "host:port of a Cassandra node in datacenter dc-a",
     "HOTLINE_CASSANDRA_DC_B": "host:port of a Cassandra node in datacenter dc-b",
     "HOTLINE_KUBECONFIG": "kubeconfig of an existing API server (admin rights)",
+    "HOTLINE_WITNESS_ETCD": "http://host:port of an etcd for the failover witness",
     "HOTLINE_CACHE_DIR": "where downloads and builds are cached (default ~/.cache/hotline)",
     "HOTLINE_RUNS_DIR": "where each run keeps data and logs (default <cache>/runs)",
 }

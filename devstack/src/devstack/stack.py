@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 
-from devstack import cassandra, kafka, kubernetes, mirrormaker, node
+from devstack import cassandra, kafka, kubernetes, mirrormaker, node, witness_store
 from devstack.network import PortAllocator, cassandra_addresses
 from devstack.process import ServerError
 from devstack.settings import ExternalEndpoints, cache_dir, runs_dir
@@ -37,6 +37,7 @@ class Component(StrEnum):
     CASSANDRA_DC_B = "cassandra-dc-b"
     KUBERNETES = "kube-apiserver"
     NODE = "kube-node"  # a real node: containerd, kubelet, kube-proxy, scheduler, controllers
+    WITNESS_STORE = "witness-etcd"  # the failover witness's etcd, at the "third location"
 
 
 PROFILES: dict[str, tuple[Component, ...]] = {
@@ -75,6 +76,8 @@ def install(components: Iterable[Component]) -> None:
         cassandra.install()
     if Component.KUBERNETES in todo:
         kubernetes.install()
+    if Component.WITNESS_STORE in todo:
+        witness_store.install()
     if Component.NODE in todo:
         node.install()
         node.busybox_pause_image()  # the sandbox image; the platform's are `devstack images`
@@ -118,14 +121,17 @@ class Stack:
         self.mirrormaker: mirrormaker.MirrorMaker | None = None
         self.kube: kubernetes.ApiServer | None = None
         self.node: node.Node | None = None
+        self.witness_store: witness_store.WitnessStore | None = None
         self._cassandra_addresses: list[str] | None = None
         atexit.register(self.down)
 
     # -- what is running -------------------------------------------------------
     def servers(self) -> list[kafka.KafkaCluster | cassandra.CassandraNode
-                              | mirrormaker.MirrorMaker | kubernetes.ApiServer | node.Node]:
+                              | mirrormaker.MirrorMaker | kubernetes.ApiServer | node.Node
+                              | witness_store.WitnessStore]:
         found: list[kafka.KafkaCluster | cassandra.CassandraNode
-                    | mirrormaker.MirrorMaker | kubernetes.ApiServer | node.Node] = []
+                    | mirrormaker.MirrorMaker | kubernetes.ApiServer | node.Node
+                    | witness_store.WitnessStore] = []
         found += self.kafka.values()
         if self.mirrormaker:
             found.append(self.mirrormaker)
@@ -134,6 +140,8 @@ class Stack:
             found.append(self.kube)
         if self.node:
             found.append(self.node)
+        if self.witness_store:
+            found.append(self.witness_store)
         return found
 
     def health(self) -> dict[str, str | None]:
@@ -194,6 +202,7 @@ class Stack:
             Component.CASSANDRA_DC_B: ext.cassandra_dc_b is not None,
             Component.KUBERNETES: ext.kubeconfig is not None,
             Component.NODE: False,  # joins only an API server devstack started
+            Component.WITNESS_STORE: ext.witness_etcd is not None,
         }[c]
 
     def _present(self, c: Component) -> bool:
@@ -205,6 +214,8 @@ class Stack:
             return self.mirrormaker is not None
         if c is Component.NODE:
             return self.node is not None
+        if c is Component.WITNESS_STORE:
+            return self.witness_store is not None
         return self.kube is not None
 
     def _spawn(self, c: Component) -> None:
@@ -242,6 +253,10 @@ class Stack:
             pause_ref, images = node.default_images()
             self.node = node.start(self.run_dir, self.ports, self.kube, pause_ref=pause_ref,
                                    images=images)
+        elif c is Component.WITNESS_STORE:
+            self.witness_store = (witness_store.WitnessStore(url=ext.witness_etcd)
+                                  if ext.witness_etcd
+                                  else witness_store.start(self.run_dir, self.ports))
         else:
             self.kube = (kubernetes.external(ext.kubeconfig) if ext.kubeconfig
                          else kubernetes.start(self.run_dir, self.ports))
@@ -262,6 +277,9 @@ class Stack:
         elif c is Component.NODE:
             assert self.node is not None
             self.node.wait_ready()
+        elif c is Component.WITNESS_STORE:
+            assert self.witness_store is not None
+            self.witness_store.wait_ready()
         else:
             assert self.kube is not None
             self.kube.wait_ready()
@@ -286,6 +304,7 @@ class Stack:
         self.cassandra.clear()
         self.mirrormaker = None
         self.kube = None
+        self.witness_store = None
 
     # -- telling clients where things are ---------------------------------------------
     def env(self) -> dict[str, str]:
@@ -300,6 +319,7 @@ class Stack:
                             if "dc-b" in self.cassandra else None),
             kubeconfig=kube,
             mirrormaker_external=self.mirrormaker is not None,
+            witness_etcd=self.witness_store.url if self.witness_store else None,
         ).to_environ()
         if kube:
             env["KUBECONFIG"] = kube  # for kubectl and helm

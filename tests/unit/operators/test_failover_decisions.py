@@ -1,4 +1,4 @@
-"""Failover and failback decisions, and the witness's leases, without servers."""
+"""Failover and failback decisions, without servers (the witness's: test_witness_logic)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,6 @@ from hotline_operators.failover.logic import (
     serving_failed,
 )
 from hotline_operators.failover.models import Action, PeerView, Timings, WitnessAnswer
-from hotline_operators.witness.logic import (
-    Grant,
-    Refusal,
-    WitnessState,
-    heartbeat,
-    release,
-    request_takeover,
-)
 
 T = Timings(heartbeat_interval_s=1, peer_timeout_s=5, hold_down_s=60)
 
@@ -74,48 +66,6 @@ def test_failback_waits_for_the_hold_down() -> None:
 def test_timings_refuse_a_timeout_shorter_than_two_heartbeats() -> None:
     with pytest.raises(ValueError, match="peer_timeout_s"):
         Timings(heartbeat_interval_s=3, peer_timeout_s=5)
-
-
-def seen(*sites: str, at: float = 100.0) -> WitnessState:
-    state = WitnessState(peer_timeout_s=5)
-    for site in sites:
-        state = heartbeat(state, site, at)
-    return state
-
-
-def test_the_witness_grants_a_takeover_of_a_site_it_lost_too() -> None:
-    state = heartbeat(seen("site-a", "site-b", at=90), "site-a", 100)
-    state, answer = request_takeover(state, "site-a", "site-b", now=100)
-    assert isinstance(answer, Grant) and answer.lease.token == 1
-    # A retried request (operator restarted mid-failover) gets the same lease.
-    _, again = request_takeover(state, "site-a", "site-b", now=101)
-    assert again == answer
-
-
-def test_a_cut_link_between_live_sites_gets_no_lease() -> None:
-    state = seen("site-a", "site-b")
-    _, answer = request_takeover(state, "site-a", "site-b", now=101)
-    assert isinstance(answer, Refusal) and "only the link" in answer.reason
-
-
-def test_no_double_takeover_when_the_witness_sees_one_side() -> None:
-    # The witness hears only site-a: site-a may take over site-b, never the reverse.
-    state = heartbeat(seen("site-a", "site-b", at=90), "site-a", 100)
-    state, first = request_takeover(state, "site-a", "site-b", now=100)
-    assert isinstance(first, Grant)
-    _, second = request_takeover(state, "site-b", "site-a", now=100)
-    assert isinstance(second, Refusal)
-
-
-def test_fencing_tokens_only_grow_and_stale_releases_do_nothing() -> None:
-    state = heartbeat(seen("site-a", "site-b", at=0), "site-a", 100)
-    state, first = request_takeover(state, "site-a", "site-b", now=100)
-    assert isinstance(first, Grant)
-    assert release(state, "site-b", token=99) == state
-    state = release(state, "site-b", first.lease.token)
-    state = heartbeat(state, "site-a", 200)
-    state, second = request_takeover(state, "site-a", "site-b", now=200)
-    assert isinstance(second, Grant) and second.lease.token > first.lease.token
 
 
 def test_failback_steps_resume_where_they_stopped() -> None:

@@ -106,10 +106,20 @@ class WitnessClient:
             return WitnessAnswer.GRANTED, int(answer.json()["token"]), "granted"
         if answer.status_code == 409:
             return WitnessAnswer.REFUSED, 0, str(answer.json().get("reason", ""))
-        return WitnessAnswer.UNREACHABLE, 0, f"HTTP {answer.status_code}"
+        # 503: the witness runs but its store (etcd) does not answer; no decision, so
+        # the same as no answer: asked again at the next heartbeat.
+        return WitnessAnswer.UNREACHABLE, 0, f"HTTP {answer.status_code}: {_reason(answer)}"
 
     def release(self, failed: str, token: int) -> bool:
         try:
             return self._post("/release", {"failed_site": failed, "token": token}).ok
         except requests.RequestException:
             return False
+
+
+def _reason(answer: requests.Response) -> str:
+    try:
+        body = answer.json()
+    except ValueError:
+        return answer.text[:200]
+    return str(body.get("reason", body)) if isinstance(body, dict) else str(body)[:200]

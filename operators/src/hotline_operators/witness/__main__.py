@@ -1,4 +1,5 @@
-"""`python -m hotline_operators.witness --port 8443 [--peer-timeout 5]`."""
+"""`python -m hotline_operators.witness --etcd http://HOST:2379[,…] [--prefix /hotline/witness]
+[--peer-timeout 5] [--port 8443]`."""
 
 from __future__ import annotations
 
@@ -7,19 +8,39 @@ import logging
 
 from aiohttp import web
 
+from hotline_operators.witness.logic import DEFAULT_PREFIX, MIN_PEER_TIMEOUT_S, Keys
 from hotline_operators.witness.service import make_app
+from hotline_operators.witness.store import parse_endpoints
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Hotline's failover witness")
+    parser = argparse.ArgumentParser(
+        description="Hotline's failover witness: leases and fencing tokens kept in etcd "
+                    "at the third location")
+    parser.add_argument("--etcd", required=True, metavar="URL[,URL…]",
+                        help="etcd client endpoints, http://host:port, comma-separated")
+    parser.add_argument("--prefix", default=DEFAULT_PREFIX,
+                        help="where the witness's keys live in etcd (default %(default)s)")
+    parser.add_argument("--peer-timeout", type=int, default=5,
+                        help="whole seconds without a heartbeat before a site counts as "
+                             f"lost (the etcd lease TTL; at least {MIN_PEER_TIMEOUT_S})")
+    parser.add_argument("--etcd-timeout", type=float, default=1.0,
+                        help="seconds to wait for one etcd request before trying the "
+                             "next endpoint or answering 503")
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=8443)
-    parser.add_argument("--peer-timeout", type=float, default=5.0,
-                        help="seconds without a heartbeat before a site counts as lost")
     args = parser.parse_args()
+    try:
+        endpoints = parse_endpoints(args.etcd)
+        Keys(args.prefix)
+        if args.peer_timeout < MIN_PEER_TIMEOUT_S:
+            raise ValueError(f"--peer-timeout must be at least {MIN_PEER_TIMEOUT_S} s")
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    web.run_app(make_app(args.peer_timeout), host=args.host, port=args.port,
-                print=lambda line: print(line, flush=True))
+    web.run_app(make_app(endpoints, peer_timeout_s=args.peer_timeout, prefix=args.prefix,
+                         etcd_timeout_s=args.etcd_timeout),
+                host=args.host, port=args.port, print=lambda line: print(line, flush=True))
 
 
 if __name__ == "__main__":

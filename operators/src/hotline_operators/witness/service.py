@@ -1,13 +1,14 @@
-"""The witness over HTTP (aiohttp): thin wiring around witness.logic.
+"""The witness over HTTP (aiohttp): thin wiring around witness.logic and witness.store.
 
-    POST /heartbeat {"site": "site-a"}
-    POST /takeover  {"holder": "site-a", "failed_site": "site-b"} -> 200 {"token": N} | 409
-    POST /release   {"failed_site": "site-b", "token": N}
-    GET  /leases, GET /healthz
+    POST /heartbeat {"site": "site-a"}                              -> 200 | 503
+    POST /takeover  {"holder": "site-a", "failed_site": "site-b"}   -> 200 {"token": N} | 409 | 503
+    POST /release   {"failed_site": "site-b", "token": N}           -> 200 {"released": bool} | 503
+    GET  /leases, GET /healthz (503 with a reason while etcd does not answer)
 
-Leases live in memory (one replica). Fencing tokens start from the wall clock in
-milliseconds so they keep growing across restarts, and a restarted witness grants
-nothing for one peer timeout, until it has heard who is alive.
+Every answer comes from etcd (see witness.logic for the keys): a restarted witness,
+or a second replica, answers exactly as the first did, with no learning window. When
+etcd does not answer, the witness says so with 503 and grants nothing; the operator's
+WitnessClient takes that as "no answer" and asks again at its next heartbeat.
 """
 
 from __future__ import annotations
@@ -21,20 +22,24 @@ from aiohttp import web
 
 from hotline_operators.witness.logic import (
     Grant,
-    WitnessState,
-    heartbeat,
-    release,
-    request_takeover,
+    Keys,
+    heartbeat_ttl,
+    release_txn,
+    released,
+    takeover_answer,
+    takeover_txn,
 )
+from hotline_operators.witness.store import Endpoint, EtcdStore, StoreUnavailable
 
 log = logging.getLogger("hotline.witness")
-STATE: web.AppKey[dict[str, Any]] = web.AppKey("state", dict)
+STORE: web.AppKey[EtcdStore] = web.AppKey("store", EtcdStore)
+TTL: web.AppKey[int] = web.AppKey("ttl", int)
 
 
 def _name(body: dict[str, Any], key: str) -> str:
     value = body.get(key)
-    if not isinstance(value, str) or not value:
-        raise web.HTTPBadRequest(text=f"field {key!r} must be a non-empty string")
+    if not isinstance(value, str) or not value or "/" in value:
+        raise web.HTTPBadRequest(text=f"field {key!r} must be a non-empty string without '/'")
     return value
 
 
@@ -48,24 +53,39 @@ async def _json(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def _unavailable(exc: StoreUnavailable) -> web.Response:
+    return web.json_response({"reason": str(exc)}, status=503)
+
+
 async def on_heartbeat(request: web.Request) -> web.Response:
     site = _name(await _json(request), "site")
-    box = request.app[STATE]
-    box["state"] = heartbeat(box["state"], site, time.monotonic())
+    try:
+        await request.app[STORE].heartbeat(site, request.app[TTL], time.time())
+    except StoreUnavailable as exc:
+        return _unavailable(exc)
     return web.json_response({"ok": True})
 
 
 async def on_takeover(request: web.Request) -> web.Response:
     body = await _json(request)
     holder, failed = _name(body, "holder"), _name(body, "failed_site")
-    box = request.app[STATE]
-    now = time.monotonic()
-    if now < box["grants_from"]:
-        return web.json_response({"reason": "the witness restarted and is still learning "
-                                            "which sites are alive"}, status=409)
-    box["state"], answer = request_takeover(box["state"], holder, failed, now)
+    if holder == failed:
+        raise web.HTTPBadRequest(text="a site cannot take itself over")
+    store = request.app[STORE]
+    try:
+        outcome = await store.txn(takeover_txn(store.keys, holder, failed, time.time()),
+                                  f"{holder} asks to take over {failed}")
+    except StoreUnavailable as exc:
+        log.warning("takeover of %s by %s not decided: %s", failed, holder, exc)
+        return _unavailable(exc)
+    answer = takeover_answer(store.keys, holder, failed, outcome)
     if isinstance(answer, Grant):
-        log.warning("lease %d: %s takes over %s", answer.lease.token, holder, failed)
+        if outcome.succeeded:
+            log.warning("lease %d: %s takes over %s (held until %s releases it at "
+                        "failback)", answer.lease.token, holder, failed, holder)
+        else:
+            log.info("lease %d: %s asked again for %s; same lease", answer.lease.token,
+                     holder, failed)
         return web.json_response({"token": answer.lease.token, "holder": holder,
                                   "failed_site": failed})
     log.info("takeover of %s by %s refused: %s", failed, holder, answer.reason)
@@ -76,29 +96,59 @@ async def on_release(request: web.Request) -> web.Response:
     body = await _json(request)
     failed = _name(body, "failed_site")
     token = body.get("token")
-    if not isinstance(token, int):
+    if not isinstance(token, int) or isinstance(token, bool):
         raise web.HTTPBadRequest(text="field 'token' must be an integer")
-    box = request.app[STATE]
-    box["state"] = release(box["state"], failed, token)
-    return web.json_response({"released": failed not in box["state"].leases})
+    store = request.app[STORE]
+    try:
+        outcome = await store.txn(release_txn(store.keys, failed, token),
+                                  f"releasing lease {token} on {failed}")
+    except StoreUnavailable as exc:
+        return _unavailable(exc)
+    done = released(store.keys, failed, outcome)
+    if outcome.succeeded:
+        log.warning("lease %d on %s released: %s may be taken over again", token, failed,
+                    failed)
+    elif not done:
+        log.info("release of %s with token %d ignored: a newer lease holds it", failed, token)
+    return web.json_response({"released": done})
 
 
 async def on_leases(request: web.Request) -> web.Response:
-    state: WitnessState = request.app[STATE]["state"]
-    return web.json_response({site: asdict(lease) for site, lease in state.leases.items()})
+    try:
+        leases = await request.app[STORE].leases()
+    except StoreUnavailable as exc:
+        return _unavailable(exc)
+    return web.json_response({lease.failed_site: asdict(lease) for lease in leases})
 
 
-async def on_health(_request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+async def on_health(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    try:
+        revision = await store.revision()
+    except StoreUnavailable as exc:
+        return web.json_response({"ok": False, "reason": str(exc)}, status=503)
+    return web.json_response({"ok": True, "etcd": store.where, "revision": revision})
 
 
-def make_app(peer_timeout_s: float) -> web.Application:
+def make_app(endpoints: list[Endpoint], *, peer_timeout_s: float, prefix: str,
+             etcd_timeout_s: float = 1.0) -> web.Application:
+    """The witness's app. Nothing is contacted yet: the etcd client connects on the
+    first request, inside the app's loop."""
+    keys = Keys(prefix)
+    ttl = heartbeat_ttl(peer_timeout_s)  # refused here, before serving, if unusable
+    store = EtcdStore(endpoints, keys, timeout_s=etcd_timeout_s)
     app = web.Application()
-    app[STATE] = {
-        "state": WitnessState(peer_timeout_s=peer_timeout_s,
-                              last_token=int(time.time() * 1000)),
-        "grants_from": time.monotonic() + peer_timeout_s,
-    }
+    app[STORE], app[TTL] = store, ttl
+
+    async def close_store(app: web.Application) -> None:
+        await app[STORE].close()
+
+    async def announce(_app: web.Application) -> None:
+        log.info("witness on etcd %s, keys under %s; a site counts as alive for %d s "
+                 "after its heartbeat", store.where, keys.prefix, ttl)
+
+    app.on_startup.append(announce)
+    app.on_cleanup.append(close_store)
     app.add_routes([web.post("/heartbeat", on_heartbeat), web.post("/takeover", on_takeover),
                     web.post("/release", on_release), web.get("/leases", on_leases),
                     web.get("/healthz", on_health)])
