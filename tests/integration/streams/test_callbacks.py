@@ -2,7 +2,9 @@
 
 The schedulers here are the production ``Scheduler`` (in-process, to race them or to
 step a controllable clock) and the production entry point (a subprocess, to kill it
-between claim and dial). Their dial commands are read back from Kafka.
+between claim and dial). Their dial commands are read back from Kafka. Each site's
+schedulers change only their own site's callbacks (LOCAL_SERIAL in its datacenter);
+a takeover moves them, fenced by the witness's token.
 """
 
 from __future__ import annotations
@@ -73,7 +75,11 @@ def keyspace(sessions: dict[str, Session]) -> str:
 
 @pytest.fixture(scope="module")
 def stores(sessions: dict[str, Session], keyspace: str) -> dict[str, CallbackStore]:
-    return {dc: CallbackStore(session, keyspace) for dc, session in sessions.items()}
+    """Site-a's store on either datacenter (as site-a's schedulers and a reader in dc-b
+    see it), and site-b's on dc-b."""
+    return {"dc-a": CallbackStore(sessions["dc-a"], keyspace, site="site-a"),
+            "dc-b": CallbackStore(sessions["dc-b"], keyspace, site="site-a"),
+            "site-b": CallbackStore(sessions["dc-b"], keyspace, site="site-b")}
 
 
 @dataclass
@@ -120,28 +126,30 @@ def commands(reader: EventReader, callback_ids: set[str]) -> list[Event]:
             and e.data.callback_id in callback_ids]
 
 
-def test_a_callback_stored_through_dc_a_is_read_and_claimed_through_dc_b(
+def test_a_callback_stored_and_claimed_in_dc_a_is_replicated_to_dc_b(
     stores: dict[str, CallbackStore],
 ) -> None:
     tenant = f"t{uuid.uuid4().hex[:6]}"
     cb = new_callback(tenant, now=time.time())
     assert stores["dc-a"].create(cb)
     assert not stores["dc-a"].create(cb), "a replayed request must not create a second one"
+    claimed = stores["dc-a"].change(cb, status=Status.CLAIMED, claim_id="a", attempt=1)
+    assert claimed is not None
+    # Its version moved on: a compare-and-set on the old one loses.
+    assert stores["dc-a"].change(cb, status=Status.CLAIMED, claim_id="b", attempt=1) is None
+    final = stores["dc-a"].get(tenant, cb.callback_id, serial=True)
+    assert final is not None and final.claim_id == "a" and final.version == 1
     deadline = time.monotonic() + 30
     seen = stores["dc-b"].get(tenant, cb.callback_id)
-    while seen is None and time.monotonic() < deadline:
+    while (seen is None or seen.version < 1) and time.monotonic() < deadline:
         time.sleep(0.1)  # LOCAL_QUORUM in dc-a; dc-b's replica is written asynchronously
         seen = stores["dc-b"].get(tenant, cb.callback_id)
-    assert seen == cb
-    claimed = stores["dc-b"].change(seen, status=Status.CLAIMED, claim_id="b", attempt=1)
-    assert claimed is not None
-    # dc-a still holds the old version: its compare-and-set loses.
-    assert stores["dc-a"].change(cb, status=Status.CLAIMED, claim_id="a", attempt=1) is None
-    final = stores["dc-a"].get(tenant, cb.callback_id, serial=True)
-    assert final is not None and final.claim_id == "b" and final.version == 1
+    assert seen == claimed
+    # Site-b's partition holds none of it: its schedulers never see site-a's callbacks.
+    assert stores["site-b"].open_callbacks(tenant) == []
 
 
-def test_two_schedulers_in_two_datacenters_dial_each_callback_exactly_once(
+def test_two_schedulers_of_a_site_dial_each_callback_exactly_once_and_the_other_site_none(
     stores: dict[str, CallbackStore], topics: Topics,
 ) -> None:
     tenant = f"t{uuid.uuid4().hex[:6]}"
@@ -152,13 +160,17 @@ def test_two_schedulers_in_two_datacenters_dial_each_callback_exactly_once(
         assert stores["dc-a"].create(cb)
     ids = {cb.callback_id for cb in created}
     policy = CallbackPolicy(claim_ttl_s=60)
-    # Both believe they own site-a's callbacks (a split brain), each on its own DC.
-    schedulers = [Scheduler(stores[dc], topics.producer(f"//hotline/site-a/callbacks/{dc}"),
-                            site="site-a", instance=dc, policy_of=lambda _t: policy)
-                  for dc in ("dc-a", "dc-b")]
-    for scheduler in schedulers:
+    # Two schedulers of site-a race on its partition (LOCAL_SERIAL in dc-a); site-b's,
+    # in dc-b with agents free, must leave site-a's callbacks alone.
+    schedulers = [Scheduler(stores["dc-a"], topics.producer(f"//hotline/site-a/callbacks/a{n}"),
+                            site="site-a", instance=f"a{n}", policy_of=lambda _t: policy)
+                  for n in (1, 2)]
+    site_b = Scheduler(stores["site-b"], topics.producer("//hotline/site-b/callbacks/b1"),
+                       site="site-b", instance="b1", policy_of=lambda _t: policy,
+                       datacenter="dc-b")
+    for scheduler in (*schedulers, site_b):
         scheduler.handle(Event(data=stats(tenant, agents_ready=100), source=TEST_SOURCE))
-    start = threading.Barrier(len(schedulers))
+    start = threading.Barrier(3)
     errors: list[str] = []
 
     def race(scheduler: Scheduler) -> None:
@@ -169,12 +181,13 @@ def test_two_schedulers_in_two_datacenters_dial_each_callback_exactly_once(
         except BaseException:
             errors.append(traceback.format_exc())
 
-    threads = [threading.Thread(target=race, args=(s,)) for s in schedulers]
+    threads = [threading.Thread(target=race, args=(s,)) for s in (*schedulers, site_b)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(300)
     assert errors == [], errors[0]
+    assert all(s.tick_problem is None for s in (*schedulers, site_b))
     reader = topics.reader(DialCallback)
     dials = reader.poll_until(lambda _e: (found := commands(reader, ids)) and
                               len({e.data.callback_id for e in found}) == len(ids) and found,
@@ -182,7 +195,7 @@ def test_two_schedulers_in_two_datacenters_dial_each_callback_exactly_once(
     per_callback = Counter(e.data.callback_id for e in dials)  # type: ignore[attr-defined]
     assert set(per_callback) == ids
     assert set(per_callback.values()) == {1}, per_callback
-    assert sum(s.dialled for s in schedulers) == len(ids)
+    assert sum(s.dialled for s in schedulers) == len(ids) and site_b.dialled == 0
     assert all(s.dialled > 0 for s in schedulers) or len(ids) < 4  # both really raced
     for cb in created:
         stored = stores["dc-a"].get(tenant, cb.callback_id, serial=True)
@@ -345,36 +358,56 @@ def test_retries_expiry_cancellation_and_quiet_hours(
         [(retried.callback_id, 1), (retried.callback_id, 2), (late.callback_id, 1)])
 
 
-def test_the_surviving_site_adopts_the_failed_sites_open_callbacks(
+def test_the_surviving_site_adopts_the_failed_sites_open_callbacks_fenced_by_the_token(
     stores: dict[str, CallbackStore], topics: Topics,
 ) -> None:
     tenant = f"t{uuid.uuid4().hex[:6]}"
     now = time.time()
     theirs = [new_callback(tenant, now=now, owner_site="site-b") for _ in range(3)]
     ours = new_callback(tenant, now=now)
-    for cb in (*theirs, ours):
-        assert stores["dc-b"].create(cb)
+    for cb in theirs:
+        assert stores["site-b"].create(cb)
+    assert stores["dc-a"].create(ours)
+    deadline = time.monotonic() + 30
+    while len(stores["dc-a"].open_callbacks(tenant, "site-b")) < 3:
+        assert time.monotonic() < deadline, "site-b's callbacks never reached dc-a"
+        time.sleep(0.1)  # dc-b's writes reach dc-a asynchronously
 
-    def scheduler(site: str, dc: str) -> Scheduler:
-        made = Scheduler(stores[dc], topics.producer(f"//hotline/{site}/callbacks/{dc}"),
+    def scheduler(site: str, store: CallbackStore, dc: str) -> Scheduler:
+        made = Scheduler(store, topics.producer(f"//hotline/{site}/callbacks/{dc}"),
                          site=site, instance=site, policy_of=lambda _t: CallbackPolicy(),
-                         refresh_s=0)
+                         refresh_s=0, datacenter=dc)
         made.handle(Event(data=stats(tenant, agents_ready=10), source=TEST_SOURCE))
         return made
 
-    site_a, site_b = scheduler("site-a", "dc-a"), scheduler("site-b", "dc-b")
+    site_a = scheduler("site-a", stores["dc-a"], "dc-a")
     site_a.tick()
     assert site_a.dialled == 1, "site-a dialled another site's callbacks before adopting"
     # The operator's adoption command (after its SiteFailover) moves them here.
     command = SiteAdoptionRequested(site="site-b", adopted_by="site-a", fencing_token=7,
                                     scope=("callbacks", "sla-intervals"))
-    site_b.handle(Event(data=command, source="//hotline/site-a/operator/op-0"))  # not for b
     site_a.handle(Event(data=command, source="//hotline/site-a/operator/op-0"))
-    assert site_a.adopt("site-b") == 0, "adoption is idempotent"
+    stale = SiteAdoptionRequested(site="site-b", adopted_by="site-a", fencing_token=5,
+                                  scope=("callbacks",))  # an older takeover's, late
+    site_a.handle(Event(data=stale, source="//hotline/site-a/operator/op-0"))
+    assert site_a.ownership.refused == 1
+    site_a.adopt("site-b", 7)  # the same command again: nothing moves twice
     site_a.tick()
-    site_b.tick()  # the failed site comes back believing it still owns them: too late
+    # The failed site comes back believing it still owns them: it reconciles first.
+    site_b = scheduler("site-b", stores["site-b"], "dc-b")
+    site_b.tick()
+    assert site_b.ownership.may_dial and site_b.ownership.acknowledged == 7
     assert (site_a.dialled, site_b.dialled) == (4, 0)
     for cb in theirs:
-        stored = stores["dc-b"].get(tenant, cb.callback_id, serial=True)
-        assert stored is not None and stored.owner_site == "site-a"
-        assert stored.status is Status.COMMANDED
+        copy = stores["dc-a"].get(tenant, cb.callback_id, serial=True)
+        assert copy is not None and copy.owner_site == "site-a"
+        assert (copy.status, copy.adopted_from, copy.adoption_token) == (
+            Status.COMMANDED, "site-b", 7)
+        closed = stores["site-b"].get(tenant, cb.callback_id)
+        assert closed is not None and closed.outcome == "adopted-by-site-a"
+    assert stores["site-b"].open_callbacks(tenant) == []
+    reader = topics.reader(DialCallback)
+    ids = {cb.callback_id for cb in (*theirs, ours)}
+    dials = reader.poll_until(lambda _e: len(commands(reader, ids)) >= 4
+                              and commands(reader, ids), timeout=30)
+    assert sorted(Counter(e.data.callback_id for e in dials).values()) == [1, 1, 1, 1]  # type: ignore[attr-defined]

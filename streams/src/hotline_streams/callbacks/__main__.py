@@ -1,20 +1,24 @@
 """``python -m hotline_streams.callbacks``: the callback scheduler of one site.
 
     run     consume call/callback/identity/queue-statistics events, persist requests in
-            Cassandra, dial callbacks when an agent is free (default)
-    adopt   take over another site's open callbacks (the operator runs this on failover)
+            Cassandra, dial this site's callbacks when an agent is free (default)
+    adopt   take over another site's open callbacks under the witness's fencing token
+            (the operator's SiteAdoptionRequested does the same while ``run`` runs)
     schema  create the keyspace and tables
 
-Cassandra or Kafka down: the event in hand is retried with backoff (its offset is not
-committed before it is handled), and the log says what is waiting on what.
+With ``--peer`` the scheduler also follows the peer site's mirrored call topics, so
+that on a takeover its waiting callers get callbacks. Cassandra or Kafka down: see
+``runner`` (nothing is lost, nothing holds up the rest, SIGTERM ends it in seconds).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+import threading
 import time
 import uuid
 from types import FrameType
@@ -36,6 +40,9 @@ from hotline_events.models.sites import SiteAdoptionRequested
 from hotline_events.producer import EventProducer
 from hotline_streams.callbacks.config import load_policies
 from hotline_streams.callbacks.metrics import prometheus_provider
+from hotline_streams.callbacks.peer import PeerQueues
+from hotline_streams.callbacks.resilience import DeadLetters
+from hotline_streams.callbacks.runner import Runner
 from hotline_streams.callbacks.scheduler import Scheduler
 from hotline_streams.callbacks.store import CallbackStore, ensure_schema
 from hotline_streams.callbacks.web import Health, serve
@@ -43,6 +50,8 @@ from hotline_streams.callbacks.web import Health, serve
 log = logging.getLogger("hotline_streams.callbacks")
 
 BACKOFF_MAX_S = 10.0
+REQUEST_TIMEOUT_S = 10.0
+STOP_GRACE_S = 5.0  # after SIGTERM: a Cassandra request still blocking is not waited for
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,10 +65,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="dc=replicas,… for `schema` (default: 1 in --datacenter)")
     p.add_argument("--topic-prefix", default="", help="prefix of every catalog topic")
     p.add_argument("--site", default="site-a")
+    p.add_argument("--peer", default=None,
+                   help="the other site: its waiting callers are followed on its mirrored "
+                        "call topics and offered callbacks if it is lost")
+    p.add_argument("--peer-lookback-seconds", type=float, default=3600.0,
+                   help="how far back the peer's mirrored calls are read at start")
     p.add_argument("--instance", default=f"callbacks-{uuid.uuid4().hex[:8]}")
     p.add_argument("--policies", default=None, help="YAML: tenant → callback policy")
     p.add_argument("--tick-seconds", type=float, default=0.5)
+    p.add_argument("--fence-check-seconds", type=float, default=5.0,
+                   help="how often a running scheduler re-reads its site's fence")
     p.add_argument("--from-site", help="adopt: the failed site whose callbacks to take")
+    p.add_argument("--fencing-token", type=int, help="adopt: the witness's token")
     p.add_argument("--http", default=None, metavar="HOST:PORT",
                    help="serve /healthz /readyz /metrics here (port 0: kernel-chosen)")
     return p.parse_args(argv)
@@ -69,7 +86,7 @@ def connect(address: str, datacenter: str) -> tuple[Cluster, Session]:
     host, _, port = address.rpartition(":")
     profile = ExecutionProfile(load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=datacenter),
                                consistency_level=ConsistencyLevel.LOCAL_QUORUM,
-                               request_timeout=20)
+                               request_timeout=REQUEST_TIMEOUT_S)
     cluster = Cluster([host], port=int(port), protocol_version=5,
                       execution_profiles={EXEC_PROFILE_DEFAULT: profile})
     delay = 0.5
@@ -88,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     cluster, session = connect(args.cassandra, args.datacenter)
+    peer: PeerQueues | None = None
     try:
         if args.command == "schema":
             replication = dict(
@@ -97,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             ensure_schema(session, args.keyspace, replication)
             print(f"keyspace {args.keyspace} ready ({replication})")
             return 0
-        store = CallbackStore(session, args.keyspace)
+        store = CallbackStore(session, args.keyspace, site=args.site)
         if args.kafka is None:
             print("--kafka is required for run and adopt", file=sys.stderr)
             return 2
@@ -106,19 +124,32 @@ def main(argv: list[str] | None = None) -> int:
         if args.topic_prefix:
             catalog = catalog.prefixed(args.topic_prefix)
         producer = EventProducer(args.kafka, source, catalog=catalog)
-        policies = load_policies(args.policies)
+        if args.peer and args.command == "run":
+            peer = PeerQueues(args.kafka, catalog, args.peer, args.peer_lookback_seconds)
         provider = prometheus_provider()
+
+        def down_datacenters() -> set[str]:
+            return {h.datacenter for h in cluster.metadata.all_hosts()
+                    if h.datacenter and not h.is_up}
+
         scheduler = Scheduler(store, producer, site=args.site, instance=args.instance,
-                              policy_of=policies,
-                              meter=provider.get_meter("hotline_streams.callbacks"))
+                              policy_of=load_policies(args.policies),
+                              meter=provider.get_meter("hotline_streams.callbacks"),
+                              datacenter=args.datacenter, peer=peer,
+                              down_datacenters=down_datacenters,
+                              fence_check_s=args.fence_check_seconds)
         if args.command == "adopt":
-            if not args.from_site:
-                print("adopt needs --from-site", file=sys.stderr)
+            if not args.from_site or not args.fencing_token:
+                print("adopt needs --from-site and --fencing-token", file=sys.stderr)
                 return 2
-            print(f"adopted {scheduler.adopt(args.from_site)} callback(s)")
+            scheduler.adopt(args.from_site, args.fencing_token)
+            print(f"took over {args.from_site}'s callbacks (fencing token "
+                  f"{args.fencing_token})")
             return 0
         return run(scheduler, args, catalog)
     finally:
+        if peer is not None:
+            peer.close()
         cluster.shutdown()
 
 
@@ -127,6 +158,29 @@ def run(scheduler: Scheduler, args: argparse.Namespace, catalog: Catalog) -> int
         CallbackRequested, CallQueued, CallerIdentified, QueueStatistics,
         SiteAdoptionRequested, AgentReady, RoutingDecision)})
     health = Health()
+    stopping = scheduler.stopping
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        log.info("signal %d: stopping (the event in hand is not committed unless handled)",
+                 signum)
+
+        def last_resort() -> None:
+            # Every wait of ours ends on ``stopping``; a Cassandra or Kafka call blocking
+            # longer is abandoned: what was not committed is read again after the restart.
+            log.critical("still not stopped %.0f s after the signal (blocked in a Cassandra "
+                         "or Kafka call); exiting now", STOP_GRACE_S)
+            logging.shutdown()
+            os._exit(0)
+
+        timer = threading.Timer(STOP_GRACE_S, last_resort)
+        timer.daemon = True
+        timer.start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     if args.http:
         host, _, port = args.http.rpartition(":")
         # The desktop's preview answers go out under their own source: the scheduler
@@ -143,52 +197,13 @@ def run(scheduler: Scheduler, args: argparse.Namespace, catalog: Catalog) -> int
                            tenant, callback_id, body, publish))
         address, bound = server.server_address[0], server.server_address[1]
         print(f"http http://{address!s}:{bound}", flush=True)
-    consumer = ContractConsumer(args.kafka, f"{args.topic_prefix}hotline-callbacks-{args.site}",
-                                topics,
-                                catalog=catalog)
-    stopping = False
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    group = f"{args.topic_prefix}hotline-callbacks-{args.site}"
+    consumer = ContractConsumer(args.kafka, group, topics, catalog=catalog)
+    runner = Runner(scheduler, consumer, DeadLetters(args.kafka, catalog, group), health,
+                    tick_s=args.tick_seconds)
     print(f"ready site={args.site} instance={args.instance}", flush=True)
-    next_tick = 0.0
-    try:
-        while not stopping:
-            received = consumer.poll(min(args.tick_seconds, 0.2))
-            if received is not None:
-                retrying(lambda r=received: scheduler.handle(r.event),
-                         f"{received.event.type} {received.event.id}", health)
-                if isinstance(received.event.data, QueueStatistics):
-                    next_tick = 0.0  # an agent may have come free: dial without waiting
-            if time.monotonic() >= next_tick:
-                retrying(scheduler.tick, "the scheduling tick", health)
-                health.last_tick_ok = scheduler.last_tick_ok
-                next_tick = time.monotonic() + args.tick_seconds
-        consumer.commit()
-    finally:
-        consumer.close()
+    runner.run()
     return 0
-
-
-def retrying(action: object, what: str, health: Health) -> None:
-    """Run ``action`` until it succeeds: Cassandra or Kafka being down delays the
-    event, never drops it (its offset is stored only after it was handled)."""
-    delay = 0.5
-    while True:
-        try:
-            action()  # type: ignore[operator]
-            health.problem = None
-            return
-        except Exception as exc:
-            health.problem = f"{what}: {exc}"
-            log.error("handling %s failed: %s; retrying in %.1f s (nothing is committed "
-                      "until it succeeds)", what, exc, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, BACKOFF_MAX_S)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,12 @@ class Callback:
     connected_at: float | None = None
     agent_id: str | None = None  # agent-first: the agent reserved for (offered) this callback
     version: int = 0
+    # Adoption (see ``ownership``): on the adopter's copy, the failed site it came from;
+    # on the failed site's original, the site that took it over. Both carry the
+    # witness's fencing token of that takeover.
+    adopted_from: str | None = None
+    adopted_by: str | None = None
+    adoption_token: int = 0
 
 
 @dataclass(frozen=True)
@@ -106,3 +112,28 @@ class DialPlan:
     dial: tuple[Callback, ...] = ()
     expire: tuple[Callback, ...] = ()
     resume: tuple[Callback, ...] = ()  # dials a node went silent on: settled as failed
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A failed site's callbacks were taken over by ``adopted_by`` under the witness's
+    ``fencing_token``; ``completed_at`` is set once every open callback seen was moved."""
+
+    site: str
+    adopted_by: str
+    fencing_token: int
+    started_at: float
+    completed_at: float | None = None
+
+
+@dataclass(frozen=True)
+class WaitingCaller:
+    """A caller waiting in a peer site's queue, as its mirrored call events tell."""
+
+    call_id: str
+    tenant: str
+    queue: str
+    enqueued_at: float  # the original enqueue time: the caller keeps that place
+    tier: str = "standard"
+    caller_token: str | None = None
+

@@ -1,7 +1,9 @@
 """The callback scheduler: call events in, Cassandra compare-and-set, dial commands out.
 
-One ``Scheduler`` per process; several may run per site and in both sites. Safety
-comes from the store's compare-and-set, not from there being one scheduler:
+One ``Scheduler`` per process; several may run per site. Each site's schedulers
+change only their own site's callbacks (``ownership``: LOCAL_SERIAL, takeovers fenced
+by the witness's token). Safety comes from the store's compare-and-set, not from there
+being one scheduler:
 
     claim (LWT)  →  DialCallback to Kafka (acknowledged)  →  mark commanded (LWT)
 
@@ -10,6 +12,10 @@ the next one resumes the *same* attempt with the *same* command id, so a media n
 that did get the first command drops the copy. Events this scheduler publishes have
 ids derived from (callback, step, attempt): a replay after a crash repeats the same
 ids, which consumers drop.
+
+Never stalled by one callback: each callback's step in a tick is retried a few times
+(``resilience``) and otherwise left for the next tick; a request is joined to its
+caller's number through Cassandra (``intake``), so a restart loses neither.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import signal
+import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +51,6 @@ from hotline_events.models.callbacks import (
     CallbackDialling,
     CallbackFailed,
     CallbackPreviewAnswered,
-    CallbackPreviewOffered,
     CallbackRequested,
     CallbackScheduled,
     DialCallback,
@@ -55,23 +62,33 @@ from hotline_events.models.routing import RoutingDecision
 from hotline_events.models.sites import SiteAdoptionRequested
 from hotline_events.producer import EventProducer
 from hotline_streams.callbacks import logic
+from hotline_streams.callbacks.adoption import FENCE_CHECK_S, Ownership
+from hotline_streams.callbacks.intake import Intake
 from hotline_streams.callbacks.metrics import CallbackMetrics, labels
 from hotline_streams.callbacks.models import (
     IN_FLIGHT,
+    TERMINAL,
     AgentView,
     Callback,
     CallbackPolicy,
     QueueCapacity,
     Status,
 )
+from hotline_streams.callbacks.peer import PeerQueues
+from hotline_streams.callbacks.preview import PreviewSteps
+from hotline_streams.callbacks.resilience import describe, guarded, is_transient
 from hotline_streams.callbacks.store import CallbackStore
 
 log = logging.getLogger("hotline_streams.callbacks")
 
 EVENT_NAMESPACE = uuid.UUID("c0a3f1d2-1b7e-4e8a-9d55-7b0f6d1e2a31")
 CALL_MEMORY = 50_000  # recent calls remembered for cancellations and automatic callbacks
-# Test hook: exit right after this step ("claim" or "command") to prove recovery.
+# Test hook: right after this step (e.g. "claim", "command", "identity-stored",
+# "request-stored", "created", "fenced", "copied"), exit at once (as SIGKILL would), or
+# with "<step>:term" send this process SIGTERM and go on (as a pod's stop would).
 CRASH_AFTER_ENV = "HOTLINE_CALLBACKS_CRASH_AFTER"
+CRASH_EXIT_CODE = 3
+TICK_ATTEMPTS = 3  # tries of one callback's step per tick before the next tick's turn
 
 
 def _at(epoch: float) -> datetime:
@@ -104,22 +121,43 @@ class _Lru(OrderedDict[str, CallMemo]):
         return found
 
 
-class Scheduler:
+class Scheduler(PreviewSteps):
     def __init__(self, store: CallbackStore, producer: EventProducer, *, site: str,
                  instance: str, policy_of: Callable[[str], CallbackPolicy],
                  clock: Callable[[], float] = time.time, refresh_s: float = 2.0,
-                 meter: Meter | None = None, figures_every_s: float = 5.0) -> None:
+                 meter: Meter | None = None, figures_every_s: float = 5.0,
+                 datacenter: str = "dc-a", peer: PeerQueues | None = None,
+                 stopping: threading.Event | None = None,
+                 down_datacenters: Callable[[], Iterable[str]] = lambda: (),
+                 fence_check_s: float = FENCE_CHECK_S) -> None:
+        if store.site != site:
+            raise ValueError(f"the store is site {store.site}'s, the scheduler site {site}'s: "
+                             f"build it with CallbackStore(..., site={site!r})")
         self.store = store
         self.producer = producer
         self.site = site
         self.instance = instance
         self.policy_of = policy_of
         self.clock = clock
+        self.datacenter = datacenter
+        self.down_datacenters = down_datacenters
+        self.stopping = stopping or threading.Event()  # set on SIGTERM: waits end at once
         self.calls = _Lru()
         self.capacity: dict[tuple[str, str], QueueCapacity] = {}
         self.surge: dict[tuple[str, str], int] = {}
-        self.waiting_requests: dict[str, CallbackRequested] = {}  # until the number is known
         self.crash_after = os.environ.get(CRASH_AFTER_ENV)
+        self.intake = Intake(store, clock, self._create, self._crash_point)
+        self.ownership = Ownership(
+            store, site=site, datacenter=datacenter, policy_of=policy_of, clock=clock,
+            create=self.create_stranded, crash_point=self._crash_point,
+            changed=self._stale_view, peer=peer, down_datacenters=down_datacenters,
+            fence_check_s=fence_check_s)
+        self.peer = peer
+        # What went wrong in the last tick (a transient failure: readiness says so) and
+        # what keeps failing the same way (a bug or bad data: logged, shown, skipped).
+        self.tick_problem: str | None = None
+        self.last_failure: str | None = None
+        self.inbox_waiting = 0
         self.dialled = 0
         # Open callbacks as last read: a cache that only saves reads. Every change is
         # still a compare-and-set, so a stale entry costs one lost CAS, never a dial.
@@ -150,20 +188,14 @@ class Scheduler:
             handler(self, data)
 
     def _requested(self, data: CallbackRequested) -> None:
-        memo = self.calls.memo(data.call_id)
-        if memo.caller_number is None:
-            # The number travels on the personal identity topic; the request waits for it.
-            self.waiting_requests[data.call_id] = data
-            return
-        self._create(data, memo.caller_number)
+        # The number travels on the personal identity topic: joined in Cassandra.
+        self.intake.requested(data)
 
     def _identified(self, data: CallerIdentified) -> None:
         memo = self.calls.memo(data.call_id)
         memo.caller_number = data.caller_number
         memo.caller_token = data.caller_token
-        waiting = self.waiting_requests.pop(data.call_id, None)
-        if waiting is not None:
-            self._create(waiting, data.caller_number)
+        self.intake.identified(data)
 
     def _create(self, data: CallbackRequested, number: str) -> None:
         now = self.clock()
@@ -178,16 +210,40 @@ class Scheduler:
             original_enqueued_at=_epoch(data.original_enqueued_at), requested_at=now,
             window_start=window_start, window_end=window_end, owner_site=self.site,
             due_at=window_start)
-        if self.store.create(cb):
+        self._store_new(cb)
+
+    def _store_new(self, cb: Callback) -> bool:
+        """Store a new callback and say it is scheduled. Stored before (a replay after a
+        crash between the two): said again, under the same event id, if it is still
+        waiting for its first attempt."""
+        stored = self.store.create(cb)
+        if stored:
             self._view[(cb.tenant, cb.callback_id)] = cb
             self.metrics.requested.add(1, labels(cb, reason=cb.reason))
             self._count(cb, requested=1)
             log.info("callback %s for call %s (tenant %s, queue %s) stored; due from %s",
                      cb.callback_id, cb.call_id, cb.tenant, cb.queue, _at(cb.due_at))
-            self._publish(CallbackScheduled(
-                callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant,
-                queue=cb.queue, due_at=_at(logic.earliest_dial(cb, policy)), attempt=1),
-                step="scheduled", attempt=1)
+        else:
+            existing = self.store.get(cb.tenant, cb.callback_id, site=cb.owner_site)
+            if existing is None or existing.status is not Status.PENDING or existing.attempt:
+                return False
+            cb = existing
+        self._crash_point("stored")
+        self._publish(CallbackScheduled(
+            callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant, queue=cb.queue,
+            due_at=_at(logic.earliest_dial(cb, self.policy_of(cb.tenant))), attempt=1),
+            step="scheduled", attempt=1)
+        return stored
+
+    def create_stranded(self, cb: Callback) -> bool:
+        """A callback for a caller who was waiting at a lost site: announced as requested
+        (reason site-lost, the id derived from the call), then stored and scheduled."""
+        self._publish(CallbackRequested(
+            callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant, queue=cb.queue,
+            reason="site-lost", caller_token=cb.caller_token,
+            original_enqueued_at=_at(cb.original_enqueued_at), priority=cb.priority),
+            step="requested", attempt=0)
+        return self._store_new(cb)
 
     def _offered(self, data: CallOffered) -> None:
         memo = self.calls.memo(data.call_id)
@@ -205,11 +261,17 @@ class Scheduler:
     def _answered(self, data: CallAnswered) -> None:
         self._agent_busy(data.tenant, data.agent_id)
         memo = self.calls.get(data.call_id)
-        if memo is None or memo.caller_token is None or memo.callback_id is not None:
+        if memo is not None and memo.callback_id is not None:
+            return  # a callback's own call
+        token = memo.caller_token if memo is not None else None
+        if token is None:  # not seen by this process (restarted): the durable identity
+            identity = self.store.identity(data.tenant, data.call_id)
+            token = identity[1] if identity is not None else None
+        if token is None:
             return
         # The caller got through on their own: their pending callbacks are void.
         for cb in self._open_view():
-            if logic.cancels(cb, data.tenant, memo.caller_token):
+            if logic.cancels(cb, data.tenant, token):
                 self._cancel(cb, "caller-called-again")
 
     def _abandoned(self, data: CallAbandoned) -> None:
@@ -219,6 +281,10 @@ class Scheduler:
         level = self.surge.get((data.tenant, data.queue), 0)
         if not logic.auto_callback_wanted(level, self.policy_of(data.tenant)):
             return
+        if memo.caller_number is None:  # restarted since the identity came: the durable one
+            identity = self.store.identity(data.tenant, data.call_id)
+            if identity is not None:
+                memo.caller_number, memo.caller_token = identity
         if memo.caller_token is None or memo.caller_number is None:
             log.warning("call %s abandoned at surge level %d but its caller is unknown "
                         "(withheld number?); no automatic callback", data.call_id, level)
@@ -276,30 +342,68 @@ class Scheduler:
     # -- time --------------------------------------------------------------------------
 
     def tick(self) -> int:
-        """Expire, settle silent dials, and dial what may be dialled now. Returns the
-        number of dial commands sent."""
+        """Reconcile this site's standing, create what the inbox can, go on with takeovers,
+        then (if this site may dial) expire, settle silent dials and dial what may be
+        dialled now. Returns the number of dial commands sent."""
+        self.tick_problem = None
+        self._step("reading this site's fence", self.ownership.check)
+        waiting = self._step("the callback inbox", lambda: self.intake.drain(self._each))
+        self.inbox_waiting = waiting if waiting is not None else self.inbox_waiting
+        if self.peer is not None:
+            self._step(f"reading {self.peer.peer}'s mirrored calls", self.peer.poll)
+        self._step("taking over a failed site's callbacks", self.ownership.continue_adoptions)
+        sent = 0
+        if self.ownership.may_dial:
+            sent = self._step("reading this site's open callbacks", self._plan_and_dial) or 0
+        if time.monotonic() >= self._next_figures:
+            self._step("publishing the callback figures", self.publish_figures)
+            self._next_figures = time.monotonic() + self.figures_every_s
+        if self.tick_problem is None:
+            self.last_tick_ok = time.monotonic()
+        return sent
+
+    def _plan_and_dial(self) -> int:
         now = self.clock()
         open_callbacks = [cb for cb in self._open_view() if cb.owner_site == self.site]
         decided = logic.plan(open_callbacks, self.capacity, now, self.policy_of)
         for cb in decided.expire:
-            self._cancel(cb, "expired")
+            self._each(f"callback {cb.callback_id}: expiring it",
+                       lambda c=cb: self._cancel(c, "expired"))  # type: ignore[misc]
         for cb in decided.resume:
             log.warning("callback %s: media node went silent while dialling attempt %d; "
                         "counting it as failed", cb.callback_id, cb.attempt)
-            self._settle_failure(cb, "error")
+            self._each(f"callback {cb.callback_id}: settling a silent dial",
+                       lambda c=cb: self._settle_failure(c, "error"))  # type: ignore[misc]
         sent = 0
         for cb in decided.dial:
-            sent += self._dial(cb, now)
+            sent += self._each(f"callback {cb.callback_id} (tenant {cb.tenant}): dialling",
+                               lambda c=cb: self._dial(c, now)) or 0  # type: ignore[misc]
         for cb in open_callbacks:
             if logic.preview_timed_out(cb, now) and cb.claim_expires > now:
                 log.info("callback %s: agent %s did not answer the preview in time; dialling "
                          "the customer", cb.callback_id, cb.agent_id)
-                sent += self._dial_reserved(cb, now)
-        if time.monotonic() >= self._next_figures:
-            self.publish_figures()
-            self._next_figures = time.monotonic() + self.figures_every_s
-        self.last_tick_ok = time.monotonic()
+                sent += self._each(
+                    f"callback {cb.callback_id}: dialling after the preview",
+                    lambda c=cb: self._dial_reserved(c, now)) or 0  # type: ignore[misc]
         return sent
+
+    def _step(self, what: str, action: Callable[[], Any]) -> Any:
+        """One part of a tick: a failure is recorded and the tick goes on."""
+        return guarded(self.stopping, 1, lambda: what, action, self._failed_step(what))
+
+    def _each(self, what: str, action: Callable[[], Any]) -> Any:
+        """One callback's step: retried a few times, then left for the next tick."""
+        return guarded(self.stopping, TICK_ATTEMPTS, lambda: what, action,
+                       self._failed_step(what))
+
+    def _failed_step(self, what: str) -> Callable[[BaseException], None]:
+        def failed(exc: BaseException) -> None:
+            text = f"{what}: {describe(exc, self.datacenter, self.down_datacenters())}"
+            self.last_failure = text
+            if is_transient(exc):
+                self.tick_problem = text
+            self.ownership.lost_local(exc)
+        return failed
 
     def _dial(self, cb: Callback, now: float) -> int:
         attempt = logic.next_attempt(cb, now)
@@ -338,108 +442,6 @@ class Scheduler:
         log.info("callback %s: attempt %d commanded to site %s media nodes (claim %s)",
                  cb.callback_id, attempt, self.site, claim_id)
         return 1
-
-    # -- agent-first preview -----------------------------------------------------------
-
-    def _offer_preview(self, cb: Callback, attempt: int, now: float,
-                       policy: CallbackPolicy) -> None:
-        """Reserve a ready agent (compare-and-set: one reservation per attempt) and offer
-        the callback to them; the customer is dialled on their accepting, or at the
-        preview's deadline."""
-        reserved = {c.agent_id for c in self._view.values()
-                    if c.agent_id and c.status in IN_FLIGHT and c.callback_id != cb.callback_id}
-        agent = logic.pick_agent(self.agents.values(), cb.tenant,
-                                 self.queue_skills.get((cb.tenant, cb.queue)), reserved,
-                                 self.refused.get(cb.callback_id, ()))
-        if agent is None:
-            log.info("callback %s (tenant %s, queue %s): agent-first, but no ready agent is "
-                     "known to this scheduler yet; offered on a later tick", cb.callback_id,
-                     cb.tenant, cb.queue)
-            return
-        dial_by = now + policy.preview_timeout_s
-        offered = self._change(cb, status=Status.PREVIEWING, attempt=attempt,
-                               claim_id=uuid.uuid4().hex, claim_owner=self.instance,
-                               claim_expires=dial_by + policy.claim_ttl_s, due_at=dial_by,
-                               agent_id=agent)
-        if offered is None:
-            return  # another scheduler reserved first
-        self._publish(CallbackPreviewOffered(
-            callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant, queue=cb.queue,
-            agent_id=agent, attempt=attempt, dial_by=_at(dial_by)),
-            step=f"preview-offered/{agent}", attempt=attempt)
-        log.info("callback %s: offered to agent %s (attempt %d); the customer is dialled on "
-                 "accept or at %s", cb.callback_id, agent, attempt, _at(dial_by))
-
-    def _preview_answered(self, data: CallbackPreviewAnswered) -> None:
-        cb = self.store.get(data.tenant, data.callback_id)
-        if cb is None:
-            return
-        action = logic.preview_answer(cb, data.agent_id, data.attempt, data.decision)
-        if action == "dial":
-            self._dial_reserved(cb, self.clock())
-        elif action == "release":
-            # Refusing is not a dial attempt: the callback waits for another agent.
-            released = self._change(cb, status=Status.PENDING, attempt=cb.attempt - 1,
-                                    claim_id=None, claim_owner=None, claim_expires=0.0,
-                                    due_at=self.clock(), agent_id=None)
-            if released is not None:
-                self.refused.setdefault(cb.callback_id, set()).add(data.agent_id)
-                log.info("callback %s: agent %s refused the preview; offered to another",
-                         cb.callback_id, data.agent_id)
-
-    def _dial_reserved(self, cb: Callback, now: float) -> int:
-        """Dial the customer of a previewed callback (accepted, or the deadline passed)."""
-        policy = self.policy_of(cb.tenant)
-        claimed = self._change(cb, status=Status.CLAIMED, claim_owner=self.instance,
-                               claim_expires=now + policy.claim_ttl_s)
-        if claimed is None:
-            return 0
-        return self._command(claimed, now, policy)
-
-    def answer_preview(self, tenant: str, callback_id: str, body: Any,
-                       publish: Callable[[EventModel], None]) -> tuple[int, dict[str, Any]]:
-        """The agent desktop's answer to a preview (``POST …/preview``): checked against
-        the stored callback, then published for the schedulers (HTTP status, body)."""
-        if not isinstance(body, dict) or body.get("decision") not in ("accepted", "rejected"):
-            return 400, {"error": "body needs decision: accepted | rejected", "field": "decision"}
-        agent, attempt = body.get("agent_id"), body.get("attempt")
-        if not isinstance(agent, str) or not agent:
-            return 400, {"error": "agent_id is required", "field": "agent_id"}
-        cb = self.store.get(tenant, callback_id)
-        if cb is None:
-            return 404, {"error": f"no callback {callback_id} for tenant {tenant}",
-                         "field": "callback_id"}
-        attempt = attempt if isinstance(attempt, int) else cb.attempt
-        if logic.preview_answer(cb, agent, attempt, body["decision"]) == "ignore":
-            return 409, {"error": f"callback {callback_id} is {cb.status.value}, not offered to "
-                                  f"{agent} (attempt {attempt})", "field": "agent_id"}
-        publish(CallbackPreviewAnswered(callback_id=cb.callback_id, call_id=cb.call_id,
-                                        tenant=tenant, agent_id=agent, attempt=attempt,
-                                        decision=body["decision"]))
-        return 202, {"accepted": body["decision"], "callback_id": callback_id}
-
-    def _agent_event(self, data: Any) -> None:
-        key = (data.tenant, data.agent_id)
-        if isinstance(data, AgentLoggedOut):
-            self.agents.pop(key, None)
-            return
-        agent = self.agents.get(key) or AgentView(data.agent_id, data.tenant)
-        if isinstance(data, AgentLoggedIn):
-            agent = AgentView(data.agent_id, data.tenant,
-                              frozenset(s.skill for s in data.skills))
-        elif isinstance(data, AgentReady | WrapUpEnded):
-            agent = logic.agent_ready(agent, self.clock())
-        else:  # not ready, wrap-up started
-            agent = logic.agent_busy(agent)
-        self.agents[key] = agent
-
-    def _agent_busy(self, tenant: str, agent_id: str | None) -> None:
-        agent = self.agents.get((tenant, agent_id or ""))
-        if agent is not None:
-            self.agents[(tenant, agent.agent_id)] = logic.agent_busy(agent)
-
-    def _routed(self, data: RoutingDecision) -> None:
-        self._agent_busy(data.tenant, data.agent_id)  # routing just offered it a call
 
     # -- figures on the SLA topic ------------------------------------------------------
 
@@ -491,24 +493,16 @@ class Scheduler:
 
     # -- adoption ----------------------------------------------------------------------
 
-    def adopt(self, from_site: str) -> int:
-        """Take over another site's open callbacks (the operator calls this on failover).
-        Claims still guarantee one dial per attempt if both sites act."""
-        adopted = 0
-        for tenant in self.store.tenants():
-            for cb in self.store.open_callbacks(tenant):
-                if cb.owner_site == from_site and self._change(
-                        cb, owner_site=self.site) is not None:
-                    adopted += 1
-        log.warning("adopted %d open callback(s) of site %s into site %s", adopted,
-                    from_site, self.site)
-        return adopted
+    def adopt(self, from_site: str, fencing_token: int) -> None:
+        """Take over another site's open callbacks under the witness's token (as the
+        operator's SiteAdoptionRequested does; ``ownership`` has the rules)."""
+        self.ownership.requested(SiteAdoptionRequested(
+            site=from_site, adopted_by=self.site, fencing_token=fencing_token,
+            scope=("callbacks",)))
 
     def _adoption_requested(self, data: SiteAdoptionRequested) -> None:
-        if (data.adopted_by == self.site and data.site != self.site
-                and "callbacks" in data.scope):
-            # Idempotent: a resumed failover's repeated command finds nothing left to move.
-            self.adopt(data.site)
+        # Idempotent: a resumed failover's repeated command resumes or finds nothing left.
+        self.ownership.requested(data)
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -526,12 +520,15 @@ class Scheduler:
             self._view_read_at = time.monotonic()
         return list(self._view.values())
 
+    def _stale_view(self) -> None:
+        self._view_read_at = float("-inf")
+
     def _change(self, before: Callback, **changes: Any) -> Callback | None:
         after = self.store.change(before, **changes)
         key = (before.tenant, before.callback_id)
         if after is None:
             self._view_read_at = float("-inf")  # someone else changed it: read afresh
-        elif after.status in (Status.CONNECTED, Status.CANCELLED):
+        elif after.status in TERMINAL:
             self._view.pop(key, None)
         else:
             self._view[key] = after
@@ -581,7 +578,12 @@ class Scheduler:
         if self.crash_after == step:
             log.critical("%s=%s: exiting on purpose after the %s step (test hook)",
                          CRASH_AFTER_ENV, step, step)
-            os._exit(3)
+            os._exit(CRASH_EXIT_CODE)
+        if self.crash_after == f"{step}:term":
+            log.critical("%s=%s: stopping on purpose after the %s step (test hook)",
+                         CRASH_AFTER_ENV, self.crash_after, step)
+            self.crash_after = None  # once: the stop must not be asked again
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 _HANDLERS: dict[type[EventModel], Callable[[Scheduler, Any], None]] = {

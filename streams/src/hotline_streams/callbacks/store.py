@@ -1,18 +1,24 @@
-"""Callbacks in Cassandra: one row per open callback, changed only by compare-and-set.
+"""Callbacks in Cassandra: I/O only (the decisions are in ``logic`` and ``ownership``).
 
-Every change is a lightweight transaction ``IF version = <read version>`` at SERIAL
-consistency (Paxos across both datacenters), so two schedulers — in one site or in
-two sites that both believe they own a callback — can never both claim the same
-attempt. Under contention Paxos may end without telling the proposer whether its
-value was chosen (a write timeout or "CAS operation result is unknown", 0x1700); a
-SERIAL read then settles it by the write's own id.
+``site_callbacks`` holds the open callbacks, one partition per (tenant, owner site).
+Every change is a compare-and-set ``IF version = <read version>`` at LOCAL_SERIAL:
+Paxos among the owner site's own datacenter, which only that site's schedulers use
+(``ownership`` explains why that is enough and how adoption moves callbacks between
+sites). Under contention Paxos may end without telling the proposer whether its value
+was chosen (a write timeout or "CAS operation result is unknown", 0x1700); a
+LOCAL_SERIAL read then settles it by the write's own id.
 
-Open callbacks live in ``callbacks`` (partition per tenant, so a scheduler reads one
-partition per tenant); terminal ones move to ``callbacks_closed`` (kept 30 days for
-audit and so that a replayed request is not taken for a new one).
+Terminal callbacks move to ``callbacks_closed`` (kept 30 days for audit, and so that a
+replayed request is not taken for a new one). ``site_fences`` records which site took
+over which (with the witness's token), ``site_fence_acks`` what a returning site has
+reconciled. ``caller_identities`` and ``callback_inbox`` are the durable join of a
+caller's number and a callback request (either may come first; a restart in between
+loses neither). ``parked_events`` holds events that could not be handled yet, retried
+by the scheduling tick. ``callback_figures`` holds the per-site counters of the SLA
+topic's callback figures.
 
-``callback_figures`` holds the per-site, per-queue, per-interval counters the SLA
-topic's callback figures are made of; only the winner of a compare-and-set counts.
+Reads and plain writes are LOCAL_QUORUM; ``everywhere`` reads are EACH_QUORUM (a
+quorum in every datacenter: what a returning site reconciles with).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import random
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from cassandra import ConsistencyLevel, ReadTimeout, WriteTimeout
@@ -30,7 +36,9 @@ from cassandra.cluster import Session
 from cassandra.protocol import ErrorMessage
 from cassandra.query import SimpleStatement
 
-from hotline_streams.callbacks.models import Callback, Status
+from hotline_events.envelope import decode_body, encode_body
+from hotline_events.models.callbacks import CallbackRequested
+from hotline_streams.callbacks.models import TERMINAL, Callback, Fence, Status
 from hotline_streams.frozen import replace
 
 log = logging.getLogger("hotline_streams.callbacks")
@@ -38,6 +46,10 @@ log = logging.getLogger("hotline_streams.callbacks")
 CAS_RESULT_UNKNOWN = 0x1700
 SETTLE_ATTEMPTS = 20
 CLOSED_TTL_S = 30 * 86400
+IDENTITY_TTL_S = 2 * 86400  # the identity topic keeps a day; a request may come late
+INBOX_TTL_S = 7 * 86400  # a request whose number never comes (logged while it waits)
+PARKED_TTL_S = 14 * 86400  # as long as a dead-letter topic keeps a record
+LEGACY_TABLE = "callbacks"  # partitioned by tenant alone, changed at SERIAL (before sites)
 
 _COLUMNS: dict[str, str] = {
     "tenant": "text", "callback_id": "text", "queue": "text", "call_id": "text",
@@ -46,34 +58,70 @@ _COLUMNS: dict[str, str] = {
     "window_end": "double", "owner_site": "text", "status": "text", "attempt": "int",
     "due_at": "double", "claim_id": "text", "claim_owner": "text", "claim_expires": "double",
     "outcome": "text", "connected_at": "double", "agent_id": "text", "version": "int",
+    "adopted_from": "text", "adopted_by": "text", "adoption_token": "bigint",
 }
 _FIELDS = [f.name for f in fields(Callback)]
 FIGURES = ("requested", "dialled", "connected", "failed", "cancelled", "recovered_abandons",
            "connect_ms")
 assert set(_FIELDS) == set(_COLUMNS), "Callback and the table's columns differ"
+LOCAL, EVERYWHERE = ConsistencyLevel.LOCAL_QUORUM, ConsistencyLevel.EACH_QUORUM
 
 
 class StoreError(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class Parked:
+    """An event that could not be handled yet, as it was read from Kafka."""
+
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+    reason: str
+    attempts: int
+    parked_at: float
+    next_at: float
+
+
 def schema(keyspace: str, replication: Mapping[str, int]) -> list[str]:
     """CQL that creates the keyspace (one replica set per site's datacenter) and tables."""
     dcs = ", ".join(f"'{dc}': {n}" for dc, n in sorted(replication.items()))
     cols = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
-    extra = ", write_id text"
+    ks = keyspace
     return [
-        f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = "
+        f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = "
         f"{{'class': 'NetworkTopologyStrategy', {dcs}}}",
-        f"CREATE TABLE IF NOT EXISTS {keyspace}.callbacks ({cols}{extra}, "
-        "PRIMARY KEY ((tenant), callback_id))",
-        f"CREATE TABLE IF NOT EXISTS {keyspace}.callbacks_closed ({cols}{extra}, "
+        f"CREATE TABLE IF NOT EXISTS {ks}.site_callbacks ({cols}, write_id text, "
+        "PRIMARY KEY ((tenant, owner_site), callback_id))",
+        f"CREATE TABLE IF NOT EXISTS {ks}.callbacks_closed ({cols}, write_id text, "
         f"PRIMARY KEY ((tenant), callback_id)) WITH default_time_to_live = {CLOSED_TTL_S}",
         # Counters: one partition per tenant and site, intervals in time order.
-        f"CREATE TABLE IF NOT EXISTS {keyspace}.callback_figures (tenant text, site text, "
+        f"CREATE TABLE IF NOT EXISTS {ks}.callback_figures (tenant text, site text, "
         "interval_start double, queue text, interval_seconds int, "
         + ", ".join(f"{name} counter" for name in FIGURES)
         + ", PRIMARY KEY ((tenant, site), interval_start, queue, interval_seconds))",
+        f"CREATE TABLE IF NOT EXISTS {ks}.site_fences (site text PRIMARY KEY, "
+        "adopted_by text, fencing_token bigint, started_at double, completed_at double, "
+        "write_id text)",
+        f"CREATE TABLE IF NOT EXISTS {ks}.site_fence_acks (site text PRIMARY KEY, "
+        "fencing_token bigint, acknowledged_at double)",
+        f"CREATE TABLE IF NOT EXISTS {ks}.caller_identities (tenant text, call_id text, "
+        "caller_number text, caller_token text, PRIMARY KEY ((tenant, call_id))) "
+        f"WITH default_time_to_live = {IDENTITY_TTL_S}",
+        f"CREATE TABLE IF NOT EXISTS {ks}.callback_inbox (tenant text, site text, "
+        "call_id text, callback_id text, request blob, stored_at double, "
+        f"PRIMARY KEY ((tenant, site), call_id, callback_id)) "
+        f"WITH default_time_to_live = {INBOX_TTL_S}",
+        f"CREATE TABLE IF NOT EXISTS {ks}.parked_events (site text, event_id text, "
+        "topic text, part int, record_offset bigint, record_key blob, body blob, "
+        "headers map<text, text>, reason text, attempts int, parked_at double, "
+        "next_at double, PRIMARY KEY ((site), event_id)) "
+        f"WITH default_time_to_live = {PARKED_TTL_S}",
     ]
 
 
@@ -81,8 +129,12 @@ def ensure_schema(session: Session, keyspace: str, replication: Mapping[str, int
     for cql in schema(keyspace, replication):
         session.execute(SimpleStatement(cql, consistency_level=ConsistencyLevel.ALL),
                         timeout=120)
+    tables = {row.table_name for row in session.execute(
+        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,))}
     # Columns added since a keyspace was made (e.g. agent_id for agent-first previews).
-    for table in ("callbacks", "callbacks_closed"):
+    for table in ("site_callbacks", "callbacks_closed", LEGACY_TABLE):
+        if table not in tables:
+            continue
         present = {row.column_name for row in session.execute(
             "SELECT column_name FROM system_schema.columns WHERE keyspace_name = %s "
             "AND table_name = %s", (keyspace, table))}
@@ -91,6 +143,33 @@ def ensure_schema(session: Session, keyspace: str, replication: Mapping[str, int
                 session.execute(SimpleStatement(
                     f"ALTER TABLE {keyspace}.{table} ADD {name} {kind}",
                     consistency_level=ConsistencyLevel.ALL), timeout=120)
+    if LEGACY_TABLE in tables:
+        moved = _migrate_legacy(session, keyspace)
+        if moved:
+            log.warning("moved %d open callback(s) from %s.%s to their owner sites' "
+                        "partitions in %s.site_callbacks", moved, keyspace, LEGACY_TABLE,
+                        keyspace)
+
+
+def _migrate_legacy(session: Session, keyspace: str) -> int:
+    """Open callbacks of the table partitioned by tenant alone, moved into their owner
+    site's partition (copied if absent, then deleted: a second run moves nothing)."""
+    names = ", ".join(_FIELDS)
+    insert = session.prepare(
+        f"INSERT INTO {keyspace}.site_callbacks ({names}) VALUES "
+        f"({', '.join('?' for _ in _FIELDS)}) IF NOT EXISTS")
+    insert.serial_consistency_level = ConsistencyLevel.LOCAL_SERIAL
+    delete = session.prepare(
+        f"DELETE FROM {keyspace}.{LEGACY_TABLE} WHERE tenant = ? AND callback_id = ?")
+    moved = 0
+    for row in session.execute(f"SELECT {names} FROM {keyspace}.{LEGACY_TABLE}"):
+        if row.status is None:
+            continue
+        cb = _from_row(row)
+        session.execute(insert, [_cql_value(getattr(cb, name)) for name in _FIELDS])
+        session.execute(delete, (cb.tenant, cb.callback_id))
+        moved += 1
+    return moved
 
 
 def _from_row(row: Any) -> Callback:
@@ -98,83 +177,157 @@ def _from_row(row: Any) -> Callback:
     values["status"] = Status(values["status"])
     for name in ("due_at", "claim_expires"):
         values[name] = values[name] or 0.0
-    values["attempt"] = values["attempt"] or 0
-    values["version"] = values["version"] or 0
+    for name in ("attempt", "version", "adoption_token"):
+        values[name] = values[name] or 0
     return Callback(**values)
 
 
-class CallbackStore:
-    """Reads at LOCAL_QUORUM (this site's datacenter), changes by SERIAL compare-and-set."""
+def _callbacks(rows: Any) -> list[Callback]:
+    # A row without a status is what an adoption mark leaves of an original its site
+    # deleted meanwhile (a plain write creates the cells it sets): not a callback.
+    return [_from_row(row) for row in rows if row.status is not None]
 
-    def __init__(self, session: Session, keyspace: str) -> None:
+
+def _fence(row: Any) -> Fence | None:
+    if row is None or row.fencing_token is None:
+        return None
+    return Fence(site=row.site, adopted_by=row.adopted_by, fencing_token=row.fencing_token,
+                 started_at=row.started_at or 0.0, completed_at=row.completed_at)
+
+
+class CallbackStore:
+    """Reads at LOCAL_QUORUM, changes by LOCAL_SERIAL compare-and-set in the partition of
+    ``site`` (this scheduler's site) unless a callback names another owner."""
+
+    def __init__(self, session: Session, keyspace: str, *, site: str = "site-a") -> None:
         self.session = session
         self.keyspace = keyspace
+        self.site = site
         names = ", ".join(_FIELDS)
         marks = ", ".join("?" for _ in _FIELDS)
         ks = keyspace
-        self._insert = session.prepare(
-            f"INSERT INTO {ks}.callbacks ({names}, write_id) VALUES ({marks}, ?) "
-            "IF NOT EXISTS")
-        self._insert.serial_consistency_level = ConsistencyLevel.SERIAL
-        self._insert.consistency_level = ConsistencyLevel.LOCAL_QUORUM
-        self._get = session.prepare(
-            f"SELECT {names}, write_id FROM {ks}.callbacks WHERE tenant = ? AND callback_id = ?")
-        self._get_closed = session.prepare(
-            f"SELECT {names}, write_id FROM {ks}.callbacks_closed "
-            "WHERE tenant = ? AND callback_id = ?")
-        self._open = session.prepare(f"SELECT {names}, write_id FROM {ks}.callbacks "
-                                     "WHERE tenant = ?")
-        self._tenants = session.prepare(f"SELECT DISTINCT tenant FROM {ks}.callbacks")
-        self._archive = session.prepare(
-            f"INSERT INTO {ks}.callbacks_closed ({names}, write_id) VALUES ({marks}, ?)")
-        self._delete = session.prepare(
-            f"DELETE FROM {ks}.callbacks WHERE tenant = ? AND callback_id = ? IF version = ?")
-        self._delete.serial_consistency_level = ConsistencyLevel.SERIAL
-        for stmt in (self._get, self._get_closed, self._open, self._tenants, self._archive,
-                     self._delete):
-            stmt.consistency_level = ConsistencyLevel.LOCAL_QUORUM
+        prepare = self._prepare
+        self._insert = prepare(f"INSERT INTO {ks}.site_callbacks ({names}, write_id) "
+                               f"VALUES ({marks}, ?) IF NOT EXISTS")
+        self._get = prepare(f"SELECT {names}, write_id FROM {ks}.site_callbacks "
+                            "WHERE tenant = ? AND owner_site = ? AND callback_id = ?")
+        self._get_closed = prepare(f"SELECT {names}, write_id FROM {ks}.callbacks_closed "
+                                   "WHERE tenant = ? AND callback_id = ?")
+        self._open = prepare(f"SELECT {names}, write_id FROM {ks}.site_callbacks "
+                             "WHERE tenant = ? AND owner_site = ?")
+        self._partitions = prepare(f"SELECT DISTINCT tenant, owner_site FROM {ks}.site_callbacks")
+        self._archive = prepare(f"INSERT INTO {ks}.callbacks_closed ({names}, write_id) "
+                                f"VALUES ({marks}, ?)")
+        self._delete = prepare(f"DELETE FROM {ks}.site_callbacks WHERE tenant = ? AND "
+                               "owner_site = ? AND callback_id = ? IF version = ?")
+        self._mark = prepare(f"UPDATE {ks}.site_callbacks SET adopted_by = ?, "
+                             "adoption_token = ? WHERE tenant = ? AND owner_site = ? "
+                             "AND callback_id = ?")
+        self._fence = prepare(f"SELECT site, adopted_by, fencing_token, started_at, "
+                              f"completed_at, write_id FROM {ks}.site_fences WHERE site = ?")
+        self._fences = prepare(f"SELECT site, adopted_by, fencing_token, started_at, "
+                               f"completed_at, write_id FROM {ks}.site_fences")
+        self._fence_new = prepare(f"INSERT INTO {ks}.site_fences (site, adopted_by, "
+                                  "fencing_token, started_at, write_id) VALUES (?, ?, ?, ?, ?) "
+                                  "IF NOT EXISTS")
+        self._fence_take = prepare(f"UPDATE {ks}.site_fences SET adopted_by = ?, "
+                                   "fencing_token = ?, started_at = ?, completed_at = null, "
+                                   "write_id = ? WHERE site = ? IF fencing_token = ?")
+        self._fence_done = prepare(f"UPDATE {ks}.site_fences SET completed_at = ?, "
+                                   "write_id = ? WHERE site = ? IF fencing_token = ?")
+        self._ack_get = prepare(f"SELECT fencing_token FROM {ks}.site_fence_acks WHERE site = ?")
+        self._ack_put = prepare(f"INSERT INTO {ks}.site_fence_acks (site, fencing_token, "
+                                "acknowledged_at) VALUES (?, ?, ?)")
+        self._identity_put = prepare(f"INSERT INTO {ks}.caller_identities (tenant, call_id, "
+                                     "caller_number, caller_token) VALUES (?, ?, ?, ?)")
+        self._identity_get = prepare(f"SELECT caller_number, caller_token FROM "
+                                     f"{ks}.caller_identities WHERE tenant = ? AND call_id = ?")
+        self._inbox_put = prepare(f"INSERT INTO {ks}.callback_inbox (tenant, site, call_id, "
+                                  "callback_id, request, stored_at) VALUES (?, ?, ?, ?, ?, ?)")
+        self._inbox_call = prepare(f"SELECT request, stored_at FROM {ks}.callback_inbox "
+                                   "WHERE tenant = ? AND site = ? AND call_id = ?")
+        self._inbox_all = prepare(f"SELECT request, stored_at FROM {ks}.callback_inbox "
+                                  "WHERE tenant = ? AND site = ?")
+        self._inbox_partitions = prepare(f"SELECT DISTINCT tenant, site FROM {ks}.callback_inbox")
+        self._inbox_drop = prepare(f"DELETE FROM {ks}.callback_inbox WHERE tenant = ? AND "
+                                   "site = ? AND call_id = ? AND callback_id = ?")
+        self._park = prepare(f"INSERT INTO {ks}.parked_events (site, event_id, topic, part, "
+                             "record_offset, record_key, body, headers, reason, attempts, "
+                             "parked_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        self._parked = prepare(f"SELECT event_id, topic, part, record_offset, record_key, body, "
+                               f"headers, reason, attempts, parked_at, next_at FROM "
+                               f"{ks}.parked_events WHERE site = ?")
+        self._park_retry = prepare(f"UPDATE {ks}.parked_events SET attempts = ?, reason = ?, "
+                                   "next_at = ? WHERE site = ? AND event_id = ?")
+        self._unpark = prepare(f"DELETE FROM {ks}.parked_events WHERE site = ? AND event_id = ?")
         self._updates: dict[tuple[str, ...], Any] = {}
         self._counts: dict[tuple[str, ...], Any] = {}
         self._figure_reads: tuple[Any, Any] | None = None
 
+    def _prepare(self, cql: str) -> Any:
+        stmt = self.session.prepare(cql)
+        stmt.consistency_level = LOCAL
+        stmt.serial_consistency_level = ConsistencyLevel.LOCAL_SERIAL
+        return stmt
+
+    def _run(self, stmt: Any, values: Any, consistency: int = LOCAL) -> Any:
+        bound = stmt.bind(values)
+        bound.consistency_level = consistency
+        return self.session.execute(bound)
+
     # -- reads -------------------------------------------------------------------------
 
-    def get(self, tenant: str, callback_id: str, *, serial: bool = False) -> Callback | None:
-        """The open callback, or the closed one, or None. ``serial`` reads the latest
-        Paxos-committed value, as a settle does (costly; for settling and tests)."""
-        row = (self._settle(tenant, callback_id) if serial
-               else self.session.execute(self._get, (tenant, callback_id)).one())
-        if row is None:
-            row = self.session.execute(self._get_closed, (tenant, callback_id)).one()
+    def get(self, tenant: str, callback_id: str, *, site: str | None = None,
+            serial: bool = False) -> Callback | None:
+        """The open callback in ``site``'s partition (default: this store's site), or
+        the closed one, or None. ``serial`` reads the latest Paxos-committed value, as a
+        settle does (costly; for settling and tests)."""
+        owner = site or self.site
+        row = (self._settle(tenant, owner, callback_id) if serial
+               else self._run(self._get, (tenant, owner, callback_id)).one())
+        if row is None or row.status is None:
+            row = self._run(self._get_closed, (tenant, callback_id)).one()
         return None if row is None else _from_row(row)
 
-    def open_callbacks(self, tenant: str) -> list[Callback]:
-        return [_from_row(row) for row in self.session.execute(self._open, (tenant,))]
+    def closed(self, tenant: str, callback_id: str, *, everywhere: bool = False) -> Callback | None:
+        row = self._run(self._get_closed, (tenant, callback_id),
+                        EVERYWHERE if everywhere else LOCAL).one()
+        return None if row is None else _from_row(row)
 
-    def tenants(self) -> list[str]:
-        return [row.tenant for row in self.session.execute(self._tenants)]
+    def open_callbacks(self, tenant: str, site: str | None = None, *,
+                       everywhere: bool = False) -> list[Callback]:
+        """The open callbacks of ``site``'s partition; ``everywhere`` reads them at
+        EACH_QUORUM (what other datacenters wrote is merged in)."""
+        return _callbacks(self._run(self._open, (tenant, site or self.site),
+                                    EVERYWHERE if everywhere else LOCAL))
+
+    def tenants(self, site: str | None = None) -> list[str]:
+        """Tenants with open callbacks owned by ``site`` (default: this store's site)."""
+        owner = site or self.site
+        return sorted({row.tenant for row in self.session.execute(self._partitions)
+                       if row.owner_site == owner})
 
     # -- changes -----------------------------------------------------------------------
 
     def create(self, cb: Callback) -> bool:
-        """Persist a new request; False when it exists already (open or closed): a
-        replayed request never resurrects a finished callback."""
-        if self.session.execute(self._get_closed, (cb.tenant, cb.callback_id)).one():
+        """Persist a new callback in its owner's partition; False when it exists already
+        (open, or closed: a replayed request never resurrects a finished callback)."""
+        if self._run(self._get_closed, (cb.tenant, cb.callback_id)).one():
             return False
-        values = [getattr(cb, name) for name in _FIELDS]
-        values[_FIELDS.index("status")] = cb.status.value
+        values = [_cql_value(getattr(cb, name)) for name in _FIELDS]
         for _attempt in range(SETTLE_ATTEMPTS):
             write_id = uuid.uuid4().hex
             try:
                 return bool(self.session.execute(self._insert, (*values, write_id)).was_applied)
             except (WriteTimeout, ErrorMessage) as exc:
                 _reraise_unless_unknown(exc)
-            settled = self._settle(cb.tenant, cb.callback_id)
+            settled = self._settle(cb.tenant, cb.owner_site, cb.callback_id)
             if settled is not None:
                 return bool(settled.write_id == write_id)
             # Not written after all (the proposal was never accepted): insert again.
-        raise StoreError(f"callback {cb.callback_id} (tenant {cb.tenant}): could not be "
-                         f"stored after {SETTLE_ATTEMPTS} attempts")
+        raise StoreError(f"callback {cb.callback_id} (tenant {cb.tenant}, site "
+                         f"{cb.owner_site}): could not be stored after {SETTLE_ATTEMPTS} "
+                         "attempts")
 
     def change(self, before: Callback, **changes: Any) -> Callback | None:
         """Compare-and-set: apply ``changes`` if the row still has ``before.version``.
@@ -184,28 +337,156 @@ class CallbackStore:
         stmt = self._update_statement(names)
         write_id = uuid.uuid4().hex
         values = [_cql_value(getattr(after, name)) for name in names]
+        key = (before.tenant, before.owner_site, before.callback_id)
         try:
-            result = self.session.execute(
-                stmt, (*values, write_id, before.tenant, before.callback_id, before.version))
+            result = self.session.execute(stmt, (*values, write_id, *key, before.version))
             return after if result.was_applied else None
         except (WriteTimeout, ErrorMessage) as exc:
             _reraise_unless_unknown(exc)
-            log.info("callback %s: compare-and-set result unknown under contention; "
-                     "settling with a SERIAL read", before.callback_id)
-        row = self._settle(before.tenant, before.callback_id)
+            log.info("callback %s (site %s): compare-and-set result unknown under "
+                     "contention; settling with a LOCAL_SERIAL read", before.callback_id,
+                     before.owner_site)
+        row = self._settle(*key)
         return after if row is not None and row.write_id == write_id else None
 
     def close(self, cb: Callback) -> None:
         """Move a terminal callback to the closed table (archive first, then delete if
         unchanged: a crash in between leaves it in both, and the next close finishes)."""
-        if cb.status not in (Status.CONNECTED, Status.CANCELLED):
+        if cb.status not in TERMINAL:
             raise StoreError(f"callback {cb.callback_id} is {cb.status}, not terminal")
         values = [_cql_value(getattr(cb, name)) for name in _FIELDS]
         self.session.execute(self._archive, (*values, uuid.uuid4().hex))
+        self._delete_if(cb)
+
+    def mark_adopted(self, original: Callback, by: str, token: int) -> None:
+        """Mark a failed site's original as taken over (a plain write, not Paxos: the
+        adopter never runs Paxos on the failed site's partition)."""
+        self.session.execute(self._mark, (by, token, original.tenant, original.owner_site,
+                                          original.callback_id))
+
+    def close_adopted(self, original: Callback, closed: Callback) -> None:
+        """A returning site's original that the adopter took over: archived as
+        ``closed`` unless the adopter's copy already finished (read everywhere: its
+        outcome stays the record), then deleted from this site's partition."""
+        if self.closed(original.tenant, original.callback_id, everywhere=True) is None:
+            values = [_cql_value(getattr(closed, name)) for name in _FIELDS]
+            self.session.execute(self._archive, (*values, uuid.uuid4().hex))
+        self._delete_if(original)
+
+    def _delete_if(self, cb: Callback) -> None:
         try:
-            self.session.execute(self._delete, (cb.tenant, cb.callback_id, cb.version))
+            self.session.execute(self._delete, (cb.tenant, cb.owner_site, cb.callback_id,
+                                                cb.version))
         except (WriteTimeout, ErrorMessage) as exc:
             _reraise_unless_unknown(exc)  # the archive is written; a later close retries
+
+    # -- fences ------------------------------------------------------------------------
+
+    def fence(self, site: str, *, everywhere: bool = False,
+              serial: bool = False) -> Fence | None:
+        """The fence recorded on ``site``: at LOCAL_QUORUM, EACH_QUORUM (``everywhere``:
+        what a returning site reconciles with) or LOCAL_SERIAL (to compare-and-set)."""
+        consistency = (ConsistencyLevel.LOCAL_SERIAL if serial
+                       else EVERYWHERE if everywhere else LOCAL)
+        return _fence(self._run(self._fence, (site,), consistency).one())
+
+    def fences(self) -> list[Fence]:
+        """Every fence this datacenter knows (a handful of rows: one per site)."""
+        return [f for f in (_fence(row) for row in self.session.execute(self._fences))
+                if f is not None]
+
+    def take_fence(self, site: str, adopter: str, token: int, now: float,
+                   current: Fence | None) -> bool:
+        """Record ``adopter``'s takeover of ``site`` under ``token`` if the fence is still
+        ``current`` (compare-and-set at LOCAL_SERIAL in the adopter's datacenter)."""
+        write_id = uuid.uuid4().hex
+        try:
+            if current is None:
+                result = self.session.execute(self._fence_new,
+                                              (site, adopter, token, now, write_id))
+            else:
+                result = self.session.execute(self._fence_take, (
+                    adopter, token, now, write_id, site, current.fencing_token))
+            return bool(result.was_applied)
+        except (WriteTimeout, ErrorMessage) as exc:
+            _reraise_unless_unknown(exc)
+        row = self._run(self._fence, (site,), ConsistencyLevel.LOCAL_SERIAL).one()
+        return row is not None and row.write_id == write_id
+
+    def complete_fence(self, site: str, token: int, now: float) -> bool:
+        """Mark the adoption under ``token`` complete; False if another token holds the
+        fence now (a newer takeover)."""
+        write_id = uuid.uuid4().hex
+        try:
+            return bool(self.session.execute(self._fence_done,
+                                             (now, write_id, site, token)).was_applied)
+        except (WriteTimeout, ErrorMessage) as exc:
+            _reraise_unless_unknown(exc)
+        row = self._run(self._fence, (site,), ConsistencyLevel.LOCAL_SERIAL).one()
+        return row is not None and row.write_id == write_id
+
+    def acknowledged(self, site: str) -> int:
+        """The highest fencing token ``site`` has reconciled with (0: none)."""
+        row = self.session.execute(self._ack_get, (site,)).one()
+        return int(row.fencing_token or 0) if row is not None else 0
+
+    def acknowledge(self, site: str, token: int, now: float) -> None:
+        self.session.execute(self._ack_put, (site, token, now))
+
+    # -- the durable join of a caller's number and a callback request -------------------
+
+    def put_identity(self, tenant: str, call_id: str, number: str, token: str) -> None:
+        self.session.execute(self._identity_put, (tenant, call_id, number, token))
+
+    def identity(self, tenant: str, call_id: str) -> tuple[str, str] | None:
+        """The caller's (number, token) of a call, if their identity has arrived."""
+        row = self.session.execute(self._identity_get, (tenant, call_id)).one()
+        return None if row is None else (row.caller_number, row.caller_token)
+
+    def put_request(self, request: CallbackRequested, now: float) -> None:
+        self.session.execute(self._inbox_put, (request.tenant, self.site, request.call_id,
+                                               request.callback_id, encode_body(request), now))
+
+    def requests_for(self, tenant: str, call_id: str) -> list[CallbackRequested]:
+        return [_request(row.request) for row in
+                self.session.execute(self._inbox_call, (tenant, self.site, call_id))]
+
+    def inbox(self) -> list[tuple[CallbackRequested, float]]:
+        """Every request of this site still waiting in the inbox, with when it came."""
+        out: list[tuple[CallbackRequested, float]] = []
+        for part in self.session.execute(self._inbox_partitions):
+            if part.site == self.site:
+                out += [(_request(row.request), row.stored_at or 0.0) for row in
+                        self.session.execute(self._inbox_all, (part.tenant, self.site))]
+        return out
+
+    def drop_request(self, request: CallbackRequested) -> None:
+        self.session.execute(self._inbox_drop, (request.tenant, self.site, request.call_id,
+                                                request.callback_id))
+
+    # -- parked events -----------------------------------------------------------------
+
+    def park(self, parked: Parked) -> None:
+        self.session.execute(self._park, (
+            self.site, parked.event_id, parked.topic, parked.partition, parked.offset,
+            parked.key, parked.value, parked.headers, parked.reason, parked.attempts,
+            parked.parked_at, parked.next_at))
+
+    def parked(self) -> list[Parked]:
+        return sorted((Parked(event_id=row.event_id, topic=row.topic, partition=row.part,
+                              offset=row.record_offset, key=row.record_key, value=row.body,
+                              headers=dict(row.headers or {}), reason=row.reason or "",
+                              attempts=row.attempts or 0, parked_at=row.parked_at or 0.0,
+                              next_at=row.next_at or 0.0)
+                       for row in self.session.execute(self._parked, (self.site,))),
+                      key=lambda p: (p.parked_at, p.event_id))
+
+    def retry_later(self, parked: Parked, reason: str, next_at: float) -> None:
+        self.session.execute(self._park_retry, (parked.attempts + 1, reason, next_at,
+                                                self.site, parked.event_id))
+
+    def unpark(self, parked: Parked) -> None:
+        self.session.execute(self._unpark, (self.site, parked.event_id))
 
     # -- figures -----------------------------------------------------------------------
 
@@ -217,10 +498,9 @@ class CallbackStore:
         stmt = self._counts.get(names)
         if stmt is None:
             sets = ", ".join(f"{name} = {name} + ?" for name in names)
-            stmt = self.session.prepare(
+            stmt = self._prepare(
                 f"UPDATE {self.keyspace}.callback_figures SET {sets} WHERE tenant = ? "
                 "AND site = ? AND interval_start = ? AND queue = ? AND interval_seconds = ?")
-            stmt.consistency_level = ConsistencyLevel.LOCAL_QUORUM
             self._counts[names] = stmt
         self.session.execute(stmt, (*(increments[n] for n in names), tenant, site,
                                     interval_start, queue, interval_seconds))
@@ -243,14 +523,11 @@ class CallbackStore:
         # with Cassandra naming the missing table, not at start-up.
         if self._figure_reads is None:
             ks = self.keyspace
-            partitions = self.session.prepare(
-                f"SELECT DISTINCT tenant, site FROM {ks}.callback_figures")
-            rows = self.session.prepare(
+            partitions = self._prepare(f"SELECT DISTINCT tenant, site FROM {ks}.callback_figures")
+            rows = self._prepare(
                 f"SELECT queue, interval_start, interval_seconds, {', '.join(FIGURES)} "
                 f"FROM {ks}.callback_figures WHERE tenant = ? AND site = ? "
                 "AND interval_start >= ?")
-            for stmt in (partitions, rows):
-                stmt.consistency_level = ConsistencyLevel.LOCAL_QUORUM
             self._figure_reads = (partitions, rows)
         return self._figure_reads
 
@@ -260,33 +537,33 @@ class CallbackStore:
         stmt = self._updates.get(names)
         if stmt is None:
             sets = ", ".join(f"{name} = ?" for name in names)
-            stmt = self.session.prepare(
-                f"UPDATE {self.keyspace}.callbacks SET {sets}, write_id = ? "
-                "WHERE tenant = ? AND callback_id = ? IF version = ?")
-            stmt.consistency_level = ConsistencyLevel.LOCAL_QUORUM
-            stmt.serial_consistency_level = ConsistencyLevel.SERIAL
+            stmt = self._prepare(
+                f"UPDATE {self.keyspace}.site_callbacks SET {sets}, write_id = ? "
+                "WHERE tenant = ? AND owner_site = ? AND callback_id = ? IF version = ?")
             self._updates[names] = stmt
         return stmt
 
-    def _settle(self, tenant: str, callback_id: str) -> Any:
-        """The Paxos-committed row. A SERIAL read completes any proposal in progress, so
-        under the same contention it may itself end "unknown": it is retried."""
+    def _settle(self, tenant: str, site: str, callback_id: str) -> Any:
+        """The Paxos-committed row. A LOCAL_SERIAL read completes any proposal in
+        progress, so under the same contention it may itself end "unknown": retried."""
         delay = 0.05
         for _attempt in range(SETTLE_ATTEMPTS):
             try:
-                return self.session.execute(
-                    self._serial(self._get.bind((tenant, callback_id)))).one()
+                return self._run(self._get, (tenant, site, callback_id),
+                                 ConsistencyLevel.LOCAL_SERIAL).one()
             except (WriteTimeout, ReadTimeout, ErrorMessage) as exc:
                 _reraise_unless_unknown(exc)
                 time.sleep(delay * (1 + random.random()))  # back off from the other proposer
                 delay = min(delay * 2, 1.0)
-        raise StoreError(f"callback {callback_id} (tenant {tenant}): the result of a "
-                         f"compare-and-set stayed unknown after {SETTLE_ATTEMPTS} SERIAL reads")
+        raise StoreError(f"callback {callback_id} (tenant {tenant}, site {site}): the result "
+                         f"of a compare-and-set stayed unknown after {SETTLE_ATTEMPTS} "
+                         "LOCAL_SERIAL reads")
 
-    @staticmethod
-    def _serial(bound: Any) -> Any:
-        bound.consistency_level = ConsistencyLevel.SERIAL
-        return bound
+
+def _request(body: bytes) -> CallbackRequested:
+    data = decode_body(CallbackRequested.TYPE, body)
+    assert isinstance(data, CallbackRequested)
+    return data
 
 
 def _cql_value(value: Any) -> Any:

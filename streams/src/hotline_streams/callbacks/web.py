@@ -2,9 +2,14 @@
 ``POST /tenants/{tenant}/callbacks/{callback_id}/preview`` for the agent desktop's answer
 to an agent-first preview (``{"agent_id": …, "attempt": n, "decision": "accepted"}``).
 
-Healthy while the last event or tick was handled; "degraded" with the reason while
-Cassandra or Kafka keeps failing (the scheduler retries with backoff meanwhile);
-ready once a scheduling tick completed recently.
+Alive (``/healthz`` 200) while its loop turns: restarting a scheduler because Cassandra
+or Kafka is away would not help, and a scheduler restarted while the other datacenter
+is away may not dial until it is back (``ownership``). Ready (``/readyz`` 200) once a
+tick completed recently, nothing is failing and this site may dial; otherwise the body
+says what is wrong: ``problem`` (what failed, with the consistency and datacenter),
+``not_dialling`` (why this site holds its dials), ``warning`` (e.g. the other
+datacenter is away and this site goes on alone), and the parked and dead-lettered
+events.
 """
 
 from __future__ import annotations
@@ -28,16 +33,25 @@ PreviewAnswer = Callable[[str, str, Any], tuple[int, dict[str, Any]]]
 class Health:
     def __init__(self) -> None:
         self.problem: str | None = None
+        self.not_dialling: str | None = None
+        self.warning: str | None = None
+        self.counts: dict[str, int] = {}
         self.last_tick_ok = float("-inf")
+        self.last_turn = time.monotonic()  # the scheduler's loop, last seen turning
 
     def report(self) -> tuple[int, dict[str, object]]:
         since = time.monotonic() - self.last_tick_ok
         fresh = since < STALE_TICK_S
-        status = "degraded" if self.problem else ("ok" if fresh else "starting")
+        status = ("degraded" if self.problem else "not-dialling" if self.not_dialling
+                  else "ok" if fresh else "starting")
         body: dict[str, object] = {"status": status, "problem": self.problem,
+                                   "not_dialling": self.not_dialling, "warning": self.warning,
                                    "seconds_since_tick": None if since == float("inf")
-                                   else round(since, 1)}
+                                   else round(since, 1), **self.counts}
         return (200 if status == "ok" else 503), body
+
+    def alive(self) -> bool:
+        return time.monotonic() - self.last_turn < STALE_TICK_S
 
 
 def serve(bind: str, port: int, health: Health,
@@ -66,8 +80,8 @@ def serve(bind: str, port: int, health: Health,
                 self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
             elif self.path in ("/healthz", "/readyz"):
                 code, body = health.report()
-                if self.path == "/healthz" and body["status"] == "starting":
-                    code = 200  # alive while it waits for its first tick
+                if self.path == "/healthz":
+                    code = 200 if health.alive() else 503
                 self._send(code, json.dumps(body).encode(), "application/json")
             else:
                 self._send(404, b"not found\n", "text/plain")
