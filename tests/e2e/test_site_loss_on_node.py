@@ -17,20 +17,14 @@ In order, each step on the state the previous one left:
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "media_nodes"))
-from media_nodes_support import free_udp_port, render, sipp_command
-
+from devstack.callers import Callers
 from devstack.cassandra import CassandraNode
 from devstack.images import build_all
 from devstack.kafka import KafkaCluster
@@ -38,7 +32,7 @@ from devstack.mirrormaker import MirrorMaker
 from devstack.network import POD_GATEWAY
 from devstack.process import wait_for
 from devstack.pytest_plugin import KubeNode
-from devstack.site_release import HelmError
+from devstack.site_release import HelmError, free_node_port
 from devstack.two_sites import NodeSite, TwoSites, prepare
 from devstack.witness_store import WitnessStore
 from helpers.kafka_io import EventReader
@@ -64,17 +58,17 @@ def two_sites(kube_node: KubeNode, kafka_site_a: KafkaCluster, kafka_site_b: Kaf
         mirrormaker=mirrormaker2, etcd=witness_store.url, images=images,
         kubeconfig=kube_node.kubeconfig, helm=kube_node.helm, kubectl=kube_node.kubectl,
         home=tmp_path_factory.mktemp("two-sites"), suffix=suffix, token_key=TOKEN_KEY,
-        agent_uri_template=f"sip:{{agent_id}}@{POD_GATEWAY}:{free_udp_port(POD_GATEWAY)}",
+        agent_uri_template=f"sip:{{agent_id}}@{POD_GATEWAY}:{free_node_port()}",
         keyspace=f"hotline_callbacks_{suffix}")
     sites.start_witness()
     try:
         sites.install()
         yield sites
     finally:
-        sites.close()
-        for name in list(sites.sites):
-            with contextlib.suppress(HelmError):  # a site left dark is restored first
+        for name in list(sites.sites):  # a site left dark: its servers back for later tests
+            with contextlib.suppress(HelmError):
                 sites.restore(name)
+        sites.close()
         for site in sites.sites.values():
             with contextlib.suppress(HelmError):
                 site.release.helm_run("uninstall", site.release.name, "--wait",
@@ -82,59 +76,6 @@ def two_sites(kube_node: KubeNode, kafka_site_a: KafkaCluster, kafka_site_b: Kaf
             with contextlib.suppress(HelmError):
                 site.release.kubectl_run("delete", "namespace", site.release.namespace,
                                          "--wait=false")
-
-
-@dataclass
-class Call:
-    caller: str
-    started: float  # wall clock
-    proc: subprocess.Popen[str]
-
-    @property
-    def answered(self) -> bool:
-        return self.proc.wait() == 0
-
-
-@dataclass
-class Callers:
-    """Callers dialling the carrier's number one after another, one new call every
-    ``every_s``: each hears the balance prompt and the IVR hangs up."""
-
-    sipp: Path
-    port: int
-    tmp: Path
-    every_s: float = 1.0
-    calls: list[Call] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def place(self, caller: str) -> Call:
-        scenario = render("speed_dial_system_bye.xml", self.tmp / caller, caller=caller,
-                          bye_timeout_ms="20000")
-        proc = subprocess.Popen(
-            sipp_command(self.sipp, scenario, self.port, service="800101", timeout_s=40),
-            cwd=scenario.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            text=True)
-        call = Call(caller, time.time(), proc)
-        self.calls.append(call)
-        return call
-
-    def start(self) -> None:
-        def run() -> None:
-            n = 0
-            while not self._stop.wait(self.every_s):
-                n += 1
-                self.place(f"+4930555{len(self.calls):05d}{n % 10}")
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> list[Call]:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
-        for call in self.calls:
-            call.proc.wait(60)
-        return self.calls
 
 
 def offered_at(sites: list[NodeSite], callers: list[str],
@@ -161,10 +102,10 @@ def offered_at(sites: list[NodeSite], callers: list[str],
 
 
 def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
-        two_sites: TwoSites, sipp: Path, tmp_path: Path) -> None:
+        two_sites: TwoSites, tmp_path: Path) -> None:
     a, b = two_sites.sites["site-a"], two_sites.sites["site-b"]
     assert two_sites.carrier is not None
-    callers = Callers(sipp, two_sites.carrier.port, tmp_path)
+    callers = Callers(two_sites.carrier.port, tmp_path / "callers")
 
     def both_healthy() -> bool | None:
         return True if (a.condition_is("PeerHealthy", "True")
@@ -173,7 +114,7 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
     wait_for(both_healthy, "both sites seeing each other healthy", timeout=120, interval=1)
 
     # 1. The carrier spreads calls over both sites; each is answered.
-    first = [callers.place(f"+49305550000{i}") for i in range(4)]
+    first = [callers.place() for _ in range(4)]
     assert all(call.answered for call in first), two_sites.describe()
     where = offered_at([a, b], [c.caller for c in first])
     assert set(where) == {c.caller for c in first}, where
@@ -233,7 +174,7 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
     assert not a.status().get("failedPeers")
 
     def reaches_site_b() -> bool | None:
-        call = callers.place(f"+4930556{len(callers.calls):06d}")
+        call = callers.place()
         if not call.answered:
             return None
         return True if offered_at([b], [call.caller], 10) else None

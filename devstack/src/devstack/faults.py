@@ -70,14 +70,18 @@ class Firewall:
         for rule in rules(cut):
             _iptables("-A", self.chain, *rule)
 
+    def _listing(self) -> str:
+        """``iptables -S`` of the chain; empty once ``close`` removed it."""
+        return _iptables("-S", self.chain, check=False).stdout
+
     def heal(self, name: str) -> None:
-        for rule in rules_named(_iptables("-S", self.chain).stdout, self.chain, name):
+        for rule in rules_named(self._listing(), self.chain, name):
             _iptables("-D", self.chain, *rule)
 
     def active(self) -> list[str]:
         """The names of the faults in force."""
         names = []
-        for line in _iptables("-S", self.chain).stdout.splitlines():
+        for line in self._listing().splitlines():
             if "hotline-drill:" in line:
                 names.append(line.split("hotline-drill:", 1)[1].split()[0].strip('"'))
         return sorted(set(names))

@@ -45,6 +45,8 @@ PROFILES: dict[str, tuple[Component, ...]] = {
     "two-site": tuple(c for c in Component if c is not Component.NODE),
     "node": (Component.KAFKA_SITE_A, Component.CASSANDRA_DC_A, Component.KUBERNETES,
              Component.NODE),
+    # Both sites as pods on the node, the witness's etcd: the failover drill.
+    "two-site-node": tuple(Component),
 }
 
 _DEPENDS: dict[Component, tuple[Component, ...]] = {

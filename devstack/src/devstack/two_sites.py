@@ -34,7 +34,7 @@ from devstack.images import Image
 from devstack.kafka import KafkaCluster
 from devstack.mirrormaker import MirrorMaker
 from devstack.network import POD_GATEWAY
-from devstack.process import ManagedProcess, wait_until
+from devstack.process import ManagedProcess, wait_for, wait_until
 from devstack.site_release import HelmError, Release, SitePorts, free_node_port, site_values
 
 SITES = ("site-a", "site-b")
@@ -171,12 +171,20 @@ class TwoSites:
             return dict(json.loads(response.read()))
 
     def install(self, timeout_s: int = 600) -> None:
-        """Both releases at once, then the carrier in front of their edges."""
+        """Both releases, then the carrier in front of their edges. The second starts
+        once the first one's setup Job is done: both create the shared callbacks
+        keyspace, and concurrent schema changes in two datacenters can fail."""
         for site in self.sites.values():
             site.release.create_namespace_and_secrets(self.token_key)
+        first, *others = self.sites.values()
         with concurrent.futures.ThreadPoolExecutor(len(self.sites)) as pool:
-            installs = [pool.submit(site.release.install, site.values, timeout_s)
-                        for site in self.sites.values()]
+            installs = [pool.submit(first.release.install, first.values, timeout_s)]
+            wait_for(lambda: True if installs[0].done() or first.release.kubectl_run(
+                "get", "deploy", "-o", "name").strip() else None,
+                f"{first.name}'s setup Job done (its Deployments created)",
+                timeout=timeout_s, interval=1)
+            installs += [pool.submit(site.release.install, site.values, timeout_s)
+                         for site in others]
             for done in installs:
                 done.result()
         self.carrier = carrier_mod.start({n: s.ports.edge for n, s in self.sites.items()},

@@ -60,10 +60,13 @@ class SiteStatusStore:
         return found
 
     def write_conditions(self, namespace: str, name: str, resource_version: str,
-                         conditions: list[dict[str, str]]) -> bool:
-        """False when the site changed since it was read (409): read it again."""
+                         conditions: list[dict[str, str]],
+                         **fields: Any) -> bool:
+        """Write the conditions (and other status ``fields``) only if the site is still at
+        ``resource_version``; False when it changed since it was read (409): read it
+        again."""
         body = {"metadata": {"resourceVersion": resource_version},
-                "status": {"conditions": conditions}}
+                "status": {"conditions": conditions, **fields}}
         try:
             self.objects.patch_namespaced_custom_object_status(
                 crds.GROUP, crds.VERSION, namespace, crds.SITES, name, body)

@@ -126,10 +126,31 @@ def report_readiness(namespace: str, name: str, logger: Logger) -> Readiness | N
     return None
 
 
+def _write_applied(namespace: str, name: str, ready: dict[str, str], traffic_share: int,
+                   generation: int | None) -> None:
+    """Status after an apply, written over a fresh read with its resourceVersion: kopf's
+    body may predate the failover daemon's own writes (FailedOver, PeerHealthy, the
+    traffic share after a takeover), and a stale copy must not undo them."""
+    store = SiteStatusStore()
+    for _attempt in range(5):
+        site = store.site(namespace, name)
+        if site is None:
+            return
+        status = dict(site.get("status") or {})
+        if store.write_conditions(
+                namespace, name, str(site["metadata"]["resourceVersion"]),
+                merge_conditions(list(status.get("conditions") or []), [ready]),
+                trafficShare=status.get("trafficShare", traffic_share),
+                observedGeneration=generation):
+            return
+    raise kopf.TemporaryError(f"site {name} changed during 5 status writes; retrying",
+                              delay=1)
+
+
 @kopf.on.create(crds.GROUP, crds.VERSION, crds.SITES, backoff=RETRY_BACKOFF_S)
 @kopf.on.update(crds.GROUP, crds.VERSION, crds.SITES, field="spec", backoff=RETRY_BACKOFF_S)
 @kopf.on.resume(crds.GROUP, crds.VERSION, crds.SITES, backoff=RETRY_BACKOFF_S)
-def reconcile(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
+def reconcile(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
     try:
         spec, profile, count = reconcile_site(dict(body), logger)
         readiness = _readiness(SiteStatusStore(), spec)
@@ -138,13 +159,10 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any)
                   message=f"applying the site's objects failed ({exc.status} {exc.reason}); "
                           "retrying")
         raise kopf.TemporaryError(f"apply failed: {exc.reason}", delay=2) from exc
-    status = dict(body.get("status") or {})
     # Not Ready until the pods are: the repair timer and the Deployments' events say when.
-    patch.status["conditions"] = merge_conditions(
-        list(status.get("conditions") or []),
-        [ready_condition(readiness, now_text(), just_applied=True)])
-    patch.status["trafficShare"] = status.get("trafficShare", spec.traffic_share)
-    patch.status["observedGeneration"] = body.get("metadata", {}).get("generation")
+    _write_applied(str(body["metadata"]["namespace"]), str(body["metadata"]["name"]),
+                   ready_condition(readiness, now_text(), just_applied=True),
+                   spec.traffic_share, body.get("metadata", {}).get("generation"))
     kopf.info(body, reason="Reconciled",
               message=f"site {spec.site}: {count} objects applied; media nodes "
                       f"{spec.media_nodes.for_profile(profile)}, stream workers "
