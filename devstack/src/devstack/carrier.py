@@ -35,6 +35,7 @@ children=2
 listen=udp:127.0.0.1:{port}
 mpath="{MODULES}"
 loadmodule "tm.so"
+loadmodule "tmx.so"
 loadmodule "sl.so"
 loadmodule "rr.so"
 loadmodule "pv.so"
