@@ -21,7 +21,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from datetime import time as clock_time
 from pathlib import Path
@@ -31,10 +31,8 @@ from cassandra.cluster import Session
 
 from devstack.cassandra import CassandraNode
 from devstack.kafka import KafkaCluster
-from helpers.callbacks import Clock
+from helpers.callbacks import TEST_SOURCE, Clock, Topics, commands, stats
 from helpers.cql import sessions_per_datacenter
-from helpers.kafka_io import EventReader
-from hotline_events.catalog import Catalog, default_catalog
 from hotline_events.envelope import Event
 from hotline_events.models import EventModel
 from hotline_events.models.callbacks import (
@@ -46,10 +44,7 @@ from hotline_events.models.callbacks import (
 )
 from hotline_events.models.calls import CallAnswered, CallOffered
 from hotline_events.models.identity import CallerIdentified
-from hotline_events.models.metrics import QueueStatistics
 from hotline_events.models.sites import SiteAdoptionRequested
-from hotline_events.producer import EventProducer
-from hotline_events.topics import ensure_topics
 from hotline_streams.callbacks.models import Callback, CallbackPolicy, QuietHours, Status
 from hotline_streams.callbacks.scheduler import CRASH_AFTER_ENV, Scheduler
 from hotline_streams.callbacks.store import CallbackStore, ensure_schema
@@ -57,7 +52,6 @@ from hotline_streams.callbacks.store import CallbackStore, ensure_schema
 pytestmark = pytest.mark.integration
 
 TOKEN = "ct1_" + "a" * 64
-TEST_SOURCE = "//hotline/site-a/test/callbacks"
 
 
 @pytest.fixture(scope="module")
@@ -82,25 +76,9 @@ def stores(sessions: dict[str, Session], keyspace: str) -> dict[str, CallbackSto
             "site-b": CallbackStore(sessions["dc-b"], keyspace, site="site-b")}
 
 
-@dataclass
-class Topics:
-    bootstrap: str
-    catalog: Catalog
-    prefix: str
-
-    def producer(self, source: str = TEST_SOURCE) -> EventProducer:
-        return EventProducer(self.bootstrap, source, catalog=self.catalog)
-
-    def reader(self, model: type[EventModel]) -> EventReader:
-        return EventReader(self.bootstrap, self.catalog.topic_for_type(model.TYPE).name)
-
-
 @pytest.fixture
 def topics(kafka_site_a: KafkaCluster) -> Topics:
-    prefix = f"t{uuid.uuid4().hex[:8]}."
-    catalog = default_catalog().prefixed(prefix)
-    ensure_topics(kafka_site_a.bootstrap, catalog, replication_factor=1)
-    return Topics(kafka_site_a.bootstrap, catalog, prefix)
+    return Topics.fresh(kafka_site_a.bootstrap)
 
 
 def new_callback(tenant: str, *, now: float, priority: int = 0, **changes: object) -> Callback:
@@ -112,18 +90,6 @@ def new_callback(tenant: str, *, now: float, priority: int = 0, **changes: objec
                   window_start=now - 60, window_end=now + 3600, owner_site="site-a",
                   due_at=now - 60)
     return replace(cb, **changes)  # type: ignore[arg-type]
-
-
-def stats(tenant: str, agents_ready: int, queue: str = "billing") -> QueueStatistics:
-    return QueueStatistics(tenant=tenant, queue=queue, site="site-a", as_of=datetime.now(UTC),
-                           waiting=0, longest_wait_seconds=0, agents_staffed=agents_ready,
-                           agents_ready=agents_ready, agents_busy=0, agents_not_ready=0,
-                           estimated_wait_seconds=0)
-
-
-def commands(reader: EventReader, callback_ids: set[str]) -> list[Event]:
-    return [e for e in reader.events if isinstance(e.data, DialCallback)
-            and e.data.callback_id in callback_ids]
 
 
 def test_a_callback_stored_and_claimed_in_dc_a_is_replicated_to_dc_b(
