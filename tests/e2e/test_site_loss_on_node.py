@@ -107,11 +107,15 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
     assert two_sites.carrier is not None
     callers = Callers(two_sites.carrier.port, tmp_path / "callers")
 
+    def failed(message: str) -> AssertionError:
+        return AssertionError(f"{message}\n{two_sites.describe()}")
+
     def both_healthy() -> bool | None:
         return True if (a.condition_is("PeerHealthy", "True")
                         and b.condition_is("PeerHealthy", "True")) else None
 
-    wait_for(both_healthy, "both sites seeing each other healthy", timeout=120, interval=1)
+    wait_for(both_healthy, "both sites seeing each other healthy", timeout=120, interval=1,
+             error=failed)
 
     # 1. The carrier spreads calls over both sites; each is answered.
     first = [callers.place() for _ in range(4)]
@@ -125,24 +129,24 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
     two_sites.cut_link()
     wait_for(lambda: True if (a.condition_is("PeerHealthy", "False")
                               and b.condition_is("PeerHealthy", "False")) else None,
-             "both sites suspecting the other", timeout=60, interval=1)
+             "both sites suspecting the other", timeout=60, interval=1, error=failed)
     wait_for(lambda: True if all("only the link" in s.operator_log()
                                  for s in (a, b)) else None,
-             "the witness refusing both takeovers", timeout=60, interval=1)
+             "the witness refusing both takeovers", timeout=60, interval=1, error=failed)
     assert not a.status().get("failedPeers") and not b.status().get("failedPeers")
     assert two_sites.leases() == {}
     two_sites.heal_link()
     wait_for(both_healthy, "both sites healthy again after the link is back", timeout=120,
-             interval=1)
+             interval=1, error=failed)
 
     # 3. Site-b goes dark while callers keep calling.
     callers.start()
     wait_for(lambda: True if len(callers.calls) >= len(first) + 3 else None,
-             "steady callers", timeout=30, interval=0.2)
+             "steady callers", timeout=30, interval=0.2, error=failed)
     killed_at = time.time()
     two_sites.go_dark("site-b")
     wait_for(lambda: True if a.condition_is("FailedOver", "True") else None,
-             "site-a taking over site-b", timeout=90, interval=0.5, error=AssertionError)
+             "site-a taking over site-b", timeout=90, interval=0.5, error=failed)
     taken_over_at = time.time()
     lease = two_sites.leases()["site-b"]
     assert lease["holder"] == "site-a"
@@ -155,7 +159,7 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
     assert two_sites.leases()["site-b"] == lease
 
     wait_for(lambda: True if len(callers.calls) >= 25 else None, "callers during the outage",
-             timeout=60, interval=0.5)
+             timeout=60, interval=0.5, error=failed)
     calls = callers.stop()
     during = [c for c in calls if c.started >= killed_at]
     where = offered_at([a], [c.caller for c in during])
@@ -169,7 +173,7 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
     # 4. Site-b comes back: after the hold-down, site-a hands its traffic back.
     two_sites.restore("site-b")
     wait_for(lambda: True if a.condition_is("FailedOver", "False") else None,
-             "site-a handing site-b back", timeout=300, interval=1, error=AssertionError)
+             "site-a handing site-b back", timeout=300, interval=1, error=failed)
     assert two_sites.leases() == {}
     assert not a.status().get("failedPeers")
 
@@ -180,7 +184,7 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
         return True if offered_at([b], [call.caller], 10) else None
 
     wait_for(reaches_site_b, "a call answered at site-b again", timeout=180, interval=1,
-             error=AssertionError)
+             error=failed)
     print(f"site loss on the node: site-a took over {taken_over_at - killed_at:.1f}s after "
           f"the kill; {len(during)} calls during the outage, none refused; first one "
           f"dialled {first_answer:.1f}s after the kill")

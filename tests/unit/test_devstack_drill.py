@@ -19,9 +19,9 @@ def test_a_dark_site_drops_its_ports_both_ways_and_its_addresses() -> None:
     assert all("hotline-drill:dark-site-b" in r for r in found)
 
 
-def test_a_link_cut_only_drops_traffic_to_its_destination() -> None:
-    found = rules(Cut(name="link", ports=(4001, 4002), destination="127.0.0.1"))
-    assert all(r[:2] == ["-d", "127.0.0.1"] for r in found)
+def test_a_link_cut_only_drops_what_the_pods_user_sends() -> None:
+    found = rules(Cut(name="link", ports=(4001, 4002), uid=10001))
+    assert all(r[r.index("--uid-owner") + 1] == "10001" for r in found)
 
 
 def test_healing_one_fault_leaves_the_others() -> None:

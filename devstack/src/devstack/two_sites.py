@@ -41,6 +41,7 @@ SITES = ("site-a", "site-b")
 DATACENTERS = {"site-a": "dc-a", "site-b": "dc-b"}
 # The drill's timings: a peer silent for 3 s is suspected; back for 20 s, it gets its
 # traffic back.
+POD_UID = 10001  # every Hotline image runs as this user (images/)
 TIMINGS = {"heartbeatIntervalSeconds": 1, "peerTimeoutSeconds": 3, "holdDownSeconds": 20}
 
 
@@ -75,9 +76,8 @@ class NodeSite:
 
     @property
     def probe_url(self) -> str:
-        """What the peer probes: the media nodes' readiness, on the loopback (the
-        kubelet probes the node address, so a cut link leaves the site's pods ready)."""
-        return f"http://127.0.0.1:{self.ports.media_health}/readyz"
+        """What the peer probes: the media nodes' readiness."""
+        return f"http://{POD_GATEWAY}:{self.ports.media_health}/readyz"
 
     @property
     def streams_url(self) -> str:
@@ -218,10 +218,11 @@ class TwoSites:
                                  "--wait=false")
 
     def link(self) -> Cut:
-        """The link between the sites: each one's probe of the other (the mirroring
-        stops with MirrorMaker)."""
+        """The link between the sites: each one's probe of the other, sent by the
+        operators (the pods' user; the kubelet's readiness probes still pass), and the
+        mirroring, which stops with MirrorMaker."""
         return Cut(name="link", ports=tuple(s.ports.media_health for s in self.sites.values()),
-                   destination="127.0.0.1")
+                   uid=POD_UID)
 
     def cut_link(self) -> None:
         self.firewall.cut(self.link())
@@ -268,7 +269,7 @@ def prepare(*, kafka: Mapping[str, KafkaCluster], cassandra: Mapping[str, Cassan
             datacenter=DATACENTERS[name], images=images, node_ip=POD_GATEWAY,
             ports=ports[name], workers=workers, agent_uri_template=agent_uri_template,
             witness=f"http://127.0.0.1:{witness_ports[name]}",
-            peer_probes={peer: f"http://127.0.0.1:{ports[peer].media_health}/readyz"},
+            peer_probes={peer: f"http://{POD_GATEWAY}:{ports[peer].media_health}/readyz"},
             traffic_share=50, timings=TIMINGS, replication={"dc-a": 1, "dc-b": 1},
             keyspace=keyspace)
         sites[name] = NodeSite(name=name, release=release, ports=ports[name], values=values,

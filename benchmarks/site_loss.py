@@ -1,0 +1,264 @@
+"""Site-loss drill on the node: two sites from the chart behind a carrier; site-b dies.
+
+    uv run python benchmarks/site_loss.py [--runs 10] [--every 0.5]
+
+Root only (the node). Starts the stack (profile two-site-node: both Kafkas with
+MirrorMaker 2, both Cassandra datacenters, the API server, the node, the witness's
+etcd), builds and imports the images, installs site-a and site-b from the chart and
+puts a carrier (Kamailio) in front of both edges. Each run: callers dial the carrier
+every ``--every`` seconds; site-b goes dark at once (pods killed with grace 0, its
+Kafka broker and Cassandra node killed, its ports and address dropped); site-a's
+status and topics give the timeline; then site-b is restored and handed back after
+the hold-down, and the next run starts once both sites are healthy again.
+
+Printed per run and as p50/p95, in seconds after the kill: detection (site-a's
+PeerHealthy=False), decision (the witness's lease), edge updated (site-a's
+dispatcher list and split), adoption requested, takeover announced, first new call
+answered at site-a (its CallOffered), first interval of site-b adopted by site-a;
+and the counts: calls during the outage, refused (the caller got no answer),
+in flight at site-b when it died (lost with its media), and the failback time.
+Then the resident memory of everything running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from devstack import images, kubernetes
+from devstack.callers import Callers
+from devstack.network import POD_GATEWAY
+from devstack.process import wait_for
+from devstack.settings import ExternalEndpoints
+from devstack.site_release import free_node_port
+from devstack.stack import PROFILES, Stack
+from devstack.two_sites import NodeSite, TwoSites, prepare
+from hotline_events.catalog import default_catalog
+from hotline_events.envelope import Event, decode
+from hotline_events.models.calls import CallOffered
+from hotline_events.models.metrics import SlaInterval
+from hotline_events.pii import caller_token
+
+TOKEN_KEY = f"site-loss-bench-{uuid.uuid4().hex}"
+STEPS = ("detection", "decision", "edge updated", "adoption requested", "announced",
+         "first call at site-a", "intervals adopted", "handed back")
+
+
+def epoch(text: str | None) -> float | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() if text else None
+
+
+def topic_events(site: NodeSite, model: type[Any], since: float) -> list[Event]:
+    """Events of ``model``'s topic at ``site`` timed at or after ``since``."""
+    topic = default_catalog().topic_for_type(model.TYPE).name
+    consumer = Consumer({"bootstrap.servers": site.kafka.bootstrap,
+                         "group.id": f"bench-{uuid.uuid4()}", "enable.auto.commit": False})
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        offsets = consumer.offsets_for_times(
+            [TopicPartition(topic, p, int(since * 1000)) for p in parts], timeout=10)
+        consumer.assign(offsets)
+        found: list[Event] = []
+        idle = 0
+        while idle < 3:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                idle += 1
+                continue
+            idle = 0
+            event = decode(msg.headers(), msg.value())
+            if isinstance(event.data, model) and event.time.timestamp() >= since:
+                found.append(event)
+        return found
+    finally:
+        consumer.close()
+
+
+def one_run(n: int, sites: TwoSites, home: Path, every: float) -> dict[str, float | None]:
+    a, b = sites.sites["site-a"], sites.sites["site-b"]
+    assert sites.carrier is not None
+    callers = Callers(sites.carrier.port, home / f"run-{n}", every_s=every,
+                      prefix=f"+4930{n:02d}55")
+    callers.start()
+    wait_for(lambda: True if len(callers.calls) >= 6 else None, "callers", timeout=30)
+    killed = time.time()
+    sites.go_dark("site-b")
+    wait_for(lambda: True if a.condition_is("FailedOver", "True") else None,
+             "site-a taking over", timeout=120, interval=0.5)
+    status = a.status()
+    progress = status["failovers"]["site-b"]
+    peer = next(c for c in status["conditions"] if c["type"] == "PeerHealthy")
+    wait_for(lambda: True if len(callers.calls) >= 40 else None, "callers", timeout=60)
+    calls = callers.stop()
+    during = [c for c in calls if c.started >= killed]
+    before = [c for c in calls if c.started < killed]
+    tokens = {caller_token(c.caller, TOKEN_KEY.encode()): c for c in during}
+    offered = [e for e in topic_events(a, CallOffered, killed)
+               if isinstance(e.data, CallOffered) and e.data.caller_token in tokens]
+    adopted = [e for e in topic_events(a, SlaInterval, killed)
+               if isinstance(e.data, SlaInterval) and e.data.adopted_from == "site-b"]
+    lost = [c for c in before if not c.answered]
+    refused = [c for c in during if not c.answered]
+
+    sites.restore("site-b")
+    back = wait_for(lambda: time.time() if a.condition_is("FailedOver", "False") else None,
+                    "site-a handing site-b back", timeout=400, interval=1)
+    wait_for(lambda: True if b.condition_is("PeerHealthy", "True")
+             and a.condition_is("PeerHealthy", "True") else None,
+             "both sites healthy again", timeout=300, interval=1)
+    at = progress.get("at", {})
+
+    def since(value: float | None) -> float | None:
+        return None if value is None else round(value - killed, 2)
+
+    return {
+        "detection": since(epoch(peer.get("lastTransitionTime"))),
+        "decision": since(epoch(progress.get("decidedAt"))),
+        "edge updated": since(epoch(at.get("split-written"))),
+        "adoption requested": since(epoch(at.get("adoption-requested"))),
+        "announced": since(epoch(at.get("announced"))),
+        "first call at site-a": since(min((e.time.timestamp() for e in offered),
+                                          default=None)),
+        "intervals adopted": since(min((e.time.timestamp() for e in adopted), default=None)),
+        "handed back": since(back),
+        "calls during outage": len(during),
+        "refused": len(refused),
+        "in flight at the kill, lost": len(lost),
+    }
+
+
+def p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def rss_by_kind() -> dict[str, float]:
+    """Resident memory (MiB) of every process, grouped by what it is; the pods are
+    everything below a containerd shim."""
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            commands[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().replace(
+                b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+
+    def in_pod(pid: int) -> bool:
+        while pid > 1:
+            if "containerd-shim" in commands.get(pid, ""):
+                return True
+            pid = parents.get(pid, 0)
+        return False
+
+    kinds: list[tuple[str, Callable[[str], bool]]] = [
+        ("kafka brokers", lambda c: "kafka.Kafka " in c),
+        ("mirrormaker 2", lambda c: "connect.mirror.MirrorMaker" in c),
+        ("cassandra (2 datacenters)", lambda c: "CassandraDaemon" in c),
+        ("etcd (API server's, witness's)", lambda c: "/etcd-" in c.split(" ")[0]),
+        ("API server", lambda c: "kube-apiserver" in c),
+        ("node (containerd, kubelet, proxy, scheduler, controllers)",
+         lambda c: any(k in c for k in ("kubelet", "kube-proxy", "kube-scheduler",
+                                        "kube-controller", "containerd"))),
+        ("witness processes, carrier", lambda c: "hotline_operators.witness" in c
+         or "carrier.cfg" in c),
+    ]
+    totals = {name: 0.0 for name, _ in kinds}
+    totals["pods of both sites (+ shims)"] = 0.0
+    for pid, cmd in commands.items():
+        if in_pod(pid):
+            totals["pods of both sites (+ shims)"] += rss_mib(pid)
+            continue
+        for name, match in kinds:
+            if match(cmd):
+                totals[name] += rss_mib(pid)
+                break
+    return totals
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--every", type=float, default=0.5,
+                        help="seconds between new calls to the carrier")
+    args = parser.parse_args()
+    built = images.build_all()
+    stack = Stack(external=ExternalEndpoints.from_environ({}))
+    home = Path(tempfile.mkdtemp(prefix="site-loss-"))
+    sites: TwoSites | None = None
+    try:
+        stack.up(list(PROFILES["two-site-node"]))
+        assert stack.node is not None and stack.kube is not None
+        assert stack.mirrormaker is not None and stack.witness_store is not None
+        stack.node.import_images(built)
+        binaries = kubernetes.install()
+        suffix = uuid.uuid4().hex[:6]
+        sites = prepare(kafka=stack.kafka, cassandra=stack.cassandra,
+                        mirrormaker=stack.mirrormaker, etcd=stack.witness_store.url,
+                        images=built, kubeconfig=stack.kube.kubeconfig_path,
+                        helm=binaries.helm, kubectl=binaries.kubectl, home=home, suffix=suffix,
+                        token_key=TOKEN_KEY,
+                        agent_uri_template=f"sip:{{agent_id}}@{POD_GATEWAY}:{free_node_port()}",
+                        keyspace=f"hotline_callbacks_{suffix}")
+        sites.start_witness()
+        started = time.monotonic()
+        sites.install()
+        print(f"both sites installed in {time.monotonic() - started:.0f} s; logs in {home}")
+        a, b = sites.sites["site-a"], sites.sites["site-b"]
+        wait_for(lambda: True if a.condition_is("PeerHealthy", "True")
+                 and b.condition_is("PeerHealthy", "True") else None,
+                 "both sites healthy", timeout=300, interval=1)
+        results = []
+        for n in range(1, args.runs + 1):
+            result = one_run(n, sites, home, args.every)
+            results.append(result)
+            print(f"run {n}: " + ", ".join(f"{k} {v}" for k, v in result.items()), flush=True)
+        print(f"\n{len(results)} runs, seconds after the kill:")
+        for step in STEPS:
+            values = [v for r in results if (v := r[step]) is not None]
+            if values:
+                print(f"  {step:<24} p50 {p(values, 0.5):6.2f}  p95 {p(values, 0.95):6.2f}  "
+                      f"max {max(values):6.2f}  ({len(values)}/{len(results)} runs)")
+            else:
+                print(f"  {step:<24} never seen")
+        for count in ("calls during outage", "refused", "in flight at the kill, lost"):
+            print(f"  {count:<28} total {sum(int(r[count] or 0) for r in results)}")
+        print("\nresident memory of everything running:")
+        memory = rss_by_kind()
+        for name, mib in memory.items():
+            print(f"  {name:<58} {mib:7.0f} MiB")
+        print(f"  {'total':<58} {sum(memory.values()):7.0f} MiB")
+    finally:
+        if sites is not None:
+            sites.close()
+            for site in sites.sites.values():
+                subprocess.run([str(site.release.helm), "--kubeconfig",
+                                str(site.release.kubeconfig), "-n", site.release.namespace,
+                                "uninstall", site.release.name, "--wait", "--timeout", "120s"],
+                               capture_output=True, check=False)
+        stack.down()
+
+
+if __name__ == "__main__":
+    main()
