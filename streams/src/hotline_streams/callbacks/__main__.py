@@ -129,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         provider = prometheus_provider()
 
         def down_datacenters() -> set[str]:
+            # is_up is None for hosts the driver never connects to (other datacenters
+            # while they answer): only those it saw go down count.
             return {h.datacenter for h in cluster.metadata.all_hosts()
-                    if h.datacenter and not h.is_up}
+                    if h.datacenter and h.is_up is False}
 
         scheduler = Scheduler(store, producer, site=args.site, instance=args.instance,
                               policy_of=load_policies(args.policies),
