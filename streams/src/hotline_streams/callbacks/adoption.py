@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
 from hotline_events.models.sites import SiteAdoptionRequested
 from hotline_streams.callbacks import logic, ownership
@@ -236,12 +237,16 @@ class Ownership:
         for cb in made:
             if cb.callback_id in self._offered:
                 continue
-            self.create(cb)
+            created = self.create(cb)  # False: offered before (a replayed takeover)
             self._offered.add(cb.callback_id)
+            if not created:
+                continue
             offered += 1
             log.info("caller of call %s was waiting in %s's queue %s (tenant %s) since %s "
                      "when it was lost: callback %s offered, keeping that place", cb.call_id,
-                     fence.site, cb.queue, cb.tenant, cb.original_enqueued_at, cb.callback_id)
+                     fence.site, cb.queue, cb.tenant,
+                     datetime.fromtimestamp(cb.original_enqueued_at, UTC).isoformat(),
+                     cb.callback_id)
         for caller in unknown:
             if caller.call_id not in self._unknown_logged:
                 self._unknown_logged.add(caller.call_id)

@@ -28,6 +28,9 @@ from hotline_streams.callbacks.models import (
 from hotline_streams.frozen import replace
 
 COMMAND_NAMESPACE = uuid.UUID("0b7d3c52-58c4-4c55-a1f1-5e3e1c6b9a40")
+# Ids of the scheduler's other events: derived from what they are about, so a replay
+# after a crash repeats them and consumers drop the copy.
+EVENT_NAMESPACE = uuid.UUID("c0a3f1d2-1b7e-4e8a-9d55-7b0f6d1e2a31")
 
 
 def order_key(cb: Callback) -> tuple[int, float, float, str]:

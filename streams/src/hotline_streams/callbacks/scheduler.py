@@ -20,7 +20,6 @@ caller's number through Cassandra (``intake``), so a restart loses neither.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import signal
@@ -35,7 +34,7 @@ from typing import Any
 
 from opentelemetry.metrics import Meter, NoOpMeter
 
-from hotline_events.envelope import Event, encode_body
+from hotline_events.envelope import Event
 from hotline_events.models import EventModel
 from hotline_events.models.agents import (
     AgentLoggedIn,
@@ -63,6 +62,7 @@ from hotline_events.models.sites import SiteAdoptionRequested
 from hotline_events.producer import EventProducer
 from hotline_streams.callbacks import logic
 from hotline_streams.callbacks.adoption import FENCE_CHECK_S, Ownership
+from hotline_streams.callbacks.figures import FigureSteps
 from hotline_streams.callbacks.intake import Intake
 from hotline_streams.callbacks.metrics import CallbackMetrics, labels
 from hotline_streams.callbacks.models import (
@@ -81,7 +81,7 @@ from hotline_streams.callbacks.store import CallbackStore
 
 log = logging.getLogger("hotline_streams.callbacks")
 
-EVENT_NAMESPACE = uuid.UUID("c0a3f1d2-1b7e-4e8a-9d55-7b0f6d1e2a31")
+EVENT_NAMESPACE = logic.EVENT_NAMESPACE
 CALL_MEMORY = 50_000  # recent calls remembered for cancellations and automatic callbacks
 # Test hook: right after this step (e.g. "claim", "command", "identity-stored",
 # "request-stored", "created", "fenced", "copied"), exit at once (as SIGKILL would), or
@@ -121,7 +121,7 @@ class _Lru(OrderedDict[str, CallMemo]):
         return found
 
 
-class Scheduler(PreviewSteps):
+class Scheduler(PreviewSteps, FigureSteps):
     def __init__(self, store: CallbackStore, producer: EventProducer, *, site: str,
                  instance: str, policy_of: Callable[[str], CallbackPolicy],
                  clock: Callable[[], float] = time.time, refresh_s: float = 2.0,
@@ -442,54 +442,6 @@ class Scheduler(PreviewSteps):
         log.info("callback %s: attempt %d commanded to site %s media nodes (claim %s)",
                  cb.callback_id, attempt, self.site, claim_id)
         return 1
-
-    # -- figures on the SLA topic ------------------------------------------------------
-
-    def _count(self, cb: Callback, **increments: int) -> None:
-        """Count a change this scheduler won into the current interval's figures. A
-        failure loses one count of the figures, never the callback's change."""
-        seconds = self.policy_of(cb.tenant).figures_interval_s
-        start = logic.interval_start(self.clock(), seconds)
-        try:
-            self.store.count(cb.tenant, self.site, cb.queue, start, seconds,
-                             {k: v for k, v in increments.items() if v})
-        except Exception as exc:
-            log.error("callback figures: counting %s for callback %s (tenant %s, queue %s) "
-                      "failed: %s; the callback goes on, the interval's figures on the SLA "
-                      "topic miss this count", increments, cb.callback_id, cb.tenant, cb.queue,
-                      exc)
-        # Published with the next figures round (every figures_every_s), not at once: a
-        # burst of dials must not pay a Cassandra read and a Kafka flush each.
-
-    def publish_figures(self) -> int:
-        """Publish this site's callback figures of the open interval and the ones just
-        closed (``final`` after the grace for late outcomes) when they changed since last
-        published. Returns how many records were sent."""
-        now = self.clock()
-        sent = 0
-        for tenant, site in self.store.figure_partitions():
-            if site != self.site:
-                continue
-            seconds = self.policy_of(tenant).figures_interval_s
-            # The open interval, and any closed one whose final record may still be due.
-            since = logic.interval_start(now - seconds - logic.FIGURES_GRACE_S, seconds)
-            for row in self.store.figures(tenant, site, since):
-                figures = logic.callback_interval(row, now)
-                key = (tenant, figures.queue, float(row["interval_start"]),
-                       figures.interval_seconds)
-                if self._published.get(key) == figures:
-                    continue
-                digest = hashlib.sha256(encode_body(figures)).hexdigest()[:16]
-                self.producer.publish_event(Event(
-                    data=figures, source=self.producer.source,
-                    id=str(uuid.uuid5(EVENT_NAMESPACE, f"figures/{key}/{site}/{digest}"))))
-                self._published[key] = figures
-                sent += 1
-            for old in [k for k in self._published if k[0] == tenant and k[2] < since]:
-                del self._published[old]
-        if sent:
-            self.producer.flush()
-        return sent
 
     # -- adoption ----------------------------------------------------------------------
 

@@ -9,13 +9,10 @@ was chosen (a write timeout or "CAS operation result is unknown", 0x1700); a
 LOCAL_SERIAL read then settles it by the write's own id.
 
 Terminal callbacks move to ``callbacks_closed`` (kept 30 days for audit, and so that a
-replayed request is not taken for a new one). ``site_fences`` records which site took
-over which (with the witness's token), ``site_fence_acks`` what a returning site has
-reconciled. ``caller_identities`` and ``callback_inbox`` are the durable join of a
-caller's number and a callback request (either may come first; a restart in between
-loses neither). ``parked_events`` holds events that could not be handled yet, retried
-by the scheduling tick. ``callback_figures`` holds the per-site counters of the SLA
-topic's callback figures.
+replayed request is not taken for a new one). ``callback_figures`` holds the per-site
+counters of the SLA topic's callback figures. The fences of takeovers are in
+``store_fences``; the durable join of a caller's number and a request, and the parked
+events, in ``store_inbox``: ``CallbackStore`` reaches all of them.
 
 Reads and plain writes are LOCAL_QUORUM; ``everywhere`` reads are EACH_QUORUM (a
 quorum in every datacenter: what a returning site reconciles with).
@@ -28,7 +25,7 @@ import random
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
 from cassandra import ConsistencyLevel, ReadTimeout, WriteTimeout
@@ -36,19 +33,22 @@ from cassandra.cluster import Session
 from cassandra.protocol import ErrorMessage
 from cassandra.query import SimpleStatement
 
-from hotline_events.envelope import decode_body, encode_body
-from hotline_events.models.callbacks import CallbackRequested
-from hotline_streams.callbacks.models import TERMINAL, Callback, Fence, Status
+from hotline_streams.callbacks.models import TERMINAL, Callback, Status
+from hotline_streams.callbacks.store_fences import FenceTables, fence_schema
+from hotline_streams.callbacks.store_inbox import InboxTables, Parked, inbox_schema
+from hotline_streams.callbacks.tables import (
+    CAS_RESULT_UNKNOWN,
+    EVERYWHERE,
+    LOCAL,
+    StoreError,
+    reraise_unless_unknown,
+)
 from hotline_streams.frozen import replace
 
 log = logging.getLogger("hotline_streams.callbacks")
 
-CAS_RESULT_UNKNOWN = 0x1700
 SETTLE_ATTEMPTS = 20
 CLOSED_TTL_S = 30 * 86400
-IDENTITY_TTL_S = 2 * 86400  # the identity topic keeps a day; a request may come late
-INBOX_TTL_S = 7 * 86400  # a request whose number never comes (logged while it waits)
-PARKED_TTL_S = 14 * 86400  # as long as a dead-letter topic keeps a record
 LEGACY_TABLE = "callbacks"  # partitioned by tenant alone, changed at SERIAL (before sites)
 
 _COLUMNS: dict[str, str] = {
@@ -64,28 +64,8 @@ _FIELDS = [f.name for f in fields(Callback)]
 FIGURES = ("requested", "dialled", "connected", "failed", "cancelled", "recovered_abandons",
            "connect_ms")
 assert set(_FIELDS) == set(_COLUMNS), "Callback and the table's columns differ"
-LOCAL, EVERYWHERE = ConsistencyLevel.LOCAL_QUORUM, ConsistencyLevel.EACH_QUORUM
-
-
-class StoreError(RuntimeError):
-    pass
-
-
-@dataclass(frozen=True)
-class Parked:
-    """An event that could not be handled yet, as it was read from Kafka."""
-
-    event_id: str
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: dict[str, str]
-    reason: str
-    attempts: int
-    parked_at: float
-    next_at: float
+__all__ = ["CAS_RESULT_UNKNOWN", "CallbackStore", "Parked", "StoreError", "ensure_schema",
+           "schema"]
 
 
 def schema(keyspace: str, replication: Mapping[str, int]) -> list[str]:
@@ -105,23 +85,8 @@ def schema(keyspace: str, replication: Mapping[str, int]) -> list[str]:
         "interval_start double, queue text, interval_seconds int, "
         + ", ".join(f"{name} counter" for name in FIGURES)
         + ", PRIMARY KEY ((tenant, site), interval_start, queue, interval_seconds))",
-        f"CREATE TABLE IF NOT EXISTS {ks}.site_fences (site text PRIMARY KEY, "
-        "adopted_by text, fencing_token bigint, started_at double, completed_at double, "
-        "write_id text)",
-        f"CREATE TABLE IF NOT EXISTS {ks}.site_fence_acks (site text PRIMARY KEY, "
-        "fencing_token bigint, acknowledged_at double)",
-        f"CREATE TABLE IF NOT EXISTS {ks}.caller_identities (tenant text, call_id text, "
-        "caller_number text, caller_token text, PRIMARY KEY ((tenant, call_id))) "
-        f"WITH default_time_to_live = {IDENTITY_TTL_S}",
-        f"CREATE TABLE IF NOT EXISTS {ks}.callback_inbox (tenant text, site text, "
-        "call_id text, callback_id text, request blob, stored_at double, "
-        f"PRIMARY KEY ((tenant, site), call_id, callback_id)) "
-        f"WITH default_time_to_live = {INBOX_TTL_S}",
-        f"CREATE TABLE IF NOT EXISTS {ks}.parked_events (site text, event_id text, "
-        "topic text, part int, record_offset bigint, record_key blob, body blob, "
-        "headers map<text, text>, reason text, attempts int, parked_at double, "
-        "next_at double, PRIMARY KEY ((site), event_id)) "
-        f"WITH default_time_to_live = {PARKED_TTL_S}",
+        *fence_schema(ks),
+        *inbox_schema(ks),
     ]
 
 
@@ -188,21 +153,12 @@ def _callbacks(rows: Any) -> list[Callback]:
     return [_from_row(row) for row in rows if row.status is not None]
 
 
-def _fence(row: Any) -> Fence | None:
-    if row is None or row.fencing_token is None:
-        return None
-    return Fence(site=row.site, adopted_by=row.adopted_by, fencing_token=row.fencing_token,
-                 started_at=row.started_at or 0.0, completed_at=row.completed_at)
-
-
-class CallbackStore:
+class CallbackStore(FenceTables, InboxTables):
     """Reads at LOCAL_QUORUM, changes by LOCAL_SERIAL compare-and-set in the partition of
     ``site`` (this scheduler's site) unless a callback names another owner."""
 
     def __init__(self, session: Session, keyspace: str, *, site: str = "site-a") -> None:
-        self.session = session
-        self.keyspace = keyspace
-        self.site = site
+        super().__init__(session, keyspace, site)
         names = ", ".join(_FIELDS)
         marks = ", ".join("?" for _ in _FIELDS)
         ks = keyspace
@@ -223,57 +179,11 @@ class CallbackStore:
         self._mark = prepare(f"UPDATE {ks}.site_callbacks SET adopted_by = ?, "
                              "adoption_token = ? WHERE tenant = ? AND owner_site = ? "
                              "AND callback_id = ?")
-        self._fence = prepare(f"SELECT site, adopted_by, fencing_token, started_at, "
-                              f"completed_at, write_id FROM {ks}.site_fences WHERE site = ?")
-        self._fences = prepare(f"SELECT site, adopted_by, fencing_token, started_at, "
-                               f"completed_at, write_id FROM {ks}.site_fences")
-        self._fence_new = prepare(f"INSERT INTO {ks}.site_fences (site, adopted_by, "
-                                  "fencing_token, started_at, write_id) VALUES (?, ?, ?, ?, ?) "
-                                  "IF NOT EXISTS")
-        self._fence_take = prepare(f"UPDATE {ks}.site_fences SET adopted_by = ?, "
-                                   "fencing_token = ?, started_at = ?, completed_at = null, "
-                                   "write_id = ? WHERE site = ? IF fencing_token = ?")
-        self._fence_done = prepare(f"UPDATE {ks}.site_fences SET completed_at = ?, "
-                                   "write_id = ? WHERE site = ? IF fencing_token = ?")
-        self._ack_get = prepare(f"SELECT fencing_token FROM {ks}.site_fence_acks WHERE site = ?")
-        self._ack_put = prepare(f"INSERT INTO {ks}.site_fence_acks (site, fencing_token, "
-                                "acknowledged_at) VALUES (?, ?, ?)")
-        self._identity_put = prepare(f"INSERT INTO {ks}.caller_identities (tenant, call_id, "
-                                     "caller_number, caller_token) VALUES (?, ?, ?, ?)")
-        self._identity_get = prepare(f"SELECT caller_number, caller_token FROM "
-                                     f"{ks}.caller_identities WHERE tenant = ? AND call_id = ?")
-        self._inbox_put = prepare(f"INSERT INTO {ks}.callback_inbox (tenant, site, call_id, "
-                                  "callback_id, request, stored_at) VALUES (?, ?, ?, ?, ?, ?)")
-        self._inbox_call = prepare(f"SELECT request, stored_at FROM {ks}.callback_inbox "
-                                   "WHERE tenant = ? AND site = ? AND call_id = ?")
-        self._inbox_all = prepare(f"SELECT request, stored_at FROM {ks}.callback_inbox "
-                                  "WHERE tenant = ? AND site = ?")
-        self._inbox_partitions = prepare(f"SELECT DISTINCT tenant, site FROM {ks}.callback_inbox")
-        self._inbox_drop = prepare(f"DELETE FROM {ks}.callback_inbox WHERE tenant = ? AND "
-                                   "site = ? AND call_id = ? AND callback_id = ?")
-        self._park = prepare(f"INSERT INTO {ks}.parked_events (site, event_id, topic, part, "
-                             "record_offset, record_key, body, headers, reason, attempts, "
-                             "parked_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        self._parked = prepare(f"SELECT event_id, topic, part, record_offset, record_key, body, "
-                               f"headers, reason, attempts, parked_at, next_at FROM "
-                               f"{ks}.parked_events WHERE site = ?")
-        self._park_retry = prepare(f"UPDATE {ks}.parked_events SET attempts = ?, reason = ?, "
-                                   "next_at = ? WHERE site = ? AND event_id = ?")
-        self._unpark = prepare(f"DELETE FROM {ks}.parked_events WHERE site = ? AND event_id = ?")
+        self._prepare_fences()
+        self._prepare_inbox()
         self._updates: dict[tuple[str, ...], Any] = {}
         self._counts: dict[tuple[str, ...], Any] = {}
         self._figure_reads: tuple[Any, Any] | None = None
-
-    def _prepare(self, cql: str) -> Any:
-        stmt = self.session.prepare(cql)
-        stmt.consistency_level = LOCAL
-        stmt.serial_consistency_level = ConsistencyLevel.LOCAL_SERIAL
-        return stmt
-
-    def _run(self, stmt: Any, values: Any, consistency: int = LOCAL) -> Any:
-        bound = stmt.bind(values)
-        bound.consistency_level = consistency
-        return self.session.execute(bound)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -320,7 +230,7 @@ class CallbackStore:
             try:
                 return bool(self.session.execute(self._insert, (*values, write_id)).was_applied)
             except (WriteTimeout, ErrorMessage) as exc:
-                _reraise_unless_unknown(exc)
+                reraise_unless_unknown(exc)
             settled = self._settle(cb.tenant, cb.owner_site, cb.callback_id)
             if settled is not None:
                 return bool(settled.write_id == write_id)
@@ -342,7 +252,7 @@ class CallbackStore:
             result = self.session.execute(stmt, (*values, write_id, *key, before.version))
             return after if result.was_applied else None
         except (WriteTimeout, ErrorMessage) as exc:
-            _reraise_unless_unknown(exc)
+            reraise_unless_unknown(exc)
             log.info("callback %s (site %s): compare-and-set result unknown under "
                      "contention; settling with a LOCAL_SERIAL read", before.callback_id,
                      before.owner_site)
@@ -378,115 +288,7 @@ class CallbackStore:
             self.session.execute(self._delete, (cb.tenant, cb.owner_site, cb.callback_id,
                                                 cb.version))
         except (WriteTimeout, ErrorMessage) as exc:
-            _reraise_unless_unknown(exc)  # the archive is written; a later close retries
-
-    # -- fences ------------------------------------------------------------------------
-
-    def fence(self, site: str, *, everywhere: bool = False,
-              serial: bool = False) -> Fence | None:
-        """The fence recorded on ``site``: at LOCAL_QUORUM, EACH_QUORUM (``everywhere``:
-        what a returning site reconciles with) or LOCAL_SERIAL (to compare-and-set)."""
-        consistency = (ConsistencyLevel.LOCAL_SERIAL if serial
-                       else EVERYWHERE if everywhere else LOCAL)
-        return _fence(self._run(self._fence, (site,), consistency).one())
-
-    def fences(self) -> list[Fence]:
-        """Every fence this datacenter knows (a handful of rows: one per site)."""
-        return [f for f in (_fence(row) for row in self.session.execute(self._fences))
-                if f is not None]
-
-    def take_fence(self, site: str, adopter: str, token: int, now: float,
-                   current: Fence | None) -> bool:
-        """Record ``adopter``'s takeover of ``site`` under ``token`` if the fence is still
-        ``current`` (compare-and-set at LOCAL_SERIAL in the adopter's datacenter)."""
-        write_id = uuid.uuid4().hex
-        try:
-            if current is None:
-                result = self.session.execute(self._fence_new,
-                                              (site, adopter, token, now, write_id))
-            else:
-                result = self.session.execute(self._fence_take, (
-                    adopter, token, now, write_id, site, current.fencing_token))
-            return bool(result.was_applied)
-        except (WriteTimeout, ErrorMessage) as exc:
-            _reraise_unless_unknown(exc)
-        row = self._run(self._fence, (site,), ConsistencyLevel.LOCAL_SERIAL).one()
-        return row is not None and row.write_id == write_id
-
-    def complete_fence(self, site: str, token: int, now: float) -> bool:
-        """Mark the adoption under ``token`` complete; False if another token holds the
-        fence now (a newer takeover)."""
-        write_id = uuid.uuid4().hex
-        try:
-            return bool(self.session.execute(self._fence_done,
-                                             (now, write_id, site, token)).was_applied)
-        except (WriteTimeout, ErrorMessage) as exc:
-            _reraise_unless_unknown(exc)
-        row = self._run(self._fence, (site,), ConsistencyLevel.LOCAL_SERIAL).one()
-        return row is not None and row.write_id == write_id
-
-    def acknowledged(self, site: str) -> int:
-        """The highest fencing token ``site`` has reconciled with (0: none)."""
-        row = self.session.execute(self._ack_get, (site,)).one()
-        return int(row.fencing_token or 0) if row is not None else 0
-
-    def acknowledge(self, site: str, token: int, now: float) -> None:
-        self.session.execute(self._ack_put, (site, token, now))
-
-    # -- the durable join of a caller's number and a callback request -------------------
-
-    def put_identity(self, tenant: str, call_id: str, number: str, token: str) -> None:
-        self.session.execute(self._identity_put, (tenant, call_id, number, token))
-
-    def identity(self, tenant: str, call_id: str) -> tuple[str, str] | None:
-        """The caller's (number, token) of a call, if their identity has arrived."""
-        row = self.session.execute(self._identity_get, (tenant, call_id)).one()
-        return None if row is None else (row.caller_number, row.caller_token)
-
-    def put_request(self, request: CallbackRequested, now: float) -> None:
-        self.session.execute(self._inbox_put, (request.tenant, self.site, request.call_id,
-                                               request.callback_id, encode_body(request), now))
-
-    def requests_for(self, tenant: str, call_id: str) -> list[CallbackRequested]:
-        return [_request(row.request) for row in
-                self.session.execute(self._inbox_call, (tenant, self.site, call_id))]
-
-    def inbox(self) -> list[tuple[CallbackRequested, float]]:
-        """Every request of this site still waiting in the inbox, with when it came."""
-        out: list[tuple[CallbackRequested, float]] = []
-        for part in self.session.execute(self._inbox_partitions):
-            if part.site == self.site:
-                out += [(_request(row.request), row.stored_at or 0.0) for row in
-                        self.session.execute(self._inbox_all, (part.tenant, self.site))]
-        return out
-
-    def drop_request(self, request: CallbackRequested) -> None:
-        self.session.execute(self._inbox_drop, (request.tenant, self.site, request.call_id,
-                                                request.callback_id))
-
-    # -- parked events -----------------------------------------------------------------
-
-    def park(self, parked: Parked) -> None:
-        self.session.execute(self._park, (
-            self.site, parked.event_id, parked.topic, parked.partition, parked.offset,
-            parked.key, parked.value, parked.headers, parked.reason, parked.attempts,
-            parked.parked_at, parked.next_at))
-
-    def parked(self) -> list[Parked]:
-        return sorted((Parked(event_id=row.event_id, topic=row.topic, partition=row.part,
-                              offset=row.record_offset, key=row.record_key, value=row.body,
-                              headers=dict(row.headers or {}), reason=row.reason or "",
-                              attempts=row.attempts or 0, parked_at=row.parked_at or 0.0,
-                              next_at=row.next_at or 0.0)
-                       for row in self.session.execute(self._parked, (self.site,))),
-                      key=lambda p: (p.parked_at, p.event_id))
-
-    def retry_later(self, parked: Parked, reason: str, next_at: float) -> None:
-        self.session.execute(self._park_retry, (parked.attempts + 1, reason, next_at,
-                                                self.site, parked.event_id))
-
-    def unpark(self, parked: Parked) -> None:
-        self.session.execute(self._unpark, (self.site, parked.event_id))
+            reraise_unless_unknown(exc)  # the archive is written; a later close retries
 
     # -- figures -----------------------------------------------------------------------
 
@@ -552,7 +354,7 @@ class CallbackStore:
                 return self._run(self._get, (tenant, site, callback_id),
                                  ConsistencyLevel.LOCAL_SERIAL).one()
             except (WriteTimeout, ReadTimeout, ErrorMessage) as exc:
-                _reraise_unless_unknown(exc)
+                reraise_unless_unknown(exc)
                 time.sleep(delay * (1 + random.random()))  # back off from the other proposer
                 delay = min(delay * 2, 1.0)
         raise StoreError(f"callback {callback_id} (tenant {tenant}, site {site}): the result "
@@ -560,16 +362,5 @@ class CallbackStore:
                          "LOCAL_SERIAL reads")
 
 
-def _request(body: bytes) -> CallbackRequested:
-    data = decode_body(CallbackRequested.TYPE, body)
-    assert isinstance(data, CallbackRequested)
-    return data
-
-
 def _cql_value(value: Any) -> Any:
     return value.value if isinstance(value, Status) else value
-
-
-def _reraise_unless_unknown(exc: Exception) -> None:
-    if isinstance(exc, ErrorMessage) and exc.code != CAS_RESULT_UNKNOWN:
-        raise exc
