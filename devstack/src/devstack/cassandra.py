@@ -160,6 +160,24 @@ class CassandraNode:
         wait_until(lambda: self.local_datacenter() == self.datacenter, timeout=timeout,
                    proc=self.process, what="answering CQL")
 
+    def knows_keyspace(self, keyspace: str) -> bool:
+        """Whether this node serves ``keyspace`` (not only lists it in system_schema)."""
+        try:  # a table that is not there: the error says whether the keyspace is
+            _query(self.address, self.port, f"SELECT * FROM {keyspace}.no_such_table")
+        except Exception as exc:
+            return f"keyspace {keyspace} does not exist" not in str(exc)
+        return True
+
+    def renew_keyspace(self, keyspace: str) -> None:
+        """Make every node reload ``keyspace``'s definition: a real schema change, made
+        here, and undone. Why: a node killed shortly after the keyspace was created
+        replays the schema rows from its commit log but may come back without the
+        keyspace in memory ("keyspace … does not exist" while system_schema lists it),
+        until a schema change from another node arrives."""
+        for durable in ("false", "true"):
+            _query(self.address, self.port,
+                   f"ALTER KEYSPACE {keyspace} WITH durable_writes = {durable}")
+
     def wait_sees(self, datacenters: set[str], timeout: float = 120.0) -> None:
         """Wait until gossip has told this node about nodes in ``datacenters``."""
         wait_until(lambda: datacenters <= self.peer_datacenters(), timeout=timeout,

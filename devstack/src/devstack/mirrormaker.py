@@ -52,6 +52,10 @@ def mm2_properties(bootstraps: dict[str, str]) -> str:
         "offset.storage.replication.factor": "1",
         "status.storage.replication.factor": "1",
         "config.storage.replication.factor": "1",
+        # A flow's Connect worker coordinates through its target cluster; when that
+        # cluster comes back after an outage, reassign the lost tasks at once instead
+        # of waiting out the default 5-minute delay for a worker that may return.
+        "scheduled.rebalance.max.delay.ms": "0",
     }
     lines += [f"{k}={v}" for k, v in settings.items()]
     return "\n".join(lines) + "\n"

@@ -141,6 +141,7 @@ class TwoSites:
     firewall: Firewall = field(default_factory=Firewall)
     witnesses: dict[str, ManagedProcess] = field(default_factory=dict)
     carrier: carrier_mod.Carrier | None = None
+    dark: set[str] = field(default_factory=set)  # the sites go_dark cut off
 
     # -- set up ---------------------------------------------------------------------
 
@@ -157,6 +158,8 @@ class TwoSites:
             process.start()
             self.witnesses[name] = process
         for name, process in self.witnesses.items():
+            if name in self.dark:
+                continue  # its link to the witness is cut: nothing answers from there
             url = self.sites[name].witness_url + "/healthz"
             wait_until(partial(http_ok, url), timeout=30, proc=process,
                        what=f"answering on {url}")
@@ -166,7 +169,8 @@ class TwoSites:
             process.kill()
 
     def leases(self) -> dict[str, Any]:
-        url = next(iter(self.sites.values())).witness_url + "/leases"
+        site = next(s for name, s in self.sites.items() if name not in self.dark)
+        url = site.witness_url + "/leases"
         with urllib.request.urlopen(url, timeout=3) as response:
             return dict(json.loads(response.read()))
 
@@ -196,6 +200,7 @@ class TwoSites:
     def go_dark(self, name: str) -> None:
         """A data centre goes dark: nothing of ``name`` answers any more."""
         site = self.sites[name]
+        self.dark.add(name)
         self.firewall.cut(site.dark())
         site.release.kubectl_run("delete", "pods", "--all", "--grace-period=0", "--force",
                                  "--wait=false")
@@ -209,11 +214,19 @@ class TwoSites:
         start afresh (no crash-loop back-off left from the outage)."""
         site = self.sites[name]
         self.firewall.heal(site.dark().name)
+        self.dark.discard(name)
         for process in (site.kafka.process, site.cassandra.process):
             if process is not None and not process.alive():
                 process.start()
         site.kafka.wait_ready()
         site.cassandra.wait_ready()
+        keyspace = str(site.values["callbacks"]["keyspace"])
+        if not site.cassandra.knows_keyspace(keyspace):
+            peer = self.sites[peer_of(name)].cassandra
+            peer.renew_keyspace(keyspace)
+            wait_until(partial(site.cassandra.knows_keyspace, keyspace), timeout=60,
+                       proc=site.cassandra.process,
+                       what=f"serving keyspace {keyspace} again")
         site.release.kubectl_run("delete", "pods", "--all", "--grace-period=0", "--force",
                                  "--wait=false")
 
