@@ -6,11 +6,14 @@ In order, each step on the state the previous one left:
 1. both sites answer calls the carrier spreads over them;
 2. the link between the sites is cut (mirroring and probes) while both reach the
    witness: both suspect the other, the witness refuses, nobody fails over;
-3. site-b goes dark — pods killed with grace 0, its Kafka broker and Cassandra node
+3. site-b's Kafka alone dies: site-b suspects site-a, the witness refuses, nobody
+   fails over, and both see each other again once the broker is back;
+4. the witness alone dies: both sites go on taking calls;
+5. site-b goes dark — pods killed with grace 0, its Kafka broker and Cassandra node
    killed, its network dropped — while callers keep calling: site-a takes over with a
    witness lease, the carrier sends every new call to site-a, and a witness killed and
    restarted mid-outage still holds the same lease;
-4. site-b comes back: after the hold-down site-a hands its traffic back, the lease is
+6. site-b comes back: after the hold-down site-a hands its traffic back, the lease is
    released and calls reach site-b again.
 """
 
@@ -111,10 +114,15 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
         return AssertionError(f"{message}\n{two_sites.describe()}")
 
     def both_healthy() -> bool | None:
+        """Each site sees the other, and neither holds the other's traffic (a site
+        installed first may have taken over its peer until the peer came up)."""
         return True if (a.condition_is("PeerHealthy", "True")
-                        and b.condition_is("PeerHealthy", "True")) else None
+                        and b.condition_is("PeerHealthy", "True")
+                        and not a.status().get("failedPeers")
+                        and not b.status().get("failedPeers")
+                        and not two_sites.leases()) else None
 
-    wait_for(both_healthy, "both sites seeing each other healthy", timeout=120, interval=1,
+    wait_for(both_healthy, "both sites seeing each other healthy", timeout=180, interval=1,
              error=failed)
 
     # 1. The carrier spreads calls over both sites; each is answered.
@@ -139,7 +147,28 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
     wait_for(both_healthy, "both sites healthy again after the link is back", timeout=120,
              interval=1, error=failed)
 
-    # 3. Site-b goes dark while callers keep calling.
+    # 3. Site-b's Kafka alone: site-b stops hearing site-a, but the witness hears both,
+    # so nobody fails over; once the broker is back both see each other again.
+    assert b.kafka.process is not None
+    since = time.time() - 1
+    b.kafka.process.kill()
+    wait_for(lambda: True if "only the link" in b.operator_log(since) else None,
+             "the witness refusing site-b's takeover of site-a", timeout=60, interval=1,
+             error=failed)
+    b.kafka.process.start()
+    b.kafka.wait_ready()
+    wait_for(both_healthy, "both sites healthy after site-b's Kafka is back", timeout=120,
+             interval=1, error=failed)
+    assert not a.status().get("failedPeers") and not b.status().get("failedPeers")
+
+    # 4. The witness alone: the sites go on taking calls and nobody fails over.
+    two_sites.kill_witness()
+    assert all(call.answered for call in [callers.place() for _ in range(2)])
+    assert a.condition_is("PeerHealthy", "True") and b.condition_is("PeerHealthy", "True")
+    two_sites.start_witness()
+    assert two_sites.leases() == {}
+
+    # 5. Site-b goes dark while callers keep calling.
     callers.start()
     wait_for(lambda: True if len(callers.calls) >= len(first) + 3 else None,
              "steady callers", timeout=30, interval=0.2, error=failed)
@@ -170,7 +199,7 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
     assert set(where) == {c.caller for c in during}, where
     first_answer = min(c.started for c in during) - killed_at
 
-    # 4. Site-b comes back: after the hold-down, site-a hands its traffic back.
+    # 6. Site-b comes back: after the hold-down, site-a hands its traffic back.
     two_sites.restore("site-b")
     wait_for(lambda: True if a.condition_is("FailedOver", "False") else None,
              "site-a handing site-b back", timeout=300, interval=1, error=failed)

@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -102,10 +103,13 @@ class NodeSite:
         found = self.condition(kind)
         return found is not None and found["status"] == wanted
 
-    def operator_log(self) -> str:
+    def operator_log(self, since: float | None = None) -> str:
+        """The operator's log: its last 400 lines, or everything since ``since``."""
+        window = (["--since-time", datetime.fromtimestamp(since, UTC).isoformat(
+            timespec="seconds").replace("+00:00", "Z")] if since else ["--tail", "400"])
         try:
             return self.release.kubectl_run("logs", f"deploy/{self.release.name}-"
-                                            f"{self.name}-operator", "--tail", "400")
+                                            f"{self.name}-operator", *window)
         except HelmError as err:
             return str(err)
 
