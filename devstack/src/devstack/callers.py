@@ -1,8 +1,9 @@
 """Callers for the failover drill: SIPp calls through the carrier, one after another.
 
 Each caller dials the demo bank's balance number (answered by the IVR, no agent
-needed), stays a second and hangs up. Every caller has its own number, so the sites'
-call topics say which site answered whom (by the caller token).
+needed), stays a second and hangs up; a waiting caller dials the menu and stays on
+the line, so the flow queues them when they press nothing. Every caller has its own
+number, so the sites' call topics say which site answered whom (by the caller token).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from devstack.site_release import free_node_port
 
 BALANCE = "800101"  # the demo bank's speed-dial number (media-nodes/flows/demo-bank.yaml)
+MENU = "800100"  # its menu: no input queues the caller for an agent
 
 # SIPp's built-in uac, with the caller's number from ``-key caller``.
 SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -59,7 +61,7 @@ Contact: <sip:[caller]@[local_ip]:[local_port]>
 Max-Forwards: 70
 Content-Length: 0
 ]]></send>
-  <pause milliseconds="1000"/>
+  <pause/>
   <send retrans="500"><![CDATA[
 BYE [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -110,13 +112,17 @@ class Callers:
                                "installs it")
         self.sipp = sipp
 
-    def place(self, caller: str | None = None) -> Call:
+    def place(self, caller: str | None = None, *, service: str = BALANCE,
+              stay_s: float = 1.0, port: int | None = None) -> Call:
+        """A call to 127.0.0.1:``port`` (default: the carrier's) that stays ``stay_s``
+        once answered, then hangs up."""
         caller = caller or f"{self.prefix}{len(self.calls):06d}"
         proc = subprocess.Popen(
-            [self.sipp, f"127.0.0.1:{self.port}", "-sf", str(self.home / "caller.xml"),
-             "-s", BALANCE, "-key", "caller", caller, "-i", "127.0.0.1",
+            [self.sipp, f"127.0.0.1:{port or self.port}", "-sf", str(self.home / "caller.xml"),
+             "-s", service, "-key", "caller", caller, "-i", "127.0.0.1",
+             "-d", str(int(stay_s * 1000)),
              "-p", str(free_node_port()), "-mp", str(free_node_port()),
-             "-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error"],
+             "-m", "1", "-nostdin", "-timeout", f"{int(stay_s) + 30}s", "-timeout_error"],
             cwd=self.home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         call = Call(caller, time.time(), proc)
         self.calls.append(call)
