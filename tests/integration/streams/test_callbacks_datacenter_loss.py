@@ -29,14 +29,14 @@ from typing import Any
 
 import pytest
 from cassandra import ConsistencyLevel, OperationTimedOut, ReadTimeout, Unavailable
-from cassandra.cluster import NoHostAvailable, Session
+from cassandra.cluster import Cluster, NoHostAvailable, Session
 from cassandra.query import SimpleStatement
 
 from devstack.cassandra import CassandraNode
 from devstack.kafka import KafkaCluster
 from devstack.process import wait_for, wait_until
 from helpers.callbacks import SchedulerProcess, Topics, commands, read_to_end, stats
-from helpers.cql import sessions_per_datacenter
+from helpers.cql import local_session, sessions_per_datacenter
 from hotline_events.models import EventModel
 from hotline_events.models.callbacks import CallbackRequested, DialCallback
 from hotline_events.models.identity import CallerIdentified
@@ -165,6 +165,7 @@ def test_site_a_goes_on_alone_takes_site_b_over_and_site_b_returning_dials_nothi
     site_b = SchedulerProcess(node_b, keyspace, topics_b, tmp_path / "site-b.log",
                               site="site-b").wait_ready()
     returning: SchedulerProcess | None = None
+    cluster_b: Cluster | None = None
     try:
         for process in (site_a, site_b):
             probe_until(process, lambda code, _b: code == 200, "reconciled and ticking")
@@ -213,6 +214,10 @@ def test_site_a_goes_on_alone_takes_site_b_over_and_site_b_returning_dials_nothi
                     "the stale takeover refused")
 
         outage.restore()
+        # This test's own dc-b session saw the node go down and backs off reconnecting:
+        # a new one, as the returning scheduler's.
+        cluster_b, session_b = local_session(node_b, ConsistencyLevel.LOCAL_QUORUM)
+        store_b = CallbackStore(session_b, keyspace, site="site-b")
 
         # site-b comes back (a new scheduler, dc-b's data as it was) with agents free.
         returning = SchedulerProcess(node_b, keyspace, topics_b, tmp_path / "site-b-2.log",
@@ -229,7 +234,8 @@ def test_site_a_goes_on_alone_takes_site_b_over_and_site_b_returning_dials_nothi
                                                              Status.CONNECTED), closed
         assert [cb.callback_id for cb in store_b.open_callbacks(tenant)] == [b_new]
 
-        # Every callback dialled once, by one site.
+        # Every callback dialled once, by one site: one command id each (a command sent
+        # again after its claim expired unconfirmed, no media node here, repeats its id).
         ids = {cb.callback_id for cb in theirs} | {a_new, b_new}
         per_site = {}
         for site, topics in (("site-a", topics_a), ("site-b", topics_b)):
@@ -237,7 +243,7 @@ def test_site_a_goes_on_alone_takes_site_b_over_and_site_b_returning_dials_nothi
             try:
                 read_to_end(reader)
                 per_site[site] = Counter(e.data.callback_id  # type: ignore[attr-defined]
-                                         for e in commands(reader, ids))
+                                         for e in {e.id: e for e in commands(reader, ids)}.values())
             finally:
                 reader.close()
         assert per_site["site-a"] == {**{cb.callback_id: 1 for cb in theirs}, a_new: 1}
@@ -246,3 +252,5 @@ def test_site_a_goes_on_alone_takes_site_b_over_and_site_b_returning_dials_nothi
         for process in (site_a, site_b, returning):
             if process is not None:
                 process.stop()
+        if cluster_b is not None:
+            cluster_b.shutdown()

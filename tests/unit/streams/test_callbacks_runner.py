@@ -110,6 +110,7 @@ def runner(outcomes: dict[str, list[BaseException | None]], store: FakeStore,
     scheduler = SimpleNamespace(
         store=store, stopping=stopping, handle=handle, tick=lambda: 0, datacenter="dc-a",
         down_datacenters=lambda: (), last_tick_ok=time.monotonic(), tick_problem=None,
+        last_failure=None,
         inbox_waiting=0, ownership=SimpleNamespace(
             lost_local=lambda _exc: None, may_dial=True, not_dialling=None, warning=None,
             refused=0))

@@ -1,2 +1,4 @@
-"""Callbacks that are never lost and never dialled twice (Cassandra + lightweight
-transactions); see ``logic`` for the rules, ``store`` for the claims."""
+"""Callbacks that are never lost and never dialled twice: ``logic`` has the scheduling
+rules, ``ownership`` who may dial which callback (each site its own, takeovers fenced by
+the witness's token), ``store`` the compare-and-set claims, ``scheduler`` and ``runner``
+the process."""

@@ -51,6 +51,7 @@ log = logging.getLogger("hotline_streams.callbacks")
 
 BACKOFF_MAX_S = 10.0
 REQUEST_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 10.0  # a loaded node may take longer than the driver's 2 s to answer
 STOP_GRACE_S = 5.0  # after SIGTERM: a Cassandra request still blocking is not waited for
 
 
@@ -84,16 +85,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def connect(address: str, datacenter: str) -> tuple[Cluster, Session]:
     host, _, port = address.rpartition(":")
-    profile = ExecutionProfile(load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=datacenter),
-                               consistency_level=ConsistencyLevel.LOCAL_QUORUM,
-                               request_timeout=REQUEST_TIMEOUT_S)
-    cluster = Cluster([host], port=int(port), protocol_version=5,
-                      execution_profiles={EXEC_PROFILE_DEFAULT: profile})
     delay = 0.5
     while True:
+        profile = ExecutionProfile(
+            load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=datacenter),
+            consistency_level=ConsistencyLevel.LOCAL_QUORUM, request_timeout=REQUEST_TIMEOUT_S)
+        # A new Cluster each time: one whose first connection failed is shut down for good.
+        cluster = Cluster([host], port=int(port), protocol_version=5,
+                          connect_timeout=CONNECT_TIMEOUT_S,
+                          control_connection_timeout=CONNECT_TIMEOUT_S,
+                          execution_profiles={EXEC_PROFILE_DEFAULT: profile})
         try:
             return cluster, cluster.connect()
         except Exception as exc:  # NoHostAvailable and friends: wait for Cassandra
+            cluster.shutdown()
             log.error("Cassandra at %s (dc %s) unreachable: %s; retrying in %.1f s",
                       address, datacenter, exc, delay)
             time.sleep(delay)

@@ -40,10 +40,12 @@ class PeerQueues:
     def numbers(self) -> dict[str, tuple[str, str]]:
         return {call: (number, token) for call, (number, token, _seen) in self._numbers.items()}
 
-    def poll(self, budget: int = 200) -> int:
-        """Fold up to ``budget`` records of each topic without waiting; returns how many."""
+    def poll(self, budget_s: float = 0.1) -> int:
+        """Fold what has arrived, for at most ``budget_s`` per topic (a peer at its peak
+        publishes faster than one record per tick); returns how many records."""
         folded = 0
-        for _ in range(budget):
+        deadline = time.monotonic() + budget_s
+        while time.monotonic() < deadline:
             polled = self.identities.poll(0)
             if polled is None:
                 break
@@ -51,7 +53,8 @@ class PeerQueues:
             if isinstance(data, CallerIdentified):
                 self._numbers[data.call_id] = (data.caller_number, data.caller_token, polled[1])
                 folded += 1
-        for _ in range(budget):
+        deadline = time.monotonic() + budget_s
+        while time.monotonic() < deadline:
             polled = self.calls.poll(0)
             if polled is None:
                 break

@@ -210,6 +210,7 @@ class Runner:
         health.not_dialling = (None if scheduler.ownership.may_dial
                                else scheduler.ownership.not_dialling)
         health.warning = scheduler.ownership.warning
+        health.last_failure = scheduler.last_failure
         health.counts = {"parked_events": self.parked,
                          "dead_lettered": self.dead_letters.sent
                          + self.consumer.dead_lettered,

@@ -35,6 +35,7 @@ class Health:
         self.problem: str | None = None
         self.not_dialling: str | None = None
         self.warning: str | None = None
+        self.last_failure: str | None = None  # one callback's step that failed, skipped
         self.counts: dict[str, int] = {}
         self.last_tick_ok = float("-inf")
         self.last_turn = time.monotonic()  # the scheduler's loop, last seen turning
@@ -46,6 +47,7 @@ class Health:
                   else "ok" if fresh else "starting")
         body: dict[str, object] = {"status": status, "problem": self.problem,
                                    "not_dialling": self.not_dialling, "warning": self.warning,
+                                   "last_failure": self.last_failure,
                                    "seconds_since_tick": None if since == float("inf")
                                    else round(since, 1), **self.counts}
         return (200 if status == "ok" else 503), body
