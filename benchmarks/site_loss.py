@@ -35,7 +35,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from devstack import images, kubernetes
-from devstack.callers import Callers
+from devstack.callers import MENU, Callers
 from devstack.network import POD_GATEWAY
 from devstack.process import wait_for
 from devstack.settings import ExternalEndpoints
@@ -44,21 +44,29 @@ from devstack.stack import PROFILES, Stack
 from devstack.two_sites import NodeSite, TwoSites, prepare
 from hotline_events.catalog import default_catalog
 from hotline_events.envelope import Event, decode
-from hotline_events.models.calls import CallOffered
+from hotline_events.models.callbacks import CallbackRequested, DialCallback
+from hotline_events.models.calls import CallOffered, CallQueued
 from hotline_events.models.metrics import SlaInterval
 from hotline_events.pii import caller_token
 
 TOKEN_KEY = f"site-loss-bench-{uuid.uuid4().hex}"
 STEPS = ("detection", "decision", "edge updated", "adoption requested", "announced",
-         "first call at site-a", "intervals adopted", "handed back")
+         "first call at site-a", "intervals adopted", "waiting callers offered callbacks",
+         "handed back")
+WAITING = 1  # callers waiting in site-b's queue when it dies
+# A caller who queues at site-b (after the menu's ~35 s) and hangs up at 50 s: an
+# abandon in site-b's open interval, which site-a then finishes as adopted.
+ABANDON_AFTER_S = 50
 
 
 def epoch(text: str | None) -> float | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() if text else None
 
 
-def topic_events(site: NodeSite, model: type[Any], since: float) -> list[Event]:
-    """Events of ``model``'s topic at ``site`` timed at or after ``since``."""
+def topic_events(site: NodeSite, model: type[Any], since: float,
+                 every_model: bool = False) -> list[Event]:
+    """Events of ``model``'s topic at ``site`` timed at or after ``since`` (only
+    ``model``'s, unless ``every_model``)."""
     topic = default_catalog().topic_for_type(model.TYPE).name
     consumer = Consumer({"bootstrap.servers": site.kafka.bootstrap,
                          "group.id": f"bench-{uuid.uuid4()}", "enable.auto.commit": False})
@@ -76,11 +84,22 @@ def topic_events(site: NodeSite, model: type[Any], since: float) -> list[Event]:
                 continue
             idle = 0
             event = decode(msg.headers(), msg.value())
-            if isinstance(event.data, model) and event.time.timestamp() >= since:
+            if (every_model or isinstance(event.data, model)) and \
+                    event.time.timestamp() >= since:
                 found.append(event)
         return found
     finally:
         consumer.close()
+
+
+def queued_calls(site: NodeSite, callers: list[str]) -> dict[str, str]:
+    """Caller → call id of those of ``callers`` queued at ``site`` so far."""
+    tokens = {caller_token(c, TOKEN_KEY.encode()): c for c in callers}
+    events = topic_events(site, CallOffered, time.time() - 600, every_model=True)
+    offered = {e.subject: tokens[e.data.caller_token] for e in events
+               if isinstance(e.data, CallOffered) and e.data.caller_token in tokens}
+    return {offered[e.subject]: str(e.subject) for e in events
+            if isinstance(e.data, CallQueued) and e.subject in offered}
 
 
 def one_run(n: int, sites: TwoSites, home: Path, every: float) -> dict[str, float | None]:
@@ -88,6 +107,14 @@ def one_run(n: int, sites: TwoSites, home: Path, every: float) -> dict[str, floa
     assert sites.carrier is not None
     callers = Callers(sites.carrier.port, home / f"run-{n}", every_s=every,
                       prefix=f"+4930{n:02d}55")
+    waiting = Callers(sites.carrier.port, home / f"run-{n}-waiting", prefix=f"+4930{n:02d}66")
+    in_queue = [waiting.place(service=MENU, stay_s=240, port=b.ports.edge)
+                for _ in range(WAITING)]
+    abandoner = waiting.place(service=MENU, stay_s=ABANDON_AFTER_S, port=b.ports.edge)
+    lost_calls = set(wait_for(
+        lambda: found if len(found := queued_calls(b, [c.caller for c in in_queue])) == WAITING
+        else None, "callers waiting at site-b", timeout=90, interval=1).values())
+    abandoner.proc.wait(ABANDON_AFTER_S + 40)
     callers.start()
     wait_for(lambda: True if len(callers.calls) >= 6 else None, "callers", timeout=30)
     killed = time.time()
@@ -106,12 +133,25 @@ def one_run(n: int, sites: TwoSites, home: Path, every: float) -> dict[str, floa
                if isinstance(e.data, CallOffered) and e.data.caller_token in tokens]
     adopted = [e for e in topic_events(a, SlaInterval, killed)
                if isinstance(e.data, SlaInterval) and e.data.adopted_from == "site-b"]
+    offers = [(e.time.timestamp(), e.data) for e in topic_events(a, CallbackRequested, killed)
+              if isinstance(e.data, CallbackRequested) and e.data.reason == "site-lost"
+              and e.data.call_id in lost_calls]
+    for call in in_queue:  # their calls went down with site-b's media
+        call.proc.kill()
     lost = [c for c in before if not c.answered]
     refused = [c for c in during if not c.answered]
 
     sites.restore("site-b")
     back = wait_for(lambda: time.time() if a.condition_is("FailedOver", "False") else None,
                     "site-a handing site-b back", timeout=400, interval=1)
+    # Each attempt of a lost caller's callback is one command, from whichever site.
+    offered_ids = {o.callback_id for _, o in offers}
+    dials = [e for site in (a, b) for e in topic_events(site, DialCallback, killed)
+             if isinstance(e.data, DialCallback) and e.data.callback_id in offered_ids]
+    attempts: dict[tuple[str, int], set[str]] = {}
+    for e in dials:
+        assert isinstance(e.data, DialCallback)
+        attempts.setdefault((e.data.callback_id, e.data.attempt), set()).add(e.id)
     wait_for(lambda: True if b.condition_is("PeerHealthy", "True")
              and a.condition_is("PeerHealthy", "True") else None,
              "both sites healthy again", timeout=300, interval=1)
@@ -129,10 +169,17 @@ def one_run(n: int, sites: TwoSites, home: Path, every: float) -> dict[str, floa
         "first call at site-a": since(min((e.time.timestamp() for e in offered),
                                           default=None)),
         "intervals adopted": since(min((e.time.timestamp() for e in adopted), default=None)),
+        "waiting callers offered callbacks": since(max(
+            (at for at, _ in offers), default=None)
+            if {o.call_id for _, o in offers} == lost_calls else None),
         "handed back": since(back),
         "calls during outage": len(during),
         "refused": len(refused),
         "in flight at the kill, lost": len(lost),
+        "waiting callers without a callback": len(lost_calls - {o.call_id for _, o in offers}),
+        "callbacks offered twice": len({o.callback_id for _, o in offers})
+        - len({o.call_id for _, o in offers}),
+        "callback attempts dialled twice": sum(1 for ids in attempts.values() if len(ids) > 1),
     }
 
 
@@ -242,7 +289,9 @@ def main() -> None:
                       f"max {max(values):6.2f}  ({len(values)}/{len(results)} runs)")
             else:
                 print(f"  {step:<24} never seen")
-        for count in ("calls during outage", "refused", "in flight at the kill, lost"):
+        for count in ("calls during outage", "refused", "in flight at the kill, lost",
+                      "waiting callers without a callback", "callbacks offered twice",
+                      "callback attempts dialled twice"):
             print(f"  {count:<28} total {sum(int(r[count] or 0) for r in results)}")
         print("\nresident memory of everything running:")
         memory = rss_by_kind()
