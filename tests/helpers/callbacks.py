@@ -19,7 +19,9 @@ from typing import Any
 
 from cassandra import ConsistencyLevel
 
+from devstack import kafka
 from devstack.cassandra import CassandraNode
+from devstack.process import wait_for
 from helpers.cql import local_session
 from helpers.kafka_io import EventReader
 from hotline_events.catalog import Catalog, default_catalog
@@ -67,9 +69,21 @@ class Topics:
 
     @classmethod
     def fresh(cls, bootstrap: str, prefix: str | None = None) -> Topics:
+        """Created, and every partition led: a loaded broker takes a while to elect the
+        leaders, and a producer gives up on a topic it keeps being told is unknown."""
         prefix = prefix or f"t{uuid.uuid4().hex[:8]}."
         catalog = default_catalog().prefixed(prefix)
         ensure_topics(bootstrap, catalog, replication_factor=1)
+        names = {topic.name for topic in catalog.topics}
+
+        def led() -> bool | None:
+            found = kafka.admin(bootstrap).list_topics(timeout=10).topics
+            return True if all(
+                name in found and found[name].partitions and found[name].error is None
+                and all(p.leader >= 0 for p in found[name].partitions.values())
+                for name in names) else None
+
+        wait_for(led, f"leaders for the {prefix}* topics", timeout=120, interval=0.2)
         return cls(bootstrap, catalog, prefix)
 
     def producer(self, source: str = TEST_SOURCE) -> EventProducer:
