@@ -34,7 +34,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from devstack import images, kubernetes
+from devstack import artifacts, images, kubernetes
 from devstack.callers import MENU, Callers
 from devstack.network import POD_GATEWAY
 from devstack.process import wait_for
@@ -250,6 +250,7 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=0.5,
                         help="seconds between new calls to the carrier")
     args = parser.parse_args()
+    artifacts.debian_packages()  # SIPp for the callers, Kamailio for the carrier
     built = images.build_all()
     stack = Stack(external=ExternalEndpoints.from_environ({}))
     home = Path(tempfile.mkdtemp(prefix="site-loss-"))

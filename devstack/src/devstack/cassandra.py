@@ -170,10 +170,10 @@ class CassandraNode:
 
     def renew_keyspace(self, keyspace: str) -> None:
         """Make every node reload ``keyspace``'s definition: a real schema change, made
-        here, and undone. Why: a node killed shortly after the keyspace was created
-        replays the schema rows from its commit log but may come back without the
-        keyspace in memory ("keyspace … does not exist" while system_schema lists it),
-        until a schema change from another node arrives."""
+        here, and undone. Why: with ``unsafesystem`` (below) a node killed shortly after
+        the keyspace was created may come back without it in memory ("keyspace … does
+        not exist" while system_schema lists it), until a schema change from another
+        node arrives."""
         for durable in ("false", "true"):
             _query(self.address, self.port,
                    f"ALTER KEYSPACE {keyspace} WITH durable_writes = {durable}")
