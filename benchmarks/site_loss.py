@@ -50,6 +50,8 @@ from hotline_events.models.metrics import SlaInterval
 from hotline_events.pii import caller_token
 
 TOKEN_KEY = f"site-loss-bench-{uuid.uuid4().hex}"
+# Callers' numbers differ between processes too: the call topics outlive a run.
+NUMBERS = f"+49{uuid.uuid4().int % 900 + 100}"
 STEPS = ("detection", "decision", "edge updated", "adoption requested", "announced",
          "first call at site-a", "intervals adopted", "waiting callers offered callbacks",
          "handed back")
@@ -106,8 +108,9 @@ def one_run(n: int, sites: TwoSites, home: Path, every: float) -> dict[str, floa
     a, b = sites.sites["site-a"], sites.sites["site-b"]
     assert sites.carrier is not None
     callers = Callers(sites.carrier.port, home / f"run-{n}", every_s=every,
-                      prefix=f"+4930{n:02d}55")
-    waiting = Callers(sites.carrier.port, home / f"run-{n}-waiting", prefix=f"+4930{n:02d}66")
+                      prefix=f"{NUMBERS}{n:02d}55")
+    waiting = Callers(sites.carrier.port, home / f"run-{n}-waiting",
+                      prefix=f"{NUMBERS}{n:02d}66")
     in_queue = [waiting.place(service=MENU, stay_s=240, port=b.ports.edge)
                 for _ in range(WAITING)]
     abandoner = waiting.place(service=MENU, stay_s=ABANDON_AFTER_S, port=b.ports.edge)
