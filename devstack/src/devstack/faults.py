@@ -66,6 +66,7 @@ class Firewall:
         for hook, own in self.chains.items():
             if _iptables("-n", "-L", own, check=False).returncode != 0:
                 _iptables("-N", own)
+            _iptables("-F", own)  # faults left by a drill that died start healed
             if _iptables("-C", hook, "-j", own, check=False).returncode != 0:
                 _iptables("-I", hook, "1", "-j", own)
 
