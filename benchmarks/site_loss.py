@@ -250,8 +250,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--every", type=float, default=0.5,
+    parser.add_argument("--every", type=float, default=1.0,
                         help="seconds between new calls to the carrier")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="media workers per site (two legs each)")
     args = parser.parse_args()
     artifacts.debian_packages()  # SIPp for the callers, Kamailio for the carrier
     built = images.build_all()
@@ -271,7 +273,7 @@ def main() -> None:
                         helm=binaries.helm, kubectl=binaries.kubectl, home=home, suffix=suffix,
                         token_key=TOKEN_KEY,
                         agent_uri_template=f"sip:{{agent_id}}@{POD_GATEWAY}:{free_node_port()}",
-                        keyspace=f"hotline_callbacks_{suffix}")
+                        keyspace=f"hotline_callbacks_{suffix}", workers=args.workers)
         sites.start_witness()
         started = time.monotonic()
         sites.install()
