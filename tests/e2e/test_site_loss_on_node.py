@@ -184,17 +184,19 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
              interval=1, error=failed)
     assert (a.condition("FailedOver"), b.condition("FailedOver")) == failovers
 
-    # 4. The witness alone: the sites go on taking calls and nobody fails over. Meanwhile
-    # two callers start waiting in site-b's queue and one more queues there and hangs
-    # up (after the menu's ~35 s): an abandon in site-b's open interval.
-    waiting = Callers(two_sites.carrier.port, tmp_path / "waiting", prefix="+4930666")
-    in_queue = [waiting.place(service=MENU, stay_s=240, port=b.ports.edge) for _ in range(2)]
-    abandoner = waiting.place(service=MENU, stay_s=50, port=b.ports.edge)
+    # 4. The witness alone: the sites go on taking calls and nobody fails over.
     two_sites.kill_witness()
     assert all(call.answered for call in [callers.place() for _ in range(2)])
     assert a.condition_is("PeerHealthy", "True") and b.condition_is("PeerHealthy", "True")
     two_sites.start_witness()
     assert two_sites.leases() == {}
+
+    # Two callers start waiting in site-b's queue and one more queues there and hangs
+    # up (after the menu's ~35 s): an abandon in site-b's open interval. Three of
+    # site-b's four legs; nothing else calls meanwhile (a full edge answers 503).
+    waiting = Callers(two_sites.carrier.port, tmp_path / "waiting", prefix="+4930666")
+    in_queue = [waiting.place(service=MENU, stay_s=240, port=b.ports.edge) for _ in range(2)]
+    abandoner = waiting.place(service=MENU, stay_s=50, port=b.ports.edge)
 
     # 5. Site-b goes dark while callers keep calling, and two callers wait in its queue.
     queued_at_b = queued(b, [c.caller for c in in_queue], timeout=90)
