@@ -82,8 +82,8 @@ def test_a_failback_interrupted_after_a_step_is_resumed_without_repeats(
         "timings": {"heartbeatIntervalSeconds": 1, "peerTimeoutSeconds": 3,
                     "holdDownSeconds": 2},
         "edge": {"dispatcherConfigMap": "site-a-edge", "destinations": [
-            {"site": "site-a", "address": "10.0.1.2:5071", "name": "mn-a-0.w1"},
-            {"site": PEER, "address": "10.0.6.2:5071", "name": "mn-f-0.w1"}]},
+            {"site": "site-a", "address": "127.0.0.1:5071", "name": "mn-a-0.w1"},
+            {"site": PEER, "address": "127.0.0.1:5072", "name": "mn-f-0.w1"}]},
     })
     try:
         processes.append(OperatorProcess(kube.kubeconfig, [namespace], "crashing", tmp_path,

@@ -16,21 +16,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cassandra import ConsistencyLevel
 from confluent_kafka import KafkaException
 
 from devstack.cassandra import CassandraNode
 from devstack.kafka import KafkaCluster
 from devstack.process import wait_for
-from helpers.callbacks import SchedulerProcess, Topics, read_to_end, stats
-from helpers.cql import local_session
+from helpers.callbacks import SchedulerProcess, Topics, callback_store, read_to_end, stats
 from helpers.kafka_io import committed
 from hotline_events.models import EventModel
 from hotline_events.models.callbacks import CallbackRequested, CallbackScheduled, DialCallback
 from hotline_events.models.identity import CallerIdentified
 from hotline_streams.callbacks.models import Status
 from hotline_streams.callbacks.scheduler import CRASH_EXIT_CODE
-from hotline_streams.callbacks.store import CallbackStore, ensure_schema
+from hotline_streams.callbacks.store import CallbackStore
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +37,8 @@ TOKEN = "ct1_" + "c" * 64
 
 @pytest.fixture(scope="module")
 def store(cassandra_dc_a: CassandraNode) -> Iterator[CallbackStore]:
-    cluster, session = local_session(cassandra_dc_a, ConsistencyLevel.LOCAL_QUORUM)
-    name = f"callbacks_{uuid.uuid4().hex[:8]}"
-    ensure_schema(session, name, {cassandra_dc_a.datacenter: 1})
-    try:
-        yield CallbackStore(session, name)
-    finally:
-        cluster.shutdown()
+    with callback_store(cassandra_dc_a) as found:
+        yield found
 
 
 @dataclass

@@ -18,14 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cassandra import ConsistencyLevel
 
 from devstack.cassandra import CassandraNode
 from devstack.kafka import KafkaCluster
 from devstack.mirrormaker import MirrorMaker
 from devstack.process import wait_for
-from helpers.callbacks import SchedulerProcess, Topics, commands, read_to_end, stats
-from helpers.cql import local_session
+from helpers.callbacks import SchedulerProcess, Topics, callback_store, commands, read_to_end, stats
 from helpers.kafka_io import EventReader
 from hotline_events.catalog import mirrored
 from hotline_events.envelope import Event
@@ -37,7 +35,7 @@ from hotline_events.models.sites import SiteAdoptionRequested
 from hotline_events.producer import EventProducer
 from hotline_streams.callbacks.models import Status
 from hotline_streams.callbacks.ownership import stranded_callback_id
-from hotline_streams.callbacks.store import CallbackStore, ensure_schema
+from hotline_streams.callbacks.store import CallbackStore
 
 pytestmark = pytest.mark.integration
 
@@ -47,13 +45,8 @@ MEDIA_NODE_B = "//hotline/site-b/media-node/mn-b-1"
 
 @pytest.fixture
 def store(cassandra_dc_a: CassandraNode) -> Iterator[CallbackStore]:
-    cluster, session = local_session(cassandra_dc_a, ConsistencyLevel.LOCAL_QUORUM)
-    name = f"callbacks_{uuid.uuid4().hex[:8]}"
-    ensure_schema(session, name, {cassandra_dc_a.datacenter: 1})
-    try:
-        yield CallbackStore(session, name)
-    finally:
-        cluster.shutdown()
+    with callback_store(cassandra_dc_a) as found:
+        yield found
 
 
 def at(seconds: float) -> datetime:
