@@ -23,7 +23,6 @@ Then the resident memory of everything running.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import tempfile
 import time
 import uuid
@@ -306,12 +305,10 @@ def main() -> None:
         print(f"  {'total':<58} {sum(memory.values()):7.0f} MiB")
     finally:
         if sites is not None:
-            sites.close()
-            for site in sites.sites.values():
-                subprocess.run([str(site.release.helm), "--kubeconfig",
-                                str(site.release.kubeconfig), "-n", site.release.namespace,
-                                "uninstall", site.release.name, "--wait", "--timeout", "120s"],
-                               capture_output=True, check=False)
+            try:
+                sites.uninstall()
+            finally:
+                sites.close()
         stack.down()
 
 

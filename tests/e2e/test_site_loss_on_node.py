@@ -36,14 +36,15 @@ from devstack.mirrormaker import MirrorMaker
 from devstack.network import POD_GATEWAY
 from devstack.process import wait_for
 from devstack.pytest_plugin import KubeNode
-from devstack.site_release import HelmError, free_node_port
+from devstack.site_release import free_node_port
 from devstack.two_sites import NodeSite, TwoSites, prepare
 from devstack.witness_store import WitnessStore
 from helpers.kafka_io import EventReader
-from hotline_events.catalog import default_catalog
+from hotline_events.catalog import default_catalog, mirrored
 from hotline_events.envelope import Event
+from hotline_events.models import EventModel
 from hotline_events.models.callbacks import CallbackRequested
-from hotline_events.models.calls import CallOffered, CallQueued
+from hotline_events.models.calls import CallAbandoned, CallOffered, CallQueued
 from hotline_events.models.metrics import SlaInterval
 from hotline_events.pii import caller_token
 
@@ -66,23 +67,16 @@ def two_sites(kube_node: KubeNode, kafka_site_a: KafkaCluster, kafka_site_b: Kaf
         kubeconfig=kube_node.kubeconfig, helm=kube_node.helm, kubectl=kube_node.kubectl,
         home=tmp_path_factory.mktemp("two-sites"), suffix=suffix, token_key=TOKEN_KEY,
         agent_uri_template=f"sip:{{agent_id}}@{POD_GATEWAY}:{free_node_port()}",
-        keyspace=f"hotline_callbacks_{suffix}")
+        keyspace=f"hotline_callbacks_{suffix}", workers=2)
     sites.start_witness()
     try:
         sites.install()
         yield sites
     finally:
-        for name in list(sites.sites):  # a site left dark: its servers back for later tests
-            with contextlib.suppress(HelmError):
-                sites.restore(name)
-        sites.close()
-        for site in sites.sites.values():
-            with contextlib.suppress(HelmError):
-                site.release.helm_run("uninstall", site.release.name, "--wait",
-                                      "--timeout", "120s")
-            with contextlib.suppress(HelmError):
-                site.release.kubectl_run("delete", "namespace", site.release.namespace,
-                                         "--wait=false")
+        try:
+            sites.uninstall()
+        finally:
+            sites.close()
 
 
 def offered_at(sites: list[NodeSite], callers: list[str],
@@ -108,19 +102,27 @@ def offered_at(sites: list[NodeSite], callers: list[str],
             reader.close()
 
 
-def queued(site: NodeSite, callers: list[str], timeout: float) -> dict[str, str]:
-    """Caller → call id of those of ``callers`` queued at ``site`` (waits for all)."""
+def calls_with(bootstrap: str, topic: str, callers: list[str], model: type[EventModel],
+               timeout: float) -> dict[str, str]:
+    """Caller → call id of those of ``callers`` with a ``model`` event on ``topic`` (a
+    site's call topic or its mirror at the peer); waits for all of them."""
     tokens = {caller_token(c, TOKEN_KEY.encode()): c for c in callers}
-    reader = EventReader(site.kafka.bootstrap, default_catalog().topic_for_type(
-        CallQueued.TYPE).name)
+    reader = EventReader(bootstrap, topic)
     try:
         def check(events: list[Event]) -> dict[str, str] | None:
             offered = {e.subject: tokens[e.data.caller_token] for e in events
                        if isinstance(e.data, CallOffered) and e.data.caller_token in tokens}
             found = {offered[e.subject]: str(e.subject) for e in events
-                     if isinstance(e.data, CallQueued) and e.subject in offered}
+                     if isinstance(e.data, model) and e.subject in offered}
             return found if len(found) == len(tokens) else None
-        return reader.poll_until(check, timeout)
+
+        def seen() -> str:
+            offered = {e.subject: tokens[e.data.caller_token] for e in reader.events
+                       if isinstance(e.data, CallOffered) and e.data.caller_token in tokens}
+            steps = {caller: [e.type for e in reader.events if e.subject == call]
+                     for call, caller in offered.items()}
+            return f"waiting for {model.TYPE} of {callers}; seen: {steps}"
+        return reader.poll_until(check, timeout, describe=seen)
     finally:
         reader.close()
 
@@ -192,16 +194,20 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
     assert two_sites.leases() == {}
 
     # Two callers start waiting in site-b's queue and one more queues there and hangs
-    # up (after the menu's ~35 s): an abandon in site-b's open interval. Three of
-    # site-b's four legs; nothing else calls meanwhile (a full edge answers 503).
+    # up: an abandon in site-b's open interval, mirrored to site-a before site-b goes
+    # dark. Three of site-b's four legs; nothing else calls meanwhile (a full edge
+    # answers 503). The menu queues a silent caller after about 35 s.
     waiting = Callers(two_sites.carrier.port, tmp_path / "waiting", prefix="+4930666")
     in_queue = [waiting.place(service=MENU, stay_s=240, port=b.ports.edge) for _ in range(2)]
-    abandoner = waiting.place(service=MENU, stay_s=50, port=b.ports.edge)
+    abandoner = waiting.place(service=MENU, stay_s=60, port=b.ports.edge)
+    calls_topic = default_catalog().topic_for_type(CallQueued.TYPE).name
+    queued_at_b = calls_with(b.kafka.bootstrap, calls_topic,
+                             [c.caller for c in [*in_queue, abandoner]], CallQueued, 120)
+    queued_at_b.pop(abandoner.caller)
+    calls_with(a.kafka.bootstrap, mirrored("site-b", calls_topic), [abandoner.caller],
+               CallAbandoned, 120)
 
     # 5. Site-b goes dark while callers keep calling, and two callers wait in its queue.
-    queued_at_b = queued(b, [c.caller for c in in_queue], timeout=90)
-    assert set(queued_at_b) == {c.caller for c in in_queue}, two_sites.describe()
-    abandoner.proc.wait(120)  # gone from site-b's queue: its interval has a call in it
     callers.start()
     wait_for(lambda: True if len(callers.calls) >= len(first) + 3 else None,
              "steady callers", timeout=30, interval=0.2, error=failed)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import logging
 import sys
 import urllib.error
 import urllib.request
@@ -37,6 +38,8 @@ from devstack.mirrormaker import MirrorMaker
 from devstack.network import POD_GATEWAY
 from devstack.process import ManagedProcess, wait_for, wait_until
 from devstack.site_release import HelmError, Release, SitePorts, free_node_port, site_values
+
+log = logging.getLogger("devstack.two_sites")
 
 SITES = ("site-a", "site-b")
 DATACENTERS = {"site-a": "dc-a", "site-b": "dc-b"}
@@ -129,6 +132,12 @@ class NodeSite:
             except HelmError as err:
                 parts.append(str(err))
         parts.append(self.operator_log()[-3000:])
+        try:  # the peer's intervals this site shadows and adopts
+            parts.append(self.release.kubectl_run(
+                "logs", "-l", "app.kubernetes.io/component=interval-adoption", "--tail",
+                "40")[-3000:])
+        except HelmError as err:
+            parts.append(str(err))
         return "\n".join(parts)
 
 
@@ -251,6 +260,27 @@ class TwoSites:
         if self.mirrormaker.process is not None and not self.mirrormaker.process.alive():
             self.mirrormaker.process.start()
         self.mirrormaker.wait_ready()
+
+    def uninstall(self, timeout_s: int = 120) -> None:
+        """Both releases gone, in parallel (each waits for its operator's pre-delete
+        hook and its pods' grace); a site left dark gets its servers back first, for
+        whoever uses them next. Best effort: a failure is logged, never raised."""
+        for name in list(self.dark):
+            try:
+                self.restore(name)
+            except Exception as err:  # a teardown goes on with the rest
+                log.warning("restoring %s before uninstalling failed: %s", name, err)
+
+        def uninstall(site: NodeSite) -> None:
+            try:
+                site.release.uninstall(timeout_s)
+                site.release.kubectl_run("delete", "namespace", site.release.namespace,
+                                         "--wait=false")
+            except HelmError as err:
+                log.warning("uninstalling %s failed: %s; namespace %s may be left behind",
+                            site.name, err, site.release.namespace)
+        with concurrent.futures.ThreadPoolExecutor(len(self.sites)) as pool:
+            list(pool.map(uninstall, self.sites.values()))
 
     def close(self) -> None:
         """Heal every fault and stop what this object started (not the releases)."""
