@@ -157,6 +157,14 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
     assert set(where) == {c.caller for c in first}, where
     assert set(where.values()) == {"site-a", "site-b"}, where
 
+    # Two callers start waiting in site-b's queue and one more queues there and hangs
+    # up: an abandon in site-b's open interval. They go through the faults below (the
+    # menu queues a silent caller after about 35 s), and the abandon must be mirrored
+    # to site-a before site-b goes dark. Three of site-b's four legs.
+    waiting = Callers(two_sites.carrier.port, tmp_path / "waiting", prefix="+4930666")
+    in_queue = [waiting.place(service=MENU, stay_s=300, port=b.ports.edge) for _ in range(2)]
+    abandoner = waiting.place(service=MENU, stay_s=60, port=b.ports.edge)
+
     # 2. The link between the sites is cut; both still reach the witness: each suspects
     # the other, the witness refuses both, nobody takes over.
     two_sites.cut_link()
@@ -193,13 +201,6 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
     two_sites.start_witness()
     assert two_sites.leases() == {}
 
-    # Two callers start waiting in site-b's queue and one more queues there and hangs
-    # up: an abandon in site-b's open interval, mirrored to site-a before site-b goes
-    # dark. Three of site-b's four legs; nothing else calls meanwhile (a full edge
-    # answers 503). The menu queues a silent caller after about 35 s.
-    waiting = Callers(two_sites.carrier.port, tmp_path / "waiting", prefix="+4930666")
-    in_queue = [waiting.place(service=MENU, stay_s=240, port=b.ports.edge) for _ in range(2)]
-    abandoner = waiting.place(service=MENU, stay_s=60, port=b.ports.edge)
     calls_topic = default_catalog().topic_for_type(CallQueued.TYPE).name
     queued_at_b = calls_with(b.kafka.bootstrap, calls_topic,
                              [c.caller for c in [*in_queue, abandoner]], CallQueued, 120)

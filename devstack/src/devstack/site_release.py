@@ -263,7 +263,32 @@ class Release:
             wait_for(ready, f"release {self.name} in {self.namespace} ready",
                      timeout=timeout_s, interval=1, error=HelmError)
         except HelmError as err:
-            raise HelmError(f"{err}: " + "; ".join(waiting)) from err
+            raise HelmError(f"{err}: " + "; ".join(waiting) + "\n" + self.pod_report()) from err
+
+    def pod_report(self) -> str:
+        """Why pods are not ready: their states and the last log lines of each pod that
+        is not ready (the previous container's, when it restarted)."""
+        parts: list[str] = []
+        try:
+            pods = json.loads(self.kubectl_run("get", "pods", "-o", "json"))["items"]
+        except HelmError as err:
+            return str(err)
+        for pod in pods:
+            name = pod["metadata"]["name"]
+            statuses = pod.get("status", {}).get("containerStatuses", [])
+            if statuses and all(c.get("ready") for c in statuses):
+                continue
+            restarts = sum(c.get("restartCount", 0) for c in statuses)
+            parts.append(f"--- pod {name}: {pod.get('status', {}).get('phase')}, "
+                         f"{restarts} restart(s), {[c.get('state') for c in statuses]}")
+            runs: list[list[str]] = [["--previous"], []] if restarts else [[]]
+            for previous in runs:
+                try:
+                    parts.append(self.kubectl_run("logs", name, "--all-containers",
+                                                  "--tail", "30", *previous)[-4000:])
+                except HelmError as err:
+                    parts.append(str(err))
+        return "\n".join(parts)
 
     def install(self, values: Mapping[str, Any], timeout_s: int = 600) -> str:
         """``helm install``, then wait until every pod of the site is ready."""
