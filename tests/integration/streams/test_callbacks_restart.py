@@ -85,12 +85,12 @@ def start(node: CassandraNode, store: CallbackStore, pipeline: Pipeline, log: Pa
     return SchedulerProcess(node, store.keyspace, pipeline.topics, log, crash_after=crash_after)
 
 
-@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
-def test_a_scheduler_stopped_after_the_number_was_committed_still_creates_the_callback(
+def test_a_scheduler_killed_after_the_number_was_committed_still_creates_the_callback(
         cassandra_dc_a: CassandraNode, kafka_site_a: KafkaCluster, store: CallbackStore,
-        tmp_path: Path, signal_name: str) -> None:
+        tmp_path: Path) -> None:
     """The trial from the issue: the caller's identity handled and its offset committed,
-    the scheduler stopped, the request only after the restart."""
+    the scheduler killed from outside, the request only after the restart (a SIGTERM
+    at that point is the ``identity-stored`` step of the test below)."""
     pipeline = Pipeline(Topics.fresh(kafka_site_a.bootstrap))
     first = start(cassandra_dc_a, store, pipeline, tmp_path / "first.log").wait_ready()
     try:
@@ -109,11 +109,7 @@ def test_a_scheduler_stopped_after_the_number_was_committed_still_creates_the_ca
 
         wait_for(identity_committed, "the identity's offset committed", timeout=90,
                  interval=0.2)
-        if signal_name == "SIGKILL":
-            first.proc.kill()
-        else:
-            first.proc.terminate()
-            assert first.exit_code(10) == 0, first.tail()
+        first.proc.kill()
     finally:
         first.stop()
     second = start(cassandra_dc_a, store, pipeline, tmp_path / "second.log").wait_ready()
