@@ -100,6 +100,26 @@ class CallbackCancelled(CallbackEvent, frozen=True, kw_only=True):
     reason: Literal["caller-called-again", "cancelled-by-caller", "expired", "max-attempts"]
 
 
+class CallbackRefused(CallbackEvent, frozen=True, kw_only=True):
+    """The destination policy refused the callback: it is never dialled (toll-fraud
+    guard; emergency, short, premium-rate and other surcharged numbers, numbers outside
+    the tenant's countries or prefixes, rate limits). Terminal, like cancelled."""
+
+    TYPE: ClassVar[str] = "hotline.callback.refused.v1"
+    queue: Queue
+    reason: Annotated[Literal[
+        "emergency-number", "short-code", "invalid-number", "premium-rate",
+        "surcharged-number", "country-not-allowed", "prefix-not-allowed",
+        "number-rate-limit", "tenant-rate-limit"], msgspec.Meta(
+            description="Why: the number's kind, the tenant's allow-lists, or a limit.")]
+    detail: Annotated[str, msgspec.Meta(
+        max_length=200, description="The reason in words for the auditor "
+        "(never the number itself).")]
+    attempt: Annotated[int, msgspec.Meta(
+        ge=0, le=20, description="0: refused on request; n: refused before dial attempt n "
+        "(the policy changed since the callback was stored).")] = 0
+
+
 class CallbackPreviewOffered(CallbackEvent, frozen=True, kw_only=True):
     """Agent-first preview: the callback is offered to this agent (reserved for it) before
     the customer is dialled; the agent's desktop shows it and answers accept or reject."""
@@ -144,4 +164,5 @@ class DialCallback(CallbackEvent, frozen=True, kw_only=True):
 TYPES: tuple[type[EventModel], ...] = (
     CallbackRequested, CallbackScheduled, CallbackDialling, CallbackConnected, CallbackFailed,
     CallbackCancelled, DialCallback, CallbackPreviewOffered, CallbackPreviewAnswered,
+    CallbackRefused,
 )

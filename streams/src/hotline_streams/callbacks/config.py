@@ -5,6 +5,10 @@
       quiet_hours: {start: "21:00", end: "08:00"}
       max_attempts: 3
       retry_backoff_s: 120
+      allowed_countries: [DE, AT]          # ISO regions (default: DE only)
+      allowed_prefixes: ["+4930", "+43"]   # E.164 prefixes; alone, they decide
+      max_per_number_per_hour: 3
+      max_per_tenant_per_hour: 1000
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from hotline_streams.callbacks.destinations import PREFIX, known_region
 from hotline_streams.callbacks.models import CallbackPolicy, QuietHours
 
 
@@ -25,8 +30,10 @@ class PolicyError(ValueError):
 
 
 _NUMBERS = ("max_attempts", "retry_backoff_s", "retry_backoff_max_s", "default_window_s",
-            "claim_ttl_s", "dial_timeout_s", "figures_interval_s", "preview_timeout_s")
-_WHOLE = ("max_attempts", "figures_interval_s")
+            "claim_ttl_s", "dial_timeout_s", "figures_interval_s", "preview_timeout_s",
+            "max_per_number_per_hour", "max_per_tenant_per_hour")
+_WHOLE = ("max_attempts", "figures_interval_s", "max_per_number_per_hour",
+          "max_per_tenant_per_hour")
 
 
 def _clock(value: Any, where: str) -> time:
@@ -40,7 +47,7 @@ def parse_policy(tenant: str, raw: Any) -> CallbackPolicy:
     if not isinstance(raw, dict):
         raise PolicyError(f"{tenant}: expected a mapping of policy fields")
     known = {*_NUMBERS, "time_zone", "quiet_hours", "auto_callback_surge_level",
-             "agent_first_queues"}
+             "agent_first_queues", "allowed_countries", "allowed_prefixes"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise PolicyError(f"{tenant}.{unknown[0]}: unknown field (known: {sorted(known)})")
@@ -76,7 +83,35 @@ def parse_policy(tenant: str, raw: Any) -> CallbackPolicy:
             raise PolicyError(f"{tenant}.agent_first_queues: a list of queue names, "
                               f"got {queues!r}")
         values["agent_first_queues"] = frozenset(queues)
+    values.update(_destinations(tenant, raw))
     return CallbackPolicy(**values)
+
+
+def _destinations(tenant: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """allowed_countries and allowed_prefixes. Prefixes without countries: the prefixes
+    alone decide (the default country list would contradict e.g. "+43")."""
+    values: dict[str, Any] = {}
+    if "allowed_countries" in raw:
+        regions = raw["allowed_countries"]
+        if not (isinstance(regions, list) and regions
+                and all(isinstance(r, str) for r in regions)):
+            raise PolicyError(f"{tenant}.allowed_countries: a non-empty list of ISO region "
+                              f"codes like [DE, AT], got {regions!r} (quote \"NO\": YAML "
+                              "reads NO as false)")
+        unknown = [r for r in regions if not known_region(r)]
+        if unknown:
+            raise PolicyError(f"{tenant}.allowed_countries: {unknown[0]!r} is not a region "
+                              "code with a numbering plan (upper-case ISO 3166, e.g. DE)")
+        values["allowed_countries"] = frozenset(regions)
+    if "allowed_prefixes" in raw:
+        prefixes = raw["allowed_prefixes"]
+        if not (isinstance(prefixes, list) and prefixes
+                and all(isinstance(p, str) and PREFIX.match(p) for p in prefixes)):
+            raise PolicyError(f"{tenant}.allowed_prefixes: a non-empty list of E.164 "
+                              f"prefixes like \"+4930\" (quoted), got {prefixes!r}")
+        values["allowed_prefixes"] = tuple(prefixes)
+        values.setdefault("allowed_countries", frozenset())
+    return values
 
 
 def load_policies(path: str | Path | None) -> Callable[[str], CallbackPolicy]:

@@ -32,6 +32,9 @@ class CallbackMetrics:
         self.cancelled = meter.create_counter(
             "hotline.callbacks.cancelled", "{callback}", "Callbacks ended without a "
             "connection (by reason).")
+        self.refused = meter.create_counter(
+            "hotline.callbacks.refused", "{callback}", "Callbacks the destination policy "
+            "refused, never dialled (by reason: emergency-number, premium-rate, …).")
         self.recovered_abandons = meter.create_counter(
             "hotline.callbacks.recovered_abandons", "{callback}",
             "Automatic callbacks after an abandon that connected.")

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import time
 from enum import StrEnum
 
+HOME_REGIONS = frozenset({"DE"})  # what a tenant without allowed_countries may dial
+
 
 class Status(StrEnum):
     PENDING = "pending"  # waiting for its turn (or for a retry's due time)
@@ -83,6 +85,16 @@ class CallbackPolicy:
     # callback first; the customer is dialled when the agent accepts, or after the timeout.
     agent_first_queues: frozenset[str] = frozenset()
     preview_timeout_s: float = 20.0
+    # Destination policy (``destinations``; emergency, short, premium-rate and other
+    # surcharged numbers are refused whatever these say). A tenant that sets nothing may
+    # be called back in Germany only, the home region of the platform's trunks: a
+    # tenant elsewhere lists its countries, never "anywhere". Both lists set: a number
+    # must pass both; an empty country list with prefixes: the prefixes decide.
+    allowed_countries: frozenset[str] = HOME_REGIONS
+    allowed_prefixes: tuple[str, ...] = ()  # E.164 prefixes, e.g. "+4930"
+    # Rate limits, counted from Cassandra over the last hour (callbacks admitted).
+    max_per_number_per_hour: int = 3
+    max_per_tenant_per_hour: int = 1000
 
 
 @dataclass(frozen=True)

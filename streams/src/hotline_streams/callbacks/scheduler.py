@@ -50,6 +50,7 @@ from hotline_events.models.callbacks import (
     CallbackDialling,
     CallbackFailed,
     CallbackPreviewAnswered,
+    CallbackRefused,
     CallbackRequested,
     CallbackScheduled,
     DialCallback,
@@ -60,7 +61,7 @@ from hotline_events.models.metrics import CallbackInterval, QueueStatistics
 from hotline_events.models.routing import RoutingDecision
 from hotline_events.models.sites import SiteAdoptionRequested
 from hotline_events.producer import EventProducer
-from hotline_streams.callbacks import logic
+from hotline_streams.callbacks import destinations, logic
 from hotline_streams.callbacks.adoption import FENCE_CHECK_S, Ownership
 from hotline_streams.callbacks.figures import FigureSteps
 from hotline_streams.callbacks.intake import Intake
@@ -78,6 +79,7 @@ from hotline_streams.callbacks.peer import PeerQueues
 from hotline_streams.callbacks.preview import PreviewSteps
 from hotline_streams.callbacks.resilience import describe, guarded, is_transient
 from hotline_streams.callbacks.store import CallbackStore
+from hotline_streams.frozen import replace
 
 log = logging.getLogger("hotline_streams.callbacks")
 
@@ -212,7 +214,42 @@ class Scheduler(PreviewSteps, FigureSteps):
             original_enqueued_at=_epoch(data.original_enqueued_at), requested_at=now,
             window_start=window_start, window_end=window_end, owner_site=self.site,
             due_at=window_start)
+        if self.store.get(cb.tenant, cb.callback_id) is None and not self._admitted(cb, now):
+            return  # refused: recorded closed, never dialled
         self._store_new(cb)
+
+    def _admitted(self, cb: Callback, now: float) -> bool:
+        """The destination policy on a new callback (a replay of a stored one is not
+        asked again: it was admitted or refused then). Admitted ones are counted for the
+        rate limits before they are stored, so a crash in between over-counts, never
+        under-counts."""
+        policy = self.policy_of(cb.tenant)
+        refused = destinations.destination_refusal(cb.caller_number, policy)
+        key = destinations.number_key(cb.tenant, cb.caller_number)
+        if refused is None:
+            per_number, per_tenant = self.store.recent_admissions(
+                cb.tenant, key, now, excluding=cb.callback_id)
+            refused = destinations.rate_refusal(policy, per_number, per_tenant)
+        if refused is None:
+            self.store.admit(cb.tenant, cb.callback_id, key, now)
+            return True
+        closed = replace(cb, status=Status.CANCELLED, outcome=refused.text)
+        self.store.record_refused(closed)
+        self._count(cb, requested=1, cancelled=1)
+        self._refused(cb, refused, attempt=0)
+        return False
+
+    def _refused(self, cb: Callback, refused: destinations.Refusal, *, attempt: int) -> None:
+        """Say so to the auditor (the event) and the SRE (the log, number masked);
+        ``attempt``: 0 on request, else the dial attempt that was refused."""
+        self.metrics.refused.add(1, labels(cb, reason=refused.code))
+        log.warning("callback %s (tenant %s, call %s, %s, number %s) %s; never dialled",
+                    cb.callback_id, cb.tenant, cb.call_id, cb.reason,
+                    destinations.mask(cb.caller_number), refused.text)
+        self._publish(CallbackRefused(
+            callback_id=cb.callback_id, call_id=cb.call_id, tenant=cb.tenant, queue=cb.queue,
+            reason=refused.code, detail=refused.detail[:200], attempt=attempt),
+            step="refused", attempt=attempt)
 
     def _store_new(self, cb: Callback) -> bool:
         """Store a new callback and say it is scheduled. Stored before (a replay after a
@@ -245,6 +282,9 @@ class Scheduler(PreviewSteps, FigureSteps):
             reason="site-lost", caller_token=cb.caller_token,
             original_enqueued_at=_at(cb.original_enqueued_at), priority=cb.priority),
             step="requested", attempt=0)
+        if self.store.get(cb.tenant, cb.callback_id) is None and not self._admitted(
+                cb, self.clock()):
+            return False
         return self._store_new(cb)
 
     def _offered(self, data: CallOffered) -> None:
@@ -414,6 +454,17 @@ class Scheduler(PreviewSteps, FigureSteps):
         if attempt is None:
             return 0
         policy = self.policy_of(cb.tenant)
+        # Again before each dial: stored before the policy (or this version) said no,
+        # or adopted from a site with another policy.
+        refused = destinations.destination_refusal(cb.caller_number, policy)
+        if refused is not None:
+            closed = self._change(cb, status=Status.CANCELLED, outcome=refused.text,
+                                  claim_id=None, claim_owner=None, claim_expires=0.0)
+            if closed is not None:
+                self._count(cb, cancelled=1)
+                self._refused(cb, refused, attempt=attempt)
+                self.store.close(closed)
+            return 0
         if logic.agent_first(cb, policy):
             self._offer_preview(cb, attempt, now, policy)
             return 0

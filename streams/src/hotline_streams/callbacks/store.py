@@ -12,7 +12,8 @@ Terminal callbacks move to ``callbacks_closed`` (kept 30 days for audit, and so 
 replayed request is not taken for a new one). ``callback_figures`` holds the per-site
 counters of the SLA topic's callback figures. The fences of takeovers are in
 ``store_fences``; the durable join of a caller's number and a request, and the parked
-events, in ``store_inbox``: ``CallbackStore`` reaches all of them.
+events, in ``store_inbox``; the rate limits' counts in ``store_admissions``:
+``CallbackStore`` reaches all of them.
 
 Reads and plain writes are LOCAL_QUORUM; ``everywhere`` reads are EACH_QUORUM (a
 quorum in every datacenter: what a returning site reconciles with).
@@ -34,6 +35,7 @@ from cassandra.protocol import ErrorMessage
 from cassandra.query import SimpleStatement
 
 from hotline_streams.callbacks.models import TERMINAL, Callback, Status
+from hotline_streams.callbacks.store_admissions import AdmissionTables, admission_schema
 from hotline_streams.callbacks.store_fences import FenceTables, fence_schema
 from hotline_streams.callbacks.store_inbox import InboxTables, Parked, inbox_schema
 from hotline_streams.callbacks.tables import (
@@ -87,6 +89,7 @@ def schema(keyspace: str, replication: Mapping[str, int]) -> list[str]:
         + ", PRIMARY KEY ((tenant, site), interval_start, queue, interval_seconds))",
         *fence_schema(ks),
         *inbox_schema(ks),
+        *admission_schema(ks),
     ]
 
 
@@ -153,7 +156,7 @@ def _callbacks(rows: Any) -> list[Callback]:
     return [_from_row(row) for row in rows if row.status is not None]
 
 
-class CallbackStore(FenceTables, InboxTables):
+class CallbackStore(FenceTables, InboxTables, AdmissionTables):
     """Reads at LOCAL_QUORUM, changes by LOCAL_SERIAL compare-and-set in the partition of
     ``site`` (this scheduler's site) unless a callback names another owner."""
 
@@ -267,6 +270,14 @@ class CallbackStore(FenceTables, InboxTables):
         values = [_cql_value(getattr(cb, name)) for name in _FIELDS]
         self.session.execute(self._archive, (*values, uuid.uuid4().hex))
         self._delete_if(cb)
+
+    def record_refused(self, cb: Callback) -> None:
+        """A callback the destination policy refused, straight into the closed table
+        (never open, never dialled; a replayed request finds it there)."""
+        if cb.status is not Status.CANCELLED:
+            raise StoreError(f"callback {cb.callback_id} is {cb.status}, not cancelled")
+        values = [_cql_value(getattr(cb, name)) for name in _FIELDS]
+        self.session.execute(self._archive, (*values, uuid.uuid4().hex))
 
     def mark_adopted(self, original: Callback, by: str, token: int) -> None:
         """Mark a failed site's original as taken over (a plain write, not Paxos: the
