@@ -24,7 +24,11 @@ POLICY = ["--set", "callbacks.policies.acme.time_zone=Europe/Berlin",
           "--set", "callbacks.policies.acme.max_attempts=4",
           "--set", "callbacks.policies.acme.figures_interval_s=600",
           "--set", "callbacks.policies.acme.agent_first_queues={billing}",
-          "--set", "callbacks.policies.acme.preview_timeout_s=15"]
+          "--set", "callbacks.policies.acme.preview_timeout_s=15",
+          "--set", "callbacks.policies.acme.allowed_countries={DE,AT}",
+          "--set-string", "callbacks.policies.acme.allowed_prefixes={+4930,+43}",
+          "--set", "callbacks.policies.acme.max_per_number_per_hour=2",
+          "--set", "callbacks.policies.acme.max_per_tenant_per_hour=500"]
 
 
 def helm_template(kube: KubeTools, *args: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +55,9 @@ def test_the_scheduler_runs_against_this_sites_kafka_and_cassandra_with_its_poli
     assert load_policies(policies)("acme") == CallbackPolicy(
         time_zone="Europe/Berlin", quiet_hours=QuietHours(time(21, 0), time(8, 0)),
         max_attempts=4, figures_interval_s=600, agent_first_queues=frozenset({"billing"}),
-        preview_timeout_s=15)
+        preview_timeout_s=15, allowed_countries=frozenset({"DE", "AT"}),
+        allowed_prefixes=("+4930", "+43"), max_per_number_per_hour=2,
+        max_per_tenant_per_hour=500)
     pod = objects["Deployment"]["spec"]["template"]["spec"]
     site_b = yaml.safe_load((CHART / "values-site-b.yaml").read_text())
     run = pod["containers"][0]["args"]
@@ -84,6 +90,12 @@ def test_the_scheduler_runs_against_this_sites_kafka_and_cassandra_with_its_poli
     (["--set", "callbacks.replicas=0"], "/callbacks/replicas"),
     (["--set", "callbacks.policies.acme.agent_first_queues=billing"],
      "/callbacks/policies/acme/agent_first_queues"),
+    (["--set", "callbacks.policies.acme.allowed_countries={de}"],
+     "/callbacks/policies/acme/allowed_countries/0"),
+    (["--set-string", "callbacks.policies.acme.allowed_prefixes={0900}"],
+     "/callbacks/policies/acme/allowed_prefixes/0"),
+    (["--set", "callbacks.policies.acme.max_per_number_per_hour=0"],
+     "/callbacks/policies/acme/max_per_number_per_hour"),
 ])
 def test_bad_callback_values_are_rejected_naming_the_key(kube: KubeTools, args: list[str],
                                                          named: str) -> None:
