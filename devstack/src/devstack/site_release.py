@@ -317,6 +317,8 @@ class Release:
                 log = str(no_log)
             raise HelmError(f"{err}\nThe test pod's log:\n{log}") from err
 
-    def uninstall(self, timeout_s: int = 300) -> str:
-        return self.helm_run("uninstall", self.name, "--wait", "--timeout", f"{timeout_s}s",
-                             timeout=timeout_s + 60)
+    def uninstall(self, timeout_s: int = 300, wait: bool = True) -> str:
+        """``helm uninstall`` (its pre-delete hook always runs); ``wait`` also waits for
+        every pod to be gone."""
+        return self.helm_run("uninstall", self.name, *(["--wait"] if wait else []),
+                             "--timeout", f"{timeout_s}s", timeout=timeout_s + 60)

@@ -262,9 +262,10 @@ class TwoSites:
         self.mirrormaker.wait_ready()
 
     def uninstall(self, timeout_s: int = 120) -> None:
-        """Both releases gone, in parallel (each waits for its operator's pre-delete
-        hook and its pods' grace); a site left dark gets its servers back first, for
-        whoever uses them next. Best effort: a failure is logged, never raised."""
+        """Both releases gone, in parallel: each runs its operator's pre-delete hook,
+        and their pods end in the background (no one reuses their ports: each drill
+        takes fresh ones). A site left dark gets its servers back first, for whoever
+        uses them next. Best effort: a failure is logged, never raised."""
         for name in list(self.dark):
             try:
                 self.restore(name)
@@ -273,7 +274,7 @@ class TwoSites:
 
         def uninstall(site: NodeSite) -> None:
             try:
-                site.release.uninstall(timeout_s)
+                site.release.uninstall(timeout_s, wait=False)
                 site.release.kubectl_run("delete", "namespace", site.release.namespace,
                                          "--wait=false")
             except HelmError as err:
