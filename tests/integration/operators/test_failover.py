@@ -53,8 +53,8 @@ def site_body(site: str, peer: str, kafka: KafkaCluster, witness: str,
                     "holdDownSeconds": 4},
         # Each edge may send calls to both sites' workers; its own come first.
         "edge": {"dispatcherConfigMap": f"{site}-edge", "destinations": [
-            {"site": "site-a", "address": "10.0.1.2:5071", "name": "mn-a-0.w1"},
-            {"site": "site-b", "address": "10.0.2.2:5071", "name": "mn-b-0.w1"}]},
+            {"site": "site-a", "address": "127.0.1.2:5071", "name": "mn-a-0.w1"},
+            {"site": "site-b", "address": "127.0.2.2:5071", "name": "mn-b-0.w1"}]},
     })
     return body
 

@@ -60,8 +60,8 @@ def lonely_site(operator_api: ApiClient, kafka_site_a: KafkaCluster,
         "timings": {"heartbeatIntervalSeconds": 1, "peerTimeoutSeconds": 3,
                     "holdDownSeconds": 600},
         "edge": {"dispatcherConfigMap": "site-a-edge", "destinations": [
-            {"site": "site-a", "address": "10.0.1.2:5071", "name": "mn-a-0.w1"},
-            {"site": "site-b", "address": "10.0.2.2:5071", "name": "mn-b-0.w1"}]},
+            {"site": "site-a", "address": "127.0.1.2:5071", "name": "mn-a-0.w1"},
+            {"site": "site-b", "address": "127.0.2.2:5071", "name": "mn-b-0.w1"}]},
     })
     return {"namespace": namespace, "body": body}
 
