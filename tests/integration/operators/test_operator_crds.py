@@ -86,7 +86,7 @@ def with_change(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
      "spec.timings.peerTimeoutSeconds"),
     ("spec.witness", {"url": "witness"}, "spec.witness.url"),
     ("spec.edge", {"dispatcherConfigMap": "edge", "destinations": [
-        {"site": "site-z", "address": "10.0.0.1:5060", "name": "z1"}]},
+        {"site": "site-z", "address": "127.0.0.1:5060", "name": "z1"}]},
      "spec.edge.destinations"),
     ("spec.edge", {"dispatcherConfigMap": "edge", "destinations": [
         {"site": "site-b", "address": "no-port", "name": "b1"}]},
