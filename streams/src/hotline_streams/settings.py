@@ -30,6 +30,9 @@ class StreamSettings:
     # HOTLINE_STREAMS_CONSUMER_IN_LOOP=1: Kafka's consumer on the worker's loop; why it
     # is off by default: kafka_consumer.py
     consumer_in_loop: bool = False
+    # HOTLINE_PEER_SITES (comma-separated): their agents are followed on the mirrored
+    # topics, restored here on reconnect and logged out here once they log in there.
+    peer_sites: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StreamSettings:
@@ -53,6 +56,8 @@ class StreamSettings:
             processing_guarantee=e.get("HOTLINE_STREAMS_GUARANTEE", "at_least_once"),
             data_dir=Path(e.get("HOTLINE_STREAMS_DATA_DIR", f"/tmp/hotline-streams/{app_id}")),
             consumer_in_loop=e.get("HOTLINE_STREAMS_CONSUMER_IN_LOOP", "") == "1",
+            peer_sites=tuple(p.strip() for p in e.get("HOTLINE_PEER_SITES", "").split(",")
+                             if p.strip()),
         )
 
     @property

@@ -25,8 +25,8 @@ from kubernetes import client
 from kubernetes.client import ApiClient
 
 from devstack.pytest_plugin import KubeTools
-from helpers.kube import new_namespace
 from devstack.sip import options_ok
+from helpers.kube import new_namespace
 from hotline_media_nodes.edge import (
     Destination,
     EdgeConfig,

@@ -52,6 +52,9 @@ def base_env(spec: SiteSpec) -> list[Json]:
         {"name": "HOTLINE_SITE_CONFIG", "value": f"{SITE_DIR}/site.yaml"},
         {"name": "HOME", "value": "/tmp"},  # the root filesystem is read-only
     ]
+    if spec.peers:
+        # The stream workers follow the peers' agents (restored here on reconnect).
+        env.append({"name": "HOTLINE_PEER_SITES", "value": ",".join(spec.peers)})
     if spec.caller_token_key is not None:
         # The caller-token HMAC key (hotline_events.pii): the same at every site.
         env.append({"name": CALLER_TOKEN_KEY_ENV, "valueFrom": {"secretKeyRef": {

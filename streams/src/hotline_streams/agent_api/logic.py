@@ -47,7 +47,8 @@ def command(action: str, tenant: str, agent_id: str, body: Any, agent: Agent | N
             site: str, now: float) -> AgentCommand:
     """The agent event for a request, or ``BadRequest``."""
     if action not in ACTIONS:
-        raise BadRequest("action", f"{action!r} is not one of {', '.join(ACTIONS)}", 404)
+        raise BadRequest("action", f"{action!r} is not one of {', '.join(ACTIONS)}, "
+                                   "reconnect", 404)
     if body is None:
         body = {}
     if not isinstance(body, dict):

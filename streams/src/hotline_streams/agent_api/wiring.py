@@ -13,6 +13,8 @@ from hotline_events.envelope import Event
 from hotline_streams import codec
 from hotline_streams.agent_api.logic import BadRequest, command
 from hotline_streams.app import app, call_context, publish, settings, source
+from hotline_streams.peer_agents import wiring as peer_agents
+from hotline_streams.peer_agents.logic import restore
 from hotline_streams.routing.book import RoutingBook
 from hotline_streams.routing.models import Agent
 from hotline_streams.routing.wiring import current_book, tenant_page
@@ -40,10 +42,13 @@ def _agent_json(agent: Agent) -> dict[str, object]:
 @app.page("/tenants/{tenant}/agents/{agent_id}/{action}")
 class AgentActions(View):
     """POST login {skills, languages, senior} | ready | not-ready {reason} |
-    wrap-up-done | logout: publishes the agent event (202); GET assignment."""
+    wrap-up-done | logout: publishes the agent event (202); POST reconnect: an agent of
+    a lost peer goes on here as the peer last saw them; GET assignment."""
 
     async def post(self, request: Request, tenant: str, agent_id: str,
                    action: str) -> Response:
+        if action == "reconnect":
+            return await self.reconnect(tenant, agent_id)
         raw = await request.read()
         try:
             body = json.loads(raw) if raw.strip() else {}
@@ -61,6 +66,34 @@ class AgentActions(View):
         log.info("agent API: %s %s/%s published %s (%s)", action, tenant, agent_id,
                  event.type, event.id)
         return self.json({"published": event.type, "id": event.id}, status=202)
+
+    async def reconnect(self, tenant: str, agent_id: str) -> Response:
+        """A desktop reconnecting here: 200 if the agent is logged in here already; 202
+        once the agent of a peer is logged in here in the state the peer last saw; 404
+        if neither site knows them (log in); 503 while the peers' agents are read."""
+        local = _agent(tenant, agent_id)
+        if local is not None:
+            return self.json({"agent": _agent_json(local), "restored": None})
+        shadow = peer_agents.service.shadow
+        peer = shadow.find(tenant, agent_id) if shadow is not None else None
+        if peer is None:
+            if shadow is not None and not shadow.caught_up():
+                return self.json({"error": f"still reading the agents of "
+                                           f"{', '.join(shadow.peers)}; retry",
+                                  "field": "agent_id"}, status=503)
+            return self.json({"error": f"agent {agent_id} is logged in to {tenant} neither "
+                                       f"at {settings.site} nor at a peer site: log in",
+                              "field": "agent_id"}, status=404)
+        events = [Event(data=data, source=source) for data in restore(peer, settings.site)]
+        for event in events:  # one by one: the routing state sees the login first
+            await publish(event)
+        log.warning("agent API: %s/%s reconnected here from %s: restored %s%s (%s)",
+                    tenant, agent_id, peer.site, peer.state.value,
+                    f" ({peer.reason or peer.call_id})" if peer.reason or peer.call_id else "",
+                    ", ".join(e.type for e in events))
+        return self.json({"restored": {"from_site": peer.site, "state": peer.state.value,
+                                       "reason": peer.reason, "call_id": peer.call_id},
+                          "published": [e.type for e in events]}, status=202)
 
     async def get(self, request: Request, tenant: str, agent_id: str,
                   action: str) -> Response:

@@ -1,7 +1,7 @@
 """The peer site's waiting callers, from its call and identity topics as MirrorMaker 2
 mirrors them here (``<peer>.cc.call.events``, ``<peer>.cc.call.caller-identity``).
 
-Read with interval adoption's ``TopicFollower`` (every partition from a point in time,
+Read with ``follower.TopicFollower`` (every partition from a point in time,
 no consumer group): after a restart the shadow is rebuilt from the topics, so there
 is no offset to lose. Folded with ``ownership.waiting_after``.
 """
@@ -16,7 +16,7 @@ from hotline_events.models.calls import CallQueued
 from hotline_events.models.identity import CallerIdentified
 from hotline_streams.callbacks import ownership
 from hotline_streams.callbacks.models import WaitingCaller
-from hotline_streams.interval_adoption.adapters import TopicFollower
+from hotline_streams.follower import TopicFollower
 
 log = logging.getLogger("hotline_streams.callbacks")
 
@@ -29,9 +29,11 @@ class PeerQueues:
         self.peer = peer
         since = time.time() - lookback_s
         self.calls = TopicFollower(
-            bootstrap, mirrored(peer, catalog.topic_for_type(CallQueued.TYPE).name), since)
+            bootstrap, mirrored(peer, catalog.topic_for_type(CallQueued.TYPE).name), since,
+            "callbacks-peer")
         self.identities = TopicFollower(
-            bootstrap, mirrored(peer, catalog.topic_for_type(CallerIdentified.TYPE).name), since)
+            bootstrap, mirrored(peer, catalog.topic_for_type(CallerIdentified.TYPE).name), since,
+            "callbacks-peer")
         self.waiting: dict[str, WaitingCaller] = {}
         self._numbers: dict[str, tuple[str, str, float]] = {}  # call → (number, token, seen)
         self._next_prune = time.monotonic() + 60.0

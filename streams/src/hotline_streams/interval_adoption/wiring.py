@@ -14,7 +14,8 @@ from hotline_events.models.calls import CallQueued
 from hotline_events.models.metrics import SlaInterval
 from hotline_events.models.sites import SiteAdoptionRequested, SiteFailback
 from hotline_events.producer import EventProducer
-from hotline_streams.interval_adoption.adapters import TopicFollower, publish
+from hotline_streams.follower import TopicFollower
+from hotline_streams.interval_adoption.adapters import publish
 from hotline_streams.interval_adoption.logic import (
     ConfigFor,
     adopt,
@@ -50,9 +51,11 @@ class Adopter:
         self.producer = producer
         since = time.time() - settings.lookback_s
         calls = catalog.topic_for_type(CallQueued.TYPE).name
-        self.calls = TopicFollower(bootstrap, mirrored(settings.peer, calls), since)
+        self.calls = TopicFollower(bootstrap, mirrored(settings.peer, calls), since,
+                                   "interval-adoption")
         self.commands = TopicFollower(
-            bootstrap, catalog.topic_for_type(SiteAdoptionRequested.TYPE).name, since)
+            bootstrap, catalog.topic_for_type(SiteAdoptionRequested.TYPE).name, since,
+            "interval-adoption")
         self.shadow = PeerShadow(peer=settings.peer)
         self.published = 0
 

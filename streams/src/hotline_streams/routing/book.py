@@ -145,6 +145,7 @@ def fold(state: RoutingState, event: Event, config: TenantConfig) -> RoutingStat
         if agent is None:
             return state
         return _set_agent(state, replace(agent, state=AgentState.WRAP_UP, contact=data.call_id,
+                                         not_ready_reason=None,
                                          wrap_up_since=agent.wrap_up_since or at))
     if isinstance(data, WrapUpEnded):
         if agent is None or agent.contact not in (None, data.call_id):
