@@ -14,46 +14,53 @@ the hold-down, and the next run starts once both sites are healthy again.
 Printed per run and as p50/p95, in seconds after the kill: detection (site-a's
 PeerHealthy=False), decision (the witness's lease), edge updated (site-a's
 dispatcher list and split), adoption requested, takeover announced, first new call
-answered at site-a (its CallOffered), first interval of site-b adopted by site-a;
-and the counts: calls during the outage, refused (the caller got no answer),
-in flight at site-b when it died (lost with its media), and the failback time.
-Then the resident memory of everything running.
+answered at site-a (its CallOffered), first interval of site-b adopted by site-a,
+site-b's waiting callers offered a callback, the callback pending at site-b dialled by
+site-a (an agent is ready at site-a; the customer's phone is busy, so each attempt is
+one dial); and the counts: calls during the outage, refused (the caller got no
+answer), in flight at site-b when it died (lost with its media), callbacks offered or
+dialled twice, and the failback time. Then the resident memory of everything running.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
 from devstack import artifacts, images, kubernetes
-from devstack.callers import MENU, Callers
+from devstack.callers import MENU, BusyPhone, Callers
 from devstack.network import POD_GATEWAY
 from devstack.process import wait_for
 from devstack.settings import ExternalEndpoints
-from devstack.site_release import free_node_port
+from devstack.site_release import DEMO_TENANT, free_node_port
 from devstack.stack import PROFILES, Stack
 from devstack.two_sites import NodeSite, TwoSites, prepare
 from hotline_events.catalog import default_catalog
 from hotline_events.envelope import Event, decode
-from hotline_events.models.callbacks import CallbackRequested, DialCallback
+from hotline_events.models.callbacks import CallbackRequested, CallbackScheduled, DialCallback
 from hotline_events.models.calls import CallOffered, CallQueued
+from hotline_events.models.identity import CallerIdentified
 from hotline_events.models.metrics import SlaInterval
 from hotline_events.pii import caller_token
+from hotline_events.producer import EventProducer
 
 TOKEN_KEY = f"site-loss-bench-{uuid.uuid4().hex}"
 # Callers' numbers differ between processes too: the call topics outlive a run.
 NUMBERS = f"+49{uuid.uuid4().int % 900 + 100}"
 STEPS = ("detection", "decision", "edge updated", "adoption requested", "announced",
          "first call at site-a", "intervals adopted", "waiting callers offered callbacks",
-         "handed back")
+         "pending callback dialled", "handed back")
 WAITING = 1  # callers waiting in site-b's queue when it dies
 # A caller who queues at site-b (after the menu's ~35 s) and hangs up at 50 s: an
 # abandon in site-b's open interval, which site-a then finishes as adopted.
@@ -103,9 +110,46 @@ def queued_calls(site: NodeSite, callers: list[str]) -> dict[str, str]:
             if isinstance(e.data, CallQueued) and e.subject in offered}
 
 
+def pending_callback(b: NodeSite, n: int) -> str:
+    """A callback a caller asked site-b's IVR for (published as site-b's media node
+    does), stored by site-b's scheduler; pending, since no agent is ready at site-b."""
+    callback_id, call_id = f"cb-{uuid.uuid4()}", f"call-{uuid.uuid4()}"
+    number = f"+4930{n:02d}{uuid.uuid4().int % 1_000_000:06d}"  # a valid Berlin number
+    token = caller_token(number, TOKEN_KEY.encode())
+    media = EventProducer(b.kafka.bootstrap, "//hotline/site-b/media-node/bench")
+    for data in (CallerIdentified(call_id=call_id, tenant=DEMO_TENANT, caller_number=number,
+                                  caller_token=token),
+                 CallbackRequested(callback_id=callback_id, call_id=call_id, tenant=DEMO_TENANT,
+                                   queue="general", reason="caller-request", caller_token=token,
+                                   original_enqueued_at=datetime.now(UTC))):
+        media.publish_event(Event(data=data, source=media.source))
+    media.flush(10)
+    since = time.time() - 60
+    wait_for(lambda: True if any(isinstance(e.data, CallbackScheduled)
+                                 and e.data.callback_id == callback_id
+                                 for e in topic_events(b, CallbackScheduled, since)) else None,
+             "the callback stored at site-b", timeout=60, interval=1)
+    return callback_id
+
+
+def post_agent(site: NodeSite, agent: str, action: str, body: dict[str, Any]) -> int:
+    """An agent desktop's POST to the site's agent API; its status (0: unreachable)."""
+    request = urllib.request.Request(
+        f"{site.streams_url}/tenants/{DEMO_TENANT}/agents/{agent}/{action}", method="POST",
+        data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+    except (urllib.error.URLError, OSError):
+        return 0
+
+
 def one_run(n: int, sites: TwoSites, home: Path, every: float) -> dict[str, float | None]:
     a, b = sites.sites["site-a"], sites.sites["site-b"]
     assert sites.carrier is not None
+    pending = pending_callback(b, n)
     callers = Callers(sites.carrier.port, home / f"run-{n}", every_s=every,
                       prefix=f"{NUMBERS}{n:02d}55")
     waiting = Callers(sites.carrier.port, home / f"run-{n}-waiting",
@@ -127,6 +171,10 @@ def one_run(n: int, sites: TwoSites, home: Path, every: float) -> dict[str, floa
     progress = status["failovers"]["site-b"]
     peer = next(c for c in status["conditions"] if c["type"] == "PeerHealthy")
     wait_for(lambda: True if len(callers.calls) >= 40 else None, "callers", timeout=60)
+    pending_dials = wait_for(
+        lambda: [e for e in topic_events(a, DialCallback, killed)
+                 if isinstance(e.data, DialCallback) and e.data.callback_id == pending] or None,
+        "site-a dialling the callback pending at site-b", timeout=120, interval=1)
     calls = callers.stop()
     during = [c for c in calls if c.started >= killed]
     before = [c for c in calls if c.started < killed]
@@ -147,7 +195,7 @@ def one_run(n: int, sites: TwoSites, home: Path, every: float) -> dict[str, floa
     back = wait_for(lambda: time.time() if a.condition_is("FailedOver", "False") else None,
                     "site-a handing site-b back", timeout=400, interval=1)
     # Each attempt of a lost caller's callback is one command, from whichever site.
-    offered_ids = {o.callback_id for _, o in offers}
+    offered_ids = {o.callback_id for _, o in offers} | {pending}
     dials = [e for site in (a, b) for e in topic_events(site, DialCallback, killed)
              if isinstance(e.data, DialCallback) and e.data.callback_id in offered_ids]
     attempts: dict[tuple[str, int], set[str]] = {}
@@ -174,6 +222,7 @@ def one_run(n: int, sites: TwoSites, home: Path, every: float) -> dict[str, floa
         "waiting callers offered callbacks": since(max(
             (at for at, _ in offers), default=None)
             if {o.call_id for _, o in offers} == lost_calls else None),
+        "pending callback dialled": since(min(e.time.timestamp() for e in pending_dials)),
         "handed back": since(back),
         "calls during outage": len(during),
         "refused": len(refused),
@@ -259,6 +308,7 @@ def main() -> None:
     stack = Stack(external=ExternalEndpoints.from_environ({}))
     home = Path(tempfile.mkdtemp(prefix="site-loss-"))
     sites: TwoSites | None = None
+    customers = BusyPhone(POD_GATEWAY, free_node_port(), home / "customers")
     try:
         stack.up(list(PROFILES["two-site-node"]))
         assert stack.node is not None and stack.kube is not None
@@ -272,7 +322,9 @@ def main() -> None:
                         helm=binaries.helm, kubectl=binaries.kubectl, home=home, suffix=suffix,
                         token_key=TOKEN_KEY,
                         agent_uri_template=f"sip:{{agent_id}}@{POD_GATEWAY}:{free_node_port()}",
-                        keyspace=f"hotline_callbacks_{suffix}", workers=args.workers)
+                        keyspace=f"hotline_callbacks_{suffix}", workers=args.workers,
+                        dial_uri_template=f"sip:{{number}}@{POD_GATEWAY}:{customers.port}")
+        customers.start()
         sites.start_witness()
         started = time.monotonic()
         sites.install()
@@ -281,6 +333,13 @@ def main() -> None:
         wait_for(lambda: True if a.condition_is("PeerHealthy", "True")
                  and b.condition_is("PeerHealthy", "True") else None,
                  "both sites healthy", timeout=300, interval=1)
+        # An agent of site-a's general queue is ready: site-a dials the callbacks it
+        # adopts (a phone that does not answer would make them not ready, but no caller
+        # queues at site-a here and every customer is busy).
+        for action, body in (("login", {"skills": {"general": 3}}), ("ready", {})):
+            wait_for(lambda action=action, body=body: True if post_agent(  # type: ignore[misc]
+                a, "bench-agent", action, body) == 202 else None,
+                f"site-a's agent {action}", timeout=60, interval=0.5)
         results = []
         for n in range(1, args.runs + 1):
             result = one_run(n, sites, home, args.every)
@@ -304,6 +363,7 @@ def main() -> None:
             print(f"  {name:<58} {mib:7.0f} MiB")
         print(f"  {'total':<58} {sum(memory.values()):7.0f} MiB")
     finally:
+        customers.stop()
         if sites is not None:
             try:
                 sites.uninstall()

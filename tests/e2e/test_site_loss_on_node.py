@@ -12,21 +12,43 @@ In order, each step on the state the previous one left:
 5. site-b goes dark — pods killed with grace 0, its Kafka broker and Cassandra node
    killed, its network dropped — while callers keep calling and two wait in its queue:
    site-a takes over with a witness lease, finishes site-b's open intervals as adopted,
-   the carrier sends every new call to site-a, and a witness killed and restarted
-   mid-outage still holds the same lease;
+   the carrier sends every new call to site-a, a witness killed and restarted
+   mid-outage still holds the same lease, site-b's agents (one wrapping up a call,
+   one at lunch, one ready) go on at site-a in those states when their desktops
+   reconnect there, and a callback still pending at site-b is dialled by site-a once
+   an agent is free there, once per attempt;
 6. site-b comes back: after the hold-down site-a hands its traffic back, the lease is
-   released and calls reach site-b again.
+   released, calls reach site-b again, site-b, back with stale agents, logs out those
+   who went on at site-a, and it dials none of the callbacks site-a adopted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "media_nodes"))
+from media_nodes_support import (
+    SIPP_PCAPS,
+    free_udp_port,
+    render,
+    sipp_command,
+    start_sipp_uas,
+    wait_sipp,
+)
 
 from devstack.callers import MENU, Callers
 from devstack.cassandra import CassandraNode
@@ -36,17 +58,20 @@ from devstack.mirrormaker import MirrorMaker
 from devstack.network import POD_GATEWAY
 from devstack.process import wait_for
 from devstack.pytest_plugin import KubeNode
-from devstack.site_release import free_node_port
+from devstack.site_release import DEMO_TENANT
 from devstack.two_sites import NodeSite, TwoSites, prepare
 from devstack.witness_store import WitnessStore
 from helpers.kafka_io import EventReader
 from hotline_events.catalog import default_catalog, mirrored
 from hotline_events.envelope import Event
 from hotline_events.models import EventModel
-from hotline_events.models.callbacks import CallbackRequested
-from hotline_events.models.calls import CallAbandoned, CallOffered, CallQueued
+from hotline_events.models.agents import AgentLoggedIn, AgentNotReady, AgentReady
+from hotline_events.models.callbacks import CallbackRequested, CallbackScheduled, DialCallback
+from hotline_events.models.calls import CallAbandoned, CallCompleted, CallOffered, CallQueued
+from hotline_events.models.identity import CallerIdentified
 from hotline_events.models.metrics import SlaInterval
 from hotline_events.pii import caller_token
+from hotline_events.producer import EventProducer
 from hotline_streams.service_levels.logic import interval_start
 
 pytestmark = pytest.mark.integration
@@ -54,12 +79,26 @@ pytestmark = pytest.mark.integration
 SLA_INTERVAL_S = 900  # the demo queues' service-level intervals (the default)
 
 TOKEN_KEY = f"site-loss-e2e-{uuid.uuid4().hex}"
+AUDIO = str(SIPP_PCAPS / "g711a.pcap")
+
+
+@pytest.fixture(scope="module")
+def phone_port() -> int:
+    """Every agent of both sites rings this port on the node's address (one SIPp phone
+    at a time): the workers' SIP transport is bound there."""
+    return free_udp_port(POD_GATEWAY)
+
+
+@pytest.fixture(scope="module")
+def customer_port() -> int:
+    """Callbacks are dialled here, on the node's address: a customer's phone."""
+    return free_udp_port(POD_GATEWAY)
 
 
 @pytest.fixture(scope="module")
 def two_sites(kube_node: KubeNode, kafka_site_a: KafkaCluster, kafka_site_b: KafkaCluster,
               mirrormaker2: MirrorMaker, cassandra_two_dc: dict[str, CassandraNode],
-              witness_store: WitnessStore,
+              witness_store: WitnessStore, phone_port: int, customer_port: int,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoSites]:
     images = build_all()
     kube_node.import_images(images)
@@ -69,8 +108,9 @@ def two_sites(kube_node: KubeNode, kafka_site_a: KafkaCluster, kafka_site_b: Kaf
         mirrormaker=mirrormaker2, etcd=witness_store.url, images=images,
         kubeconfig=kube_node.kubeconfig, helm=kube_node.helm, kubectl=kube_node.kubectl,
         home=tmp_path_factory.mktemp("two-sites"), suffix=suffix, token_key=TOKEN_KEY,
-        agent_uri_template=f"sip:{{agent_id}}@{POD_GATEWAY}:{free_node_port()}",
-        keyspace=f"hotline_callbacks_{suffix}", workers=2)
+        agent_uri_template=f"sip:{{agent_id}}@{POD_GATEWAY}:{phone_port}",
+        keyspace=f"hotline_callbacks_{suffix}", workers=2,
+        dial_uri_template=f"sip:{{number}}@{POD_GATEWAY}:{customer_port}")
     sites.start_witness()
     try:
         sites.install()
@@ -130,8 +170,48 @@ def calls_with(bootstrap: str, topic: str, callers: list[str], model: type[Event
         reader.close()
 
 
+def desktop(site: NodeSite, agent: str, action: str,
+            body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    """An agent desktop's POST to a site's agent API: (status, body); 0 if unreachable."""
+    request = urllib.request.Request(
+        f"{site.streams_url}/tenants/{DEMO_TENANT}/agents/{agent}/{action}", method="POST",
+        data=json.dumps(body or {}).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status), dict(json.load(response))
+    except urllib.error.HTTPError as err:
+        return int(err.code), dict(json.load(err))
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        return 0, {"error": str(err)}
+
+
+def agents_at(site: NodeSite) -> dict[str, dict[str, Any]] | None:
+    """Agent id → the site's view of them (the wallboard's agent list); None if the
+    page does not answer."""
+    try:
+        with urllib.request.urlopen(f"{site.streams_url}/tenants/{DEMO_TENANT}/agents",
+                                    timeout=10) as response:
+            return {a["agent_id"]: a for a in json.load(response)["agents"]}
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def dials_of(bootstrap: str, callback_id: str, since: float,
+             timeout: float = 5) -> list[Event]:
+    """Every ``DialCallback`` of ``callback_id`` on a site's topic after ``since``."""
+    reader = EventReader(bootstrap, default_catalog().topic_for_type(DialCallback.TYPE).name)
+    try:
+        with contextlib.suppress(AssertionError):  # read to the end: nothing more within
+            reader.poll_until(lambda events: None, timeout)
+        return [e for e in reader.events if isinstance(e.data, DialCallback)
+                and e.data.callback_id == callback_id and e.time.timestamp() >= since]
+    finally:
+        reader.close()
+
+
 def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
-        two_sites: TwoSites, tmp_path: Path) -> None:
+        two_sites: TwoSites, sipp: Path, phone_port: int, customer_port: int,
+        tmp_path: Path) -> None:
     a, b = two_sites.sites["site-a"], two_sites.sites["site-b"]
     assert two_sites.carrier is not None
     # One new call every 2 s: the survivor's two workers (four legs) carry it even while
@@ -159,6 +239,74 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
     where = offered_at([a, b], [c.caller for c in first])
     assert set(where) == {c.caller for c in first}, where
     assert set(where.values()) == {"site-a", "site-b"}, where
+
+    # Site-b's agents: ann answers a caller and wraps up, bob is at lunch, cid is ready
+    # (for a queue nobody calls: no caller is offered to an agent without a phone).
+    run = uuid.uuid4().hex[:4]
+    ann, bob, cid = f"ann-{run}", f"bob-{run}", f"cid-{run}"
+
+    def accepted(site: NodeSite, agent: str, action: str,
+                 body: dict[str, Any] | None = None) -> None:
+        """Accepted once the previous action reached the routing state."""
+        wait_for(lambda: True if desktop(site, agent, action, body)[0] == 202 else None,
+                 f"{agent} {action} at {site.name}", timeout=60, interval=0.3, error=failed)
+
+    def states(site: NodeSite, wanted: dict[str, str]) -> dict[str, dict[str, Any]] | None:
+        seen = agents_at(site) or {}
+        return seen if all(seen.get(k, {}).get("state") == v for k, v in wanted.items()) \
+            else None
+
+    phone = render("agent_answers_waits_for_bye.xml", tmp_path, agent=ann, ring_ms="300",
+                   bye_timeout_ms="120000", audio_pcap=AUDIO)
+    phone_proc, _ = start_sipp_uas(sipp, phone, port=phone_port, timeout_s=180,
+                                   host=POD_GATEWAY)
+    accepted(b, ann, "login", {"skills": {"general": 3}})
+    accepted(b, ann, "ready")
+    wait_for(lambda: states(b, {ann: "ready"}), "ann ready at site-b", timeout=60,
+             interval=0.3, error=failed)
+    talker = "+4930777000001"
+    talk = render("caller_agent_then_hangup.xml", tmp_path, caller=talker, wait_ms="3000",
+                  audio_pcap=AUDIO)
+    talk_proc = subprocess.Popen(
+        sipp_command(sipp, talk, b.ports.edge, service=MENU, timeout_s=90),
+        cwd=talk.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_sipp(talk_proc, talk, timeout=120)
+    wait_sipp(phone_proc, phone, timeout=60)
+    talked = calls_with(b.kafka.bootstrap, default_catalog().topic_for_type(
+        CallCompleted.TYPE).name, [talker], CallCompleted, 60)[talker]
+    accepted(b, bob, "login", {"skills": {"general": 2}})
+    accepted(b, bob, "not-ready", {"reason": "lunch"})
+    accepted(b, cid, "login", {"skills": {"mortgages": 4}})
+    accepted(b, cid, "ready")
+    at_b = {ann: "wrap-up", bob: "not-ready", cid: "ready"}
+    wait_for(lambda: states(b, at_b), f"{at_b} at site-b", timeout=60, interval=0.3,
+             error=failed)
+
+    # A caller asked site-b's IVR for a callback (as site-b's media node publishes it):
+    # stored and pending there, since no agent of its queue is free at site-b.
+    pending = f"cb-{uuid.uuid4()}"
+    asked, number = f"call-{uuid.uuid4()}", "+493012345678"
+    token = caller_token(number, TOKEN_KEY.encode())
+    media_b = EventProducer(b.kafka.bootstrap, "//hotline/site-b/media-node/drill")
+    for data in (CallerIdentified(call_id=asked, tenant=DEMO_TENANT, caller_number=number,
+                                  caller_token=token),
+                 CallbackRequested(callback_id=pending, call_id=asked, tenant=DEMO_TENANT,
+                                   queue="general", reason="caller-request",
+                                   caller_token=token,
+                                   original_enqueued_at=datetime.now(UTC))):
+        media_b.publish_event(Event(data=data, source=media_b.source))
+    media_b.flush(10)
+    del media_b  # its client would log every fault of site-b's Kafka below
+    callbacks_topic = default_catalog().topic_for_type(CallbackScheduled.TYPE).name
+    for bootstrap, topic in ((b.kafka.bootstrap, callbacks_topic),
+                             (a.kafka.bootstrap, mirrored("site-b", callbacks_topic))):
+        scheduled = EventReader(bootstrap, topic)
+        try:
+            scheduled.poll_until(lambda events: True if any(
+                isinstance(e.data, CallbackScheduled) and e.data.callback_id == pending
+                for e in events) else None, 60, describe=two_sites.describe)
+        finally:
+            scheduled.close()
 
     # Two callers start waiting in site-b's queue and one more queues there and hangs
     # up: an abandon in site-b's open interval (an interval has figures once a call in
@@ -220,6 +368,19 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
         calls_with(a.kafka.bootstrap, mirrored("site-b", calls_topic), [abandoner.caller],
                    CallAbandoned, 150)
 
+    # Site-a has site-b's agents as site-b last saw them, mirrored.
+    agents_topic = mirrored("site-b", default_catalog().topic_for_type(AgentLoggedIn.TYPE).name)
+    mirrored_agents = EventReader(a.kafka.bootstrap, agents_topic)
+    try:
+        mirrored_agents.poll_until(lambda events: True if (
+            any(isinstance(e.data, AgentNotReady) and e.data.agent_id == bob
+                and e.data.reason == "lunch" for e in events)
+            and any(isinstance(e.data, AgentReady) and e.data.agent_id == cid
+                    for e in events)) else None, 60, describe=two_sites.describe)
+    finally:
+        mirrored_agents.close()
+    calls_with(a.kafka.bootstrap, mirrored("site-b", calls_topic), [talker], CallCompleted, 60)
+
     # 5. Site-b goes dark while callers keep calling, and two callers wait in its queue.
     callers.start()
     wait_for(lambda: True if len(callers.calls) >= len(first) + 3 else None,
@@ -263,6 +424,35 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
     assert len({(o.call_id, o.callback_id) for o in offers}) == len(lost_calls), offers
     assert all(o.original_enqueued_at.timestamp() < killed_at for o in offers), offers
 
+    # Site-b's agents' desktops reconnect to site-a: each goes on there as site-b last
+    # saw them (ann still wraps up site-b's call).
+    def reconnected(agent: str) -> dict[str, Any] | None:
+        status, body = desktop(a, agent, "reconnect")
+        return body if status == 202 else None
+
+    for agent in at_b:
+        restored = wait_for(functools.partial(reconnected, agent),
+                            f"{agent} reconnecting to site-a", timeout=60, interval=0.5,
+                            error=failed)
+        assert restored["restored"]["from_site"] == "site-b", restored
+    at_a = wait_for(lambda: states(a, at_b), f"{at_b} at site-a", timeout=60, interval=0.3,
+                    error=failed)
+    assert at_a[ann]["contact"] == talked.subject, at_a[ann]
+    assert at_a[bob]["not_ready_reason"] == "lunch", at_a[bob]
+    assert at_a[cid]["skills"] == {"mortgages": 4}, at_a[cid]
+    assert desktop(a, ann, "reconnect")[0] == 200  # a second reconnect changes nothing
+
+    # ann finishes her wrap-up at site-a and is free: site-a dials the callback that was
+    # pending at site-b (the customer is busy: each attempt is one dial, then a retry).
+    customer = render("customer_busy.xml", tmp_path)
+    customer_proc, _ = start_sipp_uas(sipp, customer, port=customer_port, timeout_s=400,
+                                      host=POD_GATEWAY, calls=20)
+    accepted(a, ann, "wrap-up-done")
+    first_dial = wait_for(lambda: dials_of(a.kafka.bootstrap, pending, killed_at, 2) or None,
+                          "site-a dialling the callback pending at site-b", timeout=120,
+                          interval=1, error=failed)
+    assert {e.data.site for e in first_dial if isinstance(e.data, DialCallback)} == {"site-a"}
+
     # The witness dies and comes back mid-outage: it forgot nothing.
     two_sites.kill_witness()
     two_sites.start_witness()
@@ -298,6 +488,25 @@ def test_site_b_goes_dark_site_a_takes_every_call_and_hands_back(
 
     wait_for(reaches_site_b, "a call answered at site-b again", timeout=180, interval=1,
              error=failed)
+    # Site-b came back with its stale agents; they logged in at site-a later, so site-b
+    # logs them out (no two sites offer them calls), and site-a keeps them.
+    def let_go() -> bool | None:
+        seen = agents_at(b)
+        return True if seen is not None and not set(at_b) & set(seen) else None
+
+    wait_for(let_go, "site-b logging out the agents who went on at site-a", timeout=180,
+             interval=1, error=failed)
+    assert set(at_b) <= set(agents_at(a) or {}), agents_at(a)
+
+    # The callback site-a adopted: one dial per attempt, all from site-a; site-b, back,
+    # dialled none of it.
+    customer_proc.kill()
+    dials = dials_of(a.kafka.bootstrap, pending, killed_at)
+    attempts = [e.data.attempt for e in dials if isinstance(e.data, DialCallback)]
+    assert attempts and len(attempts) == len(set(attempts)) == len({e.id for e in dials}), dials
+    assert dials_of(b.kafka.bootstrap, pending, killed_at) == []
     print(f"site loss on the node: site-a took over {taken_over_at - killed_at:.1f}s after "
           f"the kill; {len(during)} calls during the outage, none refused; first one "
-          f"dialled {first_answer:.1f}s after the kill")
+          f"dialled {first_answer:.1f}s after the kill; {len(at_b)} agents of site-b went "
+          f"on at site-a; its pending callback dialled {len(attempts)} time(s), once per "
+          f"attempt")

@@ -4,6 +4,7 @@ Each caller dials the demo bank's balance number (answered by the IVR, no agent
 needed), stays a second and hangs up; a waiting caller dials the menu and stays on
 the line, so the flow queues them when they press nothing. Every caller has its own
 number, so the sites' call topics say which site answered whom (by the caller token).
+``BusyPhone`` is the customers' side of callbacks: every dial meets a busy phone.
 """
 
 from __future__ import annotations
@@ -145,3 +146,54 @@ class Callers:
         for call in self.calls:
             call.proc.wait(60)
         return list(self.calls)
+
+
+# A customer's phone that is busy whenever a callback comes (SIPp as UAS).
+BUSY_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="busy">
+  <recv request="INVITE" crlf="true"/>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 486 Busy Here
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+</scenario>
+"""
+
+
+@dataclass
+class BusyPhone:
+    """Answers every INVITE to ``host``:``port`` with 486 Busy Here until stopped (the
+    callbacks' dial URI points here: each attempt is one dial, then a retry)."""
+
+    host: str
+    port: int
+    home: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "busy.xml").write_text(BUSY_SCENARIO)
+        sipp = shutil.which("sipp")
+        if sipp is None:
+            raise RuntimeError("sipp is missing (Debian's sip-tester): `./hotline test` "
+                               "installs it")
+        self.proc = subprocess.Popen(
+            [sipp, "-sf", str(self.home / "busy.xml"), "-i", self.host, "-p", str(self.port),
+             "-mp", str(free_node_port()), "-m", "100000", "-nostdin"],
+            cwd=self.home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)

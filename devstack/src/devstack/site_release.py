@@ -104,12 +104,14 @@ def site_values(*, site: str, peers: Sequence[str], kafka: str, cassandra: str,
                 peer_probes: Mapping[str, str] | None = None, traffic_share: int = 100,
                 timings: Mapping[str, int] | None = None,
                 replication: Mapping[str, int] | None = None,
-                keyspace: str = "hotline_callbacks") -> dict[str, Any]:
+                keyspace: str = "hotline_callbacks",
+                dial_uri_template: str | None = None) -> dict[str, Any]:
     """Values for one site on the dev node. ``flows``: name → IVR flow (default: the
     demo bank's). Callers reach the edge from the node's own addresses. ``witness``,
     ``peer_probes`` (peer → URL) and ``timings``: what a failover needs (without a
     witness the site never fails over). ``replication``: datacenter → replicas of the
-    callbacks keyspace (default: one in this site's datacenter)."""
+    callbacks keyspace (default: one in this site's datacenter). ``dial_uri_template``:
+    where callbacks are dialled (default: port 5060 of the node's address)."""
     flows = dict(flows) if flows is not None else {
         DEMO_TENANT: yaml.safe_load(DEMO_FLOW.read_text())}
     replicas: dict[str, int | None] = {dc: None for dc in ("dc-a", "dc-b")}
@@ -138,7 +140,7 @@ def site_values(*, site: str, peers: Sequence[str], kafka: str, cassandra: str,
             # The edge runs on the node too: INVITEs come from the node's addresses.
             "allowFrom": [f"{node_ip}/32", "127.0.0.1/32"],
             "agentUriTemplate": agent_uri_template,
-            "dialUriTemplate": f"sip:{{number}}@{node_ip}:5060",
+            "dialUriTemplate": dial_uri_template or f"sip:{{number}}@{node_ip}:5060",
             "drainSeconds": 60, "flows": flows,
             "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
                           "limits": {"memory": "1Gi"}},

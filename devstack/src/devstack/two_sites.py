@@ -131,14 +131,24 @@ class NodeSite:
                 parts.append(self.release.kubectl_run(*args))
             except HelmError as err:
                 parts.append(str(err))
-        parts.append(self.operator_log()[-3000:])
-        try:  # the peer's intervals this site shadows and adopts
-            parts.append(self.release.kubectl_run(
-                "logs", "-l", "app.kubernetes.io/component=interval-adoption", "--tail",
-                "40")[-3000:])
-        except HelmError as err:
-            parts.append(str(err))
+        parts.append(quiet(self.operator_log())[-3000:])
+        # The peer's intervals this site adopts; the stream workers' agents and routing.
+        for component in ("interval-adoption", "stream-workers"):
+            try:
+                parts.append(f"- {component}:\n" + quiet(self.release.kubectl_run(
+                    "logs", "-l", f"app.kubernetes.io/component={component}", "--tail",
+                    "300"))[-3000:])
+            except HelmError as err:
+                parts.append(str(err))
         return "\n".join(parts)
+
+
+NOISE = ("GET /healthz", "GET /readyz", "GET /ready ", "Timer 'repair' succeeded")
+
+
+def quiet(log: str) -> str:
+    """A log without the probes' and timers' routine lines."""
+    return "\n".join(line for line in log.splitlines() if not any(n in line for n in NOISE))
 
 
 @dataclass
@@ -299,7 +309,7 @@ def prepare(*, kafka: Mapping[str, KafkaCluster], cassandra: Mapping[str, Cassan
             mirrormaker: MirrorMaker, etcd: str, images: Mapping[str, Image],
             kubeconfig: Path, helm: Path, kubectl: Path, home: Path, suffix: str,
             token_key: str, agent_uri_template: str, keyspace: str,
-            workers: int = 1) -> TwoSites:
+            workers: int = 1, dial_uri_template: str | None = None) -> TwoSites:
     """The two sites' values and releases (namespaces ``<site>-<suffix>``), not yet
     installed. Both share the caller-token key (BI joins across sites) and one
     callbacks keyspace replicated to both datacenters."""
@@ -319,7 +329,7 @@ def prepare(*, kafka: Mapping[str, KafkaCluster], cassandra: Mapping[str, Cassan
             witness=f"http://127.0.0.1:{witness_ports[name]}",
             peer_probes={peer: f"http://{POD_GATEWAY}:{ports[peer].media_health}/readyz"},
             traffic_share=50, timings=TIMINGS, replication={"dc-a": 1, "dc-b": 1},
-            keyspace=keyspace)
+            keyspace=keyspace, dial_uri_template=dial_uri_template)
         sites[name] = NodeSite(name=name, release=release, ports=ports[name], values=values,
                                kafka=kafka[name], cassandra=cassandra[DATACENTERS[name]],
                                witness_port=witness_ports[name], workers=workers)

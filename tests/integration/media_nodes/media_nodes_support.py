@@ -173,15 +173,16 @@ def wait_for_event(bootstrap: str, catalog: Catalog, kind: type[EventModel],
 
 
 def start_sipp_uas(sipp: Path, scenario: Path, *, timeout_s: int = 60,
-                   port: int | None = None,
-                   host: str = "127.0.0.1") -> tuple[subprocess.Popen[str], int]:
-    """SIPp as a phone (UAS) on ``host``:``port`` (default: a free one), in the
-    background."""
+                   port: int | None = None, host: str = "127.0.0.1",
+                   calls: int = 1) -> tuple[subprocess.Popen[str], int]:
+    """SIPp as a phone (UAS) on ``host``:``port`` (default: a free one) for ``calls``
+    calls, in the background."""
     port = port or free_udp_port(host)
     base = scenario.with_suffix("")
     proc = subprocess.Popen(
         [str(sipp), "-sf", str(scenario), "-i", host, "-p", str(port),
-         "-mp", str(free_udp_port(host)), "-m", "1", "-nostdin", "-timeout", f"{timeout_s}s",
+         "-mp", str(free_udp_port(host)), "-m", str(calls), "-nostdin",
+         "-timeout", f"{timeout_s}s",
          "-timeout_error", "-trace_err", "-trace_msg", "-message_file", f"{base}.msg",
          "-error_file", f"{base}.err"],
         cwd=scenario.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
