@@ -24,7 +24,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
 from hotline_events.catalog import Catalog, default_catalog
-from hotline_events.envelope import Event, decode, header_map
+from hotline_events.envelope import Event, decode, header_map, refuse_if_ahead
 from hotline_events.errors import CatalogError, ContractError
 from hotline_events.producer import PRODUCER_DEFAULTS
 
@@ -157,6 +157,7 @@ class ContractConsumer:
             return None
         try:
             event = decode(msg.headers(), value)
+            refuse_if_ahead(event, time.time())
         except ContractError as exc:
             self._dead_letter(msg, exc)
             self._consumer.store_offsets(message=msg)

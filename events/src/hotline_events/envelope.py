@@ -182,3 +182,19 @@ def decode(headers: RawHeaders, value: bytes | None) -> Event:
         raise ContractError(exc.reason, event_type=ce_type,
                             field="ce_source" if "ce_source" in exc.reason else "traceparent"
                             ) from None
+
+
+# How far ahead of a consumer's clock an event's ce_time may be (sites' clocks are
+# NTP-synced). Further ahead, it would hold routing, service levels or a peer's
+# liveness at a time that has not come.
+MAX_AHEAD_S = 120.0
+
+
+def refuse_if_ahead(event: Event, now: float, max_ahead_s: float = MAX_AHEAD_S) -> None:
+    """``ContractError`` (field ``ce_time``) if ``event`` is dated more than
+    ``max_ahead_s`` after ``now``: consumers dead-letter it like any broken record."""
+    ahead = event.time.timestamp() - now
+    if ahead > max_ahead_s:
+        raise ContractError(f"ce_time {format_time(event.time)} is {ahead:.0f} s ahead of "
+                            f"this consumer's clock (more than {max_ahead_s:.0f} s)",
+                            event_type=event.type, field="ce_time")

@@ -83,6 +83,10 @@ app = faust.App(
     web_port=settings.web_port,
     canonical_url=settings.canonical_url,  # the assignor tells the others this address
     web_in_thread=False,
+    # Faust's /table pages serve the tables' contents (screen pops, routing state) and
+    # /router the workers' addresses; table_route forwards without them.
+    web_tables_enabled=False,
+    web_router_enabled=False,
 )
 # Commits that never pass an event not durably processed; see kafka_consumer.py.
 app.transport = (InLoopTransport if settings.consumer_in_loop else Transport)(

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from hotline_events.envelope import Event, decode
+from hotline_events.envelope import Event, decode, refuse_if_ahead
 from hotline_events.errors import ContractError
 
 log = logging.getLogger("hotline_streams.follower")
@@ -95,6 +95,7 @@ class TopicFollower:
         self.positions[partition] = offset + 1
         try:
             event = decode(msg.headers(), msg.value())
+            refuse_if_ahead(event, time.time())
         except ContractError as exc:
             # Not ours to dead-letter (the producing site's consumers do that on its
             # own topic); counted and logged, the shadow goes on without it.

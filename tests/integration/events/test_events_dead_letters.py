@@ -7,6 +7,7 @@ import json
 import logging
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
@@ -124,3 +125,39 @@ def test_invalid_record_is_dead_lettered_and_consuming_goes_on(
     log = "\n".join(r.getMessage() for r in caplog.records)
     assert f"{topic}[{received[0].partition}]@1" in log
     assert answered.call_id in log and "consuming continues" in log
+
+
+def test_an_event_dated_ahead_of_the_clock_is_dead_lettered(
+        kafka_site_a: KafkaCluster, catalog: Catalog) -> None:
+    """A valid record dated an hour ahead (a forged or broken producer) would hold
+    routing and service levels at a time that has not come: dead-lettered, naming
+    ce_time; an event a few seconds ahead (clock skew) is taken."""
+    bootstrap = kafka_site_a.bootstrap
+    topic = catalog.topic_for_type(CallAnswered.TYPE).name
+    producer = EventProducer(bootstrap, SOURCE, catalog=catalog)
+    now = datetime.now(UTC)
+    ahead = Event(data=examples()[CallAnswered.TYPE], source=SOURCE,
+                  time=now + timedelta(hours=1))
+    skewed = Event(data=examples()[CallCompleted.TYPE], source=SOURCE,
+                   time=now + timedelta(seconds=5))
+    for event in (ahead, skewed):
+        producer.publish_event(event)
+    producer.flush()
+
+    consumer = ContractConsumer(bootstrap, f"ahead-{uuid.uuid4().hex[:8]}", [topic],
+                                catalog=catalog)
+    received: list[Received] = []
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and not received:
+            item = consumer.poll(0.5)
+            if item is not None:
+                received.append(item)
+    finally:
+        consumer.close()
+    assert [r.event.id for r in received] == [skewed.id]
+    assert consumer.dead_lettered == 1
+    _key, _value, headers = read_all(bootstrap, topic + ".deadletter", 1)[0]
+    assert headers["ce_id"] == ahead.id.encode()
+    assert headers["dlq_error_field"] == b"ce_time"
+    assert b"ahead of this consumer's clock" in headers["dlq_error"]

@@ -3,14 +3,16 @@
 site-a and site-b each publish heartbeats on their own Kafka; MirrorMaker 2 carries
 them across; each site's operator (one kopf process serving both namespaces) also
 probes its peer over HTTP. site-b dies (its resource is deleted and its probe stops
-answering): site-a takes its traffic with the witness's lease, then hands it back
-after the hold-down once site-b returns.
+answering) while forged heartbeats of it appear at site-a: site-a takes its traffic
+with the witness's lease all the same, then hands it back after the hold-down once
+site-b returns.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -32,8 +34,10 @@ from hotline_events.models.sites import (
     SiteAdoptionRequested,
     SiteFailback,
     SiteFailover,
+    SiteHeartbeat,
     SiteTrafficSplit,
 )
+from hotline_events.producer import EventProducer
 from hotline_events.topics import ensure_topics
 from hotline_operators import crds
 
@@ -136,7 +140,7 @@ def site_events(bootstrap: str, wanted: type[EventModel], count: int, token: int
 
 
 def test_site_loss_fails_over_and_recovery_fails_back(
-    two_sites: dict[str, Any], operator_api: ApiClient,
+    two_sites: dict[str, Any], operator_api: ApiClient, caplog: pytest.LogCaptureFixture,
 ) -> None:
     objects, ns = two_sites["objects"], two_sites["namespaces"]
     # Both sites see each other's mirrored heartbeats first.
@@ -148,10 +152,24 @@ def test_site_loss_fails_over_and_recovery_fails_back(
     objects.delete_namespaced_custom_object(crds.GROUP, crds.VERSION, ns["site-b"],
                                             crds.SITES, "site-b")
     two_sites["probes"]["site-b"].alive = False
+    # Someone with access to site-a's Kafka forges site-b's heartbeats where site-a reads
+    # them: one dated an hour ahead, one from a process that is not site-b's operator.
+    # Neither keeps the dead site "alive".
+    forged = EventProducer(two_sites["kafka"]["site-a"].bootstrap,
+                           "//hotline/site-b/operator/forged",
+                           catalog=default_catalog().prefixed("site-b."))
+    beat = SiteHeartbeat(site="site-b", sequence=10**6, state="active", serving=("site-b",),
+                         traffic_share=0.5, fencing_token=1)
+    forged.publish_event(Event(data=beat, source=forged.source,
+                               time=datetime.now(UTC) + timedelta(hours=1)))
+    forged.publish_event(Event(data=beat, source="//hotline/site-b/media-node/mn-1"))
+    forged.flush(10)
     site_a = wait_condition(objects, ns["site-a"], "FailedOver", "True", timeout=60)
     took = time.monotonic() - lost_at
     print(f"\nfailover: site-b lost -> site-a FailedOver in {took:.1f} s")
     assert site_a["status"]["trafficShare"] == 100
+    assert "ignoring heartbeat" in caplog.text and "ahead of this site's clock" in caplog.text
+    assert "is not site-b's operator" in caplog.text
     assert site_a["status"]["failedPeers"] == ["site-b"]
     media = client.AppsV1Api(operator_api).read_namespaced_deployment(
         "site-a-media-nodes", ns["site-a"])

@@ -1,10 +1,12 @@
 """Two stream workers of one app share the tenants' partitions; a tenant's pages are the
 same on both (the worker that does not hold the tenant forwards to the one that does),
-so a wallboard behind the workers' Service never shows an empty queue by bad luck."""
+so a wallboard behind the workers' Service never shows an empty queue by bad luck.
+Faust's own pages that list the tables' contents and the workers are not served."""
 
 from __future__ import annotations
 
 import json
+import urllib.error
 from typing import Any
 
 import pytest
@@ -44,5 +46,12 @@ def test_every_tenant_page_is_the_same_on_both_workers(streams: Any) -> None:
             assert pages[0] == pages[1], (tenant, pages)
             assert [(a["agent_id"], a["state"]) for a in pages[0]["agents"]] == [
                 (f"{tenant}-a1", "ready")], pages[0]
+        # Screen pops and routing state are not readable through Faust's /table pages,
+        # nor the workers' addresses through /router (forwarding does not need them).
+        for worker in (first, second):
+            for path in ("/table/", "/table/call-context/", "/router/"):
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    worker.get(path)
+                assert refused.value.code == 404, path
     finally:
         second.stop()

@@ -4,13 +4,21 @@ naming the field; the header+body round trip is lossless."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from hotline_events import REGISTRY, ContractError, Event, decode, encode
-from hotline_events.envelope import decode_body, format_time, header_map, headers_of
+from hotline_events.envelope import (
+    MAX_AHEAD_S,
+    decode_body,
+    format_time,
+    header_map,
+    headers_of,
+    refuse_if_ahead,
+)
 from hotline_events.examples import example_body, examples, invalid_bodies
 from hotline_events.schemas import schema_of
 
@@ -145,3 +153,16 @@ def test_event_time_is_normalised_to_utc_and_needs_a_zone() -> None:
 def test_headers_of_has_no_traceparent_when_none_given() -> None:
     event = Event(data=examples()["hotline.call.held.v1"], source=SOURCE)
     assert "traceparent" not in dict(headers_of(event))
+
+
+def test_an_event_dated_further_ahead_than_the_skew_is_a_contract_error() -> None:
+    data = next(iter(examples().values()))
+    now = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+    for taken in (now - timedelta(days=1), now, now + timedelta(seconds=MAX_AHEAD_S)):
+        refuse_if_ahead(Event(data=data, source="//hotline/site-a/test/x", time=taken),
+                        now.timestamp())
+    with pytest.raises(ContractError) as refused:
+        refuse_if_ahead(Event(data=data, source="//hotline/site-a/test/x",
+                              time=now + timedelta(hours=1)), now.timestamp())
+    assert refused.value.field == "ce_time"
+    assert "3600 s ahead" in str(refused.value)

@@ -7,6 +7,7 @@ import pytest
 from hotline_operators.failover.logic import (
     FAILBACK_STEPS,
     decide,
+    heartbeat_refusal,
     remaining_steps,
     serving_failed,
 )
@@ -79,3 +80,25 @@ def test_a_peer_being_handed_back_is_no_longer_served_here() -> None:
     assert serving_failed(["site-b", "site-c"], ["site-b"]) == ["site-c"]
     assert serving_failed(["site-b"], []) == ["site-b"]
     assert serving_failed([], ["site-b"]) == []
+
+
+OPERATOR_B = "//hotline/site-b/operator/op-b-0"
+
+
+def test_the_peers_own_heartbeat_counts_within_the_clock_skew() -> None:
+    for at in (90.0, 100.0, 104.9):
+        assert heartbeat_refusal(peer="site-b", site="site-b", source=OPERATOR_B, at=at,
+                                 now=100.0) is None
+
+
+@pytest.mark.parametrize(("site", "source", "at", "why"), [
+    # Dated an hour ahead: it would keep a dead peer "alive" for that hour.
+    ("site-b", OPERATOR_B, 3700.0, "ahead of this site's clock"),
+    ("site-b", "//hotline/site-b/media-node/mn-1", 100.0, "is not site-b's operator"),
+    ("site-b", "//hotline/site-c/operator/op-c", 100.0, "is not site-b's operator"),
+    ("site-c", OPERATOR_B, 100.0, "not 'site-b'"),
+])
+def test_a_forged_heartbeat_does_not_count(site: str, source: str, at: float,
+                                           why: str) -> None:
+    refused = heartbeat_refusal(peer="site-b", site=site, source=source, at=at, now=100.0)
+    assert refused is not None and why in refused

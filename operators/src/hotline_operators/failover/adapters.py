@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import requests
@@ -12,6 +13,7 @@ from hotline_events.catalog import default_catalog, mirrored
 from hotline_events.envelope import decode
 from hotline_events.errors import ContractError
 from hotline_events.models.sites import SiteHeartbeat
+from hotline_operators.failover.logic import heartbeat_refusal
 from hotline_operators.failover.models import WitnessAnswer
 
 log = logging.getLogger("hotline.operator.failover")
@@ -33,6 +35,7 @@ class PeerHeartbeats:
                                    "auto.offset.reset": "earliest",
                                    "logger": log})
         self._assigned: set[str] = set()
+        self.refused = 0
 
     def _assign_new(self) -> None:
         # A peer's mirrored topic appears only once MirrorMaker has seen it.
@@ -62,11 +65,19 @@ class PeerHeartbeats:
                 log.warning("ignoring a malformed heartbeat on %s@%s: %s", msg.topic(),
                             msg.offset(), exc)
                 continue
-            if isinstance(event.data, SiteHeartbeat):
-                peer = self.topics.get(msg.topic() or "")
-                if peer is not None:
-                    at = event.time.timestamp()
-                    self.last[peer] = max(self.last.get(peer, 0.0), at)
+            peer = self.topics.get(msg.topic() or "")
+            if isinstance(event.data, SiteHeartbeat) and peer is not None:
+                at, now = event.time.timestamp(), time.time()
+                refused = heartbeat_refusal(peer=peer, site=event.data.site,
+                                            source=event.source, at=at, now=now)
+                if refused is not None:
+                    self.refused += 1
+                    log.warning("ignoring heartbeat %s on %s@%s for %s: %s; it does not "
+                                "count as %s alive (%d ignored so far)", event.id,
+                                msg.topic(), msg.offset(), peer, refused, peer, self.refused)
+                    continue
+                # Within the skew, a heartbeat counts as heard now, never later.
+                self.last[peer] = max(self.last.get(peer, 0.0), min(at, now))
         return self.last
 
     def close(self) -> None:

@@ -22,6 +22,24 @@ from hotline_operators.failover.models import (
     WitnessAnswer,
 )
 
+# A heartbeat may be this far ahead of our clock (two sites' clocks, NTP-synced).
+MAX_CLOCK_SKEW_S = 5.0
+
+
+def heartbeat_refusal(*, peer: str, site: str, source: str, at: float, now: float,
+                      max_skew_s: float = MAX_CLOCK_SKEW_S) -> str | None:
+    """Why a heartbeat read on ``peer``'s mirrored topic does not count (None: it
+    counts). Only the peer's operator speaks for it, and a heartbeat dated ahead of
+    now would keep a dead peer "alive" until that date, blocking every failover."""
+    if site != peer:
+        return f"it is about {site!r}, not {peer!r}"
+    if not source.startswith(f"//hotline/{peer}/operator/"):
+        return f"its source {source!r} is not {peer}'s operator"
+    if at > now + max_skew_s:
+        return (f"it is dated {at - now:.0f} s ahead of this site's clock (more than "
+                f"{max_skew_s:.0f} s of skew)")
+    return None
+
 
 def peer_suspected(view: PeerView, timings: Timings) -> bool:
     heard_or_watched = (view.last_heartbeat if view.last_heartbeat is not None

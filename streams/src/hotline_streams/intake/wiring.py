@@ -6,9 +6,10 @@ per-message cost is paid once)."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
-from hotline_events.envelope import decode
+from hotline_events.envelope import decode, refuse_if_ahead
 from hotline_events.errors import ContractError
 from hotline_events.models import EventModel
 from hotline_events.models.agents import TYPES as AGENT_TYPES
@@ -68,6 +69,7 @@ async def intake(stream: Any) -> None:
             continue
         try:
             event = decode(headers, record.value)
+            refuse_if_ahead(event, time.time())
         except ContractError as exc:
             topic = record.message.topic
             name = catalog.topic(topic).dead_letter_name
