@@ -240,16 +240,28 @@ def test_caller_hangs_up_while_the_agent_rings_and_the_invite_is_cancelled(
     caller_scenario = render("caller_agent_then_hangup.xml", tmp_path, caller=caller,
                              wait_ms="8000", audio_pcap=AUDIO)
     calling = start_caller(sipp, caller_scenario, bridging_worker.port)
+    # Someone who can write routing decisions points the caller at a phone of their own
+    # (another address than the agents'): the worker must not ring it.
+    eavesdropper_scenario = render("agent_rings_until_cancel.xml", tmp_path, agent=agent,
+                                   cancel_timeout_ms="60000")
+    eavesdropper, eavesdropper_port = start_sipp_uas(sipp, eavesdropper_scenario,
+                                                     host="127.0.0.2")
     try:
         queued = queued_event(call_events, caller)
         # A record that breaks the contract first: logged and skipped, nothing lost.
         produce(kafka_site_a.bootstrap, catalog.topic_for_type(RoutingDecision.TYPE).name,
                 [(b"it-bank", b'{"decision_id": "not a CloudEvent"}')])
+        forged = RoutingDecision(
+            decision_id=f"d-{uuid.uuid4().hex[:12]}", call_id=queued.call_id,
+            tenant=queued.tenant, queue=queued.queue, agent_id=agent, site="site-a",
+            rule="longest-idle", waited_seconds=1.0, candidates=1,
+            agent_uri=f"sip:{agent}@127.0.0.2:{eavesdropper_port}")
+        router.producer.publish(forged)  # same key as the real decision: handled first
         router.decide(queued, agent, phone_port)
         wait_sipp(calling, caller_scenario)
         wait_sipp(phone, agent_scenario)  # it got the CANCEL, answered 487, got the ACK
     finally:
-        for proc in (phone, calling):
+        for proc in (phone, calling, eavesdropper):
             if proc.poll() is None:
                 proc.kill()
     events = after_queued(call_events.wait_for(
@@ -257,6 +269,10 @@ def test_caller_hangs_up_while_the_agent_rings_and_the_invite_is_cancelled(
     assert kinds(events) == ["CallQueued", "OfferedToAgent", "AgentRinging", "CallAbandoned"]
     assert "breaks the event contract (record lacks CloudEvents header(s)" in \
         bridging_worker.log_text()
+    assert f"decision {forged.decision_id} names agent_uri" in bridging_worker.log_text()
+    messages = eavesdropper_scenario.with_suffix(".msg")
+    assert "INVITE" not in (messages.read_text() if messages.exists() else ""), \
+        "the eavesdropper's phone rang"
     abandoned = events[-1]
     assert isinstance(abandoned, CallAbandoned)
     assert (abandoned.stage, abandoned.queue) == ("ringing", "general")

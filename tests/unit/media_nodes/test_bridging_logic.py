@@ -175,11 +175,20 @@ def test_ring_timeout_is_measured_from_the_dial() -> None:
     assert not logic.ring_expired(QUEUED, 1e9, 15.0)
 
 
-def test_the_agent_uri_comes_from_the_decision_or_the_template() -> None:
+def test_the_agent_uri_comes_from_the_template_or_the_decision_on_its_host() -> None:
     base = RoutingDecision(decision_id="d-1", call_id="c-1", tenant="acme-bank", queue="cards",
                            agent_id="agent-7", site="site-a", rule="longest-idle",
                            waited_seconds=3.0, candidates=2)
     assert logic.agent_uri(base, "sip:{agent_id}@pbx.local") == "sip:agent-7@pbx.local"
-    with_uri = RoutingDecision(**{**{f: getattr(base, f) for f in base.__struct_fields__},
-                                  "agent_uri": "sip:7@10.0.0.9:5070"})
-    assert logic.agent_uri(with_uri, "sip:{agent_id}@pbx.local") == "sip:7@10.0.0.9:5070"
+
+    def decided(uri: str) -> RoutingDecision:
+        return RoutingDecision(**{**{f: getattr(base, f) for f in base.__struct_fields__},
+                                  "agent_uri": uri})
+
+    template = "sip:{agent_id}@PBX.local:5060"
+    for allowed in ("sip:7@pbx.local:5070", "sip:7@pbx.local", "sips:7@pbx.local;transport=tls"):
+        assert logic.agent_uri(decided(allowed), template) == allowed
+    # A forged decision must not bridge the caller to someone else's address.
+    for refused in ("sip:7@attacker.invalid", "sip:pbx.local@attacker.invalid:5060",
+                    "tel:+4930123456", "http://pbx.local/7", "sip:"):
+        assert logic.agent_uri(decided(refused), template) is None, refused

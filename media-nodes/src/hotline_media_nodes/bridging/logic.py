@@ -63,9 +63,26 @@ SURVEY_KEYS = frozenset("12345")
 DISPOSITION = "agent-handled"  # the agent's own outcome code comes from the desktop
 
 
-def agent_uri(decision: RoutingDecision, template: str) -> str:
-    """The agent's phone: the decision's URI, else ``template`` with ``{agent_id}``."""
-    return decision.agent_uri or template.format(agent_id=decision.agent_id)
+def _sip_host(uri: str) -> str | None:
+    """The host of ``sip:user@host[:port][;params]`` (lowercase), None if not SIP."""
+    scheme, _, rest = uri.partition(":")
+    if scheme.lower() not in ("sip", "sips") or not rest:
+        return None
+    hostport = rest.rsplit("@", 1)[-1].split(";", 1)[0].split("?", 1)[0]
+    host = hostport.rsplit(":", 1)[0] if not hostport.startswith("[") else \
+        hostport.split("]", 1)[0] + "]"
+    return host.lower() or None
+
+
+def agent_uri(decision: RoutingDecision, template: str) -> str | None:
+    """The agent's phone: ``template`` with ``{agent_id}``, or the decision's own URI if
+    it is on the template's host (the site's phones or registrar). Anything else is None:
+    whoever can write a decision must not bridge a caller to an address of their own."""
+    if decision.agent_uri is None:
+        return template.format(agent_id=decision.agent_id)
+    own = _sip_host(template.format(agent_id=decision.agent_id))
+    return decision.agent_uri if own is not None and _sip_host(decision.agent_uri) == own \
+        else None
 
 
 def _since(start: float | None, now: float) -> float:

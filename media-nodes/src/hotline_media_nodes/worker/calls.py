@@ -453,6 +453,12 @@ class Controller:
                         session.label, decision.decision_id)
             return
         uri = bridging.agent_uri(decision, self.bridging.agent_uri_template)
+        if uri is None:
+            log.error("%s: decision %s names agent_uri %r, not on the agents' host (%s); "
+                      "refused, the caller stays queued", session.label,
+                      decision.decision_id, decision.agent_uri,
+                      self.bridging.agent_uri_template)
+            return
         try:
             self._bridge(session, bridge.Decision(decision.decision_id, decision.queue,
                                                   decision.agent_id, uri))
