@@ -20,6 +20,7 @@ p50/p95 per step.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -42,6 +43,7 @@ from kubernetes import client, config
 from devstack.peer_probe import PeerHealthEndpoint
 from devstack.process import wait_for
 from devstack.stack import Component, Stack
+from devstack.witness_store import write_site_keys
 from hotline_events.catalog import default_catalog
 from hotline_events.envelope import decode
 from hotline_events.models.sites import SiteHeartbeat
@@ -53,6 +55,7 @@ from hotline_operators.edge.logic import listed_uris
 from hotline_operators.failover.logic import FAILOVER_STEPS
 from hotline_operators.site.models import EdgeDestination, EdgeSpec
 from hotline_operators.traffic.logic import dispatcher_list
+from hotline_operators.witness.signing import KEYS_DIR_ENV, sign
 
 T = TypeVar("T")
 STEPS = ("decision", *FAILOVER_STEPS, "edge-reloaded")
@@ -81,14 +84,21 @@ def free_port() -> int:
 WITNESS_PEER_TIMEOUT_S = 2  # the shortest etcd lease TTL
 
 
+def keys_dir(logs: Path) -> Path:
+    """The sites' witness keys (the witness's --keys-dir, the operators' env)."""
+    return logs / "witness-keys"
+
+
 def start_witness(logs: Path, etcd: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
+    write_site_keys(keys_dir(logs), ("site-a", "site-b"))
     with (logs / "witness.log").open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "hotline_operators.witness",
                                  "--etcd", etcd,
                                  "--prefix", f"/hotline/bench-{uuid.uuid4().hex[:8]}",
                                  "--host", "127.0.0.1", "--port", str(port),
-                                 "--peer-timeout", str(WITNESS_PEER_TIMEOUT_S)],
+                                 "--peer-timeout", str(WITNESS_PEER_TIMEOUT_S),
+                                 "--keys-dir", str(keys_dir(logs))],
                                 stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
@@ -217,7 +227,8 @@ def operator(kubeconfig: Path, namespace: str, log: Path) -> subprocess.Popen[by
         return subprocess.Popen(
             [sys.executable, "-m", "kopf", "run", "--standalone", "-n", namespace,
              "-m", "hotline_operators.operator"], stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+            env={**os.environ, "KUBECONFIG": str(kubeconfig),
+                 KEYS_DIR_ENV: str(keys_dir(log.parent))})
 
 
 def last_heartbeat(bootstrap: str, site: str) -> float:
@@ -299,8 +310,11 @@ def one_run(n: int, api: client.ApiClient, kubeconfig: Path, stack: Stack, witne
         times |= {step: stamp(progress["at"][step]) - lost for step in FAILOVER_STEPS}
         times["edge-reloaded"] = edge_reloaded() - lost
         # Hand the lease back so the next run's takeover is a new one.
-        requests.post(witness + "/release", json={"failed_site": "site-b",
-                                                  "token": progress["token"]}, timeout=5)
+        body = json.dumps({"failed_site": "site-b", "token": progress["token"]}).encode()
+        key = (keys_dir(logs) / "site-a").read_bytes().strip()
+        requests.post(witness + "/release", data=body, timeout=5, headers={
+            "Content-Type": "application/json",
+            **sign("site-a", key, "POST", "/release", body, time.time())})
         return times
     finally:
         for proc in procs.values():

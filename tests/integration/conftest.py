@@ -13,6 +13,7 @@ from devstack.witness_store import WitnessStore
 from helpers.kube import establish
 from helpers.witness import WitnessProcess
 from hotline_operators import crds
+from hotline_operators.witness.signing import KEYS_DIR_ENV
 
 
 @pytest.fixture(scope="session")
@@ -29,9 +30,16 @@ def operator_api(kube: KubeTools) -> Iterator[ApiClient]:
 def witness(witness_store: WitnessStore,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The failover witness as a real HTTP service on the stack's etcd (peer timeout
-    2 s), under a key prefix of its own: each module starts with no leases."""
+    2 s), under a key prefix of its own: each module starts with no leases. Its sites'
+    keys are in ``$HOTLINE_WITNESS_KEYS_DIR`` meanwhile (``helpers.witness``)."""
     process = WitnessProcess(witness_store.url,
                              tmp_path_factory.mktemp("witness") / "witness.log")
     process.start()
-    yield process.url
-    process.stop()
+    # The module's operators sign their requests with these keys.
+    env = pytest.MonkeyPatch()
+    env.setenv(KEYS_DIR_ENV, str(process.keys_dir))
+    try:
+        yield process.url
+    finally:
+        env.undo()
+        process.stop()

@@ -44,6 +44,7 @@ DEMO_CALLBACK_POLICY = {"time_zone": "UTC", "max_attempts": 3, "retry_backoff_s"
 CHART_IMAGES = {"operator": "operator", "streams": "streams", "mediaNode": "media-node",
                 "edge": "edge"}
 TOKEN_SECRET, RECORDING_SECRET = "hotline-caller-token", "hotline-recording-key"
+WITNESS_KEYS_SECRET = "hotline-witness-keys"  # the chart's witness.keysSecret default
 
 
 @dataclass(frozen=True)
@@ -163,11 +164,18 @@ def site_values(*, site: str, peers: Sequence[str], kafka: str, cassandra: str,
     }
 
 
-def secret_manifests(namespace: str, token_key: str | None = None) -> list[dict[str, Any]]:
-    """The caller-token key and the recording key, fresh random ones by default."""
+def secret_manifests(namespace: str, token_key: str | None = None,
+                     witness_keys: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The caller-token key, the recording key and the sites' witness keys (site → key),
+    fresh random ones by default."""
     token = token_key or secrets.token_urlsafe(32)
     recording = base64.b64encode(secrets.token_bytes(32)).decode()
+    witness = dict(witness_keys) if witness_keys is not None else {
+        site: secrets.token_urlsafe(32) for site in ("site-a", "site-b")}
     return [
+        {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+         "metadata": {"name": WITNESS_KEYS_SECRET, "namespace": namespace},
+         "stringData": witness},
         {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
          "metadata": {"name": TOKEN_SECRET, "namespace": namespace},
          "stringData": {"token-key": token}},
@@ -214,13 +222,14 @@ class Release:
         path.write_text(yaml.safe_dump(dict(values), sort_keys=False))
         return path
 
-    def create_namespace_and_secrets(self, token_key: str | None = None) -> None:
+    def create_namespace_and_secrets(self, token_key: str | None = None,
+                                     witness_keys: Mapping[str, str] | None = None) -> None:
         manifest = self.workdir / f"{self.name}-secrets.yaml"
         self.workdir.mkdir(parents=True, exist_ok=True)
         namespace = {"apiVersion": "v1", "kind": "Namespace",
                      "metadata": {"name": self.namespace}}
         manifest.write_text(yaml.safe_dump_all(
-            [namespace, *secret_manifests(self.namespace, token_key)]))
+            [namespace, *secret_manifests(self.namespace, token_key, witness_keys)]))
         self.kubectl_run("apply", "-f", str(manifest))
 
     def not_ready(self, site: str = "site-a") -> list[str]:

@@ -38,6 +38,7 @@ from devstack.mirrormaker import MirrorMaker
 from devstack.network import POD_GATEWAY
 from devstack.process import ManagedProcess, wait_for, wait_until
 from devstack.site_release import HelmError, Release, SitePorts, free_node_port, site_values
+from devstack.witness_store import write_site_keys
 
 log = logging.getLogger("devstack.two_sites")
 
@@ -168,15 +169,26 @@ class TwoSites:
 
     # -- set up ---------------------------------------------------------------------
 
+    @property
+    def witness_keys_dir(self) -> Path:
+        return self.home / "witness-keys"
+
+    @property
+    def witness_keys(self) -> dict[str, str]:
+        """Site → the key that signs its requests to the witness (made once per drill)."""
+        return write_site_keys(self.witness_keys_dir, self.sites)
+
     def start_witness(self) -> None:
         """One witness process per site link, all on the same etcd (the witness keeps
         nothing itself, so any of them answers for every site)."""
+        write_site_keys(self.witness_keys_dir, self.sites)  # before a witness reads them
         for name, site in self.sites.items():
             process = ManagedProcess(
                 name=f"witness-{name}",
                 argv=[sys.executable, "-m", "hotline_operators.witness", "--etcd", self.etcd,
                       "--host", "127.0.0.1", "--port", str(site.witness_port),
-                      "--peer-timeout", str(self.witness_timeout_s)],
+                      "--peer-timeout", str(self.witness_timeout_s),
+                      "--keys-dir", str(self.witness_keys_dir)],
                 log_path=self.home / f"witness-{name}.log")
             process.start()
             self.witnesses[name] = process
@@ -202,7 +214,9 @@ class TwoSites:
         once the first one's setup Job is done: both create the shared callbacks
         keyspace, and concurrent schema changes in two datacenters can fail."""
         for site in self.sites.values():
-            site.release.create_namespace_and_secrets(self.token_key)
+            # Each site's operator gets its own witness key, the witnesses every key.
+            site.release.create_namespace_and_secrets(
+                self.token_key, {site.name: self.witness_keys[site.name]})
         first, *others = self.sites.values()
         with concurrent.futures.ThreadPoolExecutor(len(self.sites)) as pool:
             installs = [pool.submit(first.release.install, first.values, timeout_s)]

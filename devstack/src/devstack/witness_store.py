@@ -9,6 +9,8 @@ tokens are what must survive a crash, and tests stop and start it on its data.
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,3 +99,18 @@ def start(run_dir: Path, ports: PortAllocator) -> WitnessStore:
     )
     process.start()
     return WitnessStore(url=url, process=process)
+
+
+def write_site_keys(directory: Path, sites: Iterable[str]) -> dict[str, str]:
+    """A fresh random request-signing key per site, one file per site named by it (what
+    the witness's ``--keys-dir`` and the operators' ``HOTLINE_WITNESS_KEYS_DIR`` read,
+    and what a mounted Secret looks like); returns site → key."""
+    directory.mkdir(parents=True, exist_ok=True)
+    keys: dict[str, str] = {}
+    for site in sites:
+        path = directory / site
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        keys[site] = path.read_text().strip()
+    return keys

@@ -20,9 +20,10 @@ from devstack import witness_store
 from devstack.network import PortAllocator
 from devstack.process import wait_for
 from devstack.witness_store import WitnessStore
-from helpers.witness import PEER_TIMEOUT_S, WitnessProcess
+from helpers.witness import PEER_TIMEOUT_S, WitnessProcess, post
 from hotline_operators.failover.adapters import WitnessClient
 from hotline_operators.failover.models import WitnessAnswer
+from hotline_operators.witness.signing import KEYS_DIR_ENV
 
 pytestmark = pytest.mark.integration
 
@@ -44,12 +45,13 @@ def etcd(tmp_path: Path) -> Iterator[WitnessStore]:
 def witness(etcd: WitnessStore, tmp_path: Path) -> Iterator[WitnessProcess]:
     process = WitnessProcess(etcd.url, tmp_path / "witness.log")
     process.start()
-    yield process
-    process.stop()
-
-
-def post(url: str, path: str, body: object) -> requests.Response:
-    return requests.post(url + path, json=body, timeout=5)
+    env = pytest.MonkeyPatch()
+    env.setenv(KEYS_DIR_ENV, str(process.keys_dir))  # what ``post`` signs with
+    try:
+        yield process
+    finally:
+        env.undo()
+        process.stop()
 
 
 def leases(url: str) -> dict[str, Any]:
@@ -136,7 +138,7 @@ def test_a_restarted_witness_or_etcd_changes_nothing(witness: WitnessProcess,
 def test_with_etcd_down_the_witness_says_so_and_decides_nothing(
         witness: WitnessProcess, etcd: WitnessStore) -> None:
     token = take_over(witness.url)
-    client = WitnessClient(witness.url)
+    client = WitnessClient(witness.url, A, witness.keys[A])
 
     etcd.stop()
     health = requests.get(witness.url + "/healthz", timeout=5)

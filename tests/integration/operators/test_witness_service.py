@@ -1,18 +1,21 @@
-"""The witness as a real HTTP service: one lease at a time, fencing tokens, no split brain."""
+"""The witness as a real HTTP service: one lease at a time, fencing tokens, no split brain;
+only its sites, each signing with its own key, may heartbeat, take over or release."""
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import requests
 
+from helpers.witness import post
+from hotline_operators.witness.signing import KEYS_DIR_ENV, sign
+
 pytestmark = pytest.mark.integration
-
-
-def post(url: str, path: str, body: object) -> requests.Response:
-    return requests.post(url + path, json=body, timeout=5)
 
 
 def takeover_until(url: str, holder: str, failed: str, alive: list[str],
@@ -66,7 +69,48 @@ def test_leases_follow_what_the_witness_can_see(witness: str) -> None:
 def test_bad_requests_name_the_field(witness: str) -> None:
     answer = post(witness, "/takeover", {"holder": "site-a"})
     assert answer.status_code == 400 and "failed_site" in answer.text
-    answer = requests.post(witness + "/heartbeat", data="not json", timeout=5)
+    key = (Path(os.environ[KEYS_DIR_ENV]) / "site-a").read_bytes().strip()
+    answer = requests.post(witness + "/heartbeat", data="not json", timeout=5,
+                           headers=sign("site-a", key, "POST", "/heartbeat", b"not json",
+                                        time.time()))
     assert answer.status_code == 400 and "JSON" in answer.text
     answer = post(witness, "/takeover", {"holder": "site-a", "failed_site": "site-a"})
     assert answer.status_code == 400 and "itself" in answer.text
+
+
+def test_only_a_site_signing_for_itself_is_heard(witness: str) -> None:
+    body = {"holder": "site-c", "failed_site": "site-z"}
+    data = json.dumps(body).encode()
+    key_c = (Path(os.environ[KEYS_DIR_ENV]) / "site-c").read_bytes().strip()
+
+    def raw(headers: dict[str, str], payload: bytes = data) -> requests.Response:
+        return requests.post(witness + "/takeover", data=payload, timeout=5,
+                             headers={"Content-Type": "application/json", **headers})
+
+    # Anyone who reaches the port: unsigned, a wrong key, an old signature, a changed body.
+    unsigned = raw({})
+    assert unsigned.status_code == 401 and "unsigned" in unsigned.json()["reason"]
+    wrong = raw(sign("site-c", b"not-site-c-key-0123456789", "POST", "/takeover", data,
+                     time.time()))
+    assert wrong.status_code == 401 and "does not verify" in wrong.json()["reason"]
+    old = raw(sign("site-c", key_c, "POST", "/takeover", data, time.time() - 120))
+    assert old.status_code == 401 and "away from the witness's clock" in old.json()["reason"]
+    changed = raw(sign("site-c", key_c, "POST", "/takeover", data, time.time()),
+                  json.dumps({"holder": "site-c", "failed_site": "site-a"}).encode())
+    assert changed.status_code == 401
+    stranger = raw({"X-Hotline-Site": "site-q", "X-Hotline-Time": str(time.time()),
+                    "X-Hotline-Signature": "00"})
+    assert stranger.status_code == 401 and "no key" in stranger.json()["reason"]
+
+    # A known site speaking for another: keeping it alive, or taking over in its name.
+    assert post(witness, "/heartbeat", {"site": "site-z"}, site="site-c").status_code == 403
+    assert post(witness, "/takeover", body, site="site-z").status_code == 403
+
+    # Only the holder releases its lease.
+    granted = takeover_until(witness, "site-c", "site-z", ["site-c"],
+                             lambda r: r.status_code == 200)
+    token = granted.json()["token"]
+    release = {"failed_site": "site-z", "token": token}
+    assert post(witness, "/release", release, site="site-z").status_code == 403
+    assert requests.get(witness + "/leases", timeout=5).json()["site-z"]["token"] == token
+    assert post(witness, "/release", release, site="site-c").json() == {"released": True}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -15,6 +17,7 @@ from hotline_events.errors import ContractError
 from hotline_events.models.sites import SiteHeartbeat
 from hotline_operators.failover.logic import heartbeat_refusal
 from hotline_operators.failover.models import WitnessAnswer
+from hotline_operators.witness.signing import sign
 
 log = logging.getLogger("hotline.operator.failover")
 
@@ -95,12 +98,32 @@ def probe(url: str | None, timeout: float = 1.0) -> bool | None:
 
 
 class WitnessClient:
-    def __init__(self, url: str, timeout: float = 2.0) -> None:
+    """The witness over HTTP, each POST signed with this site's key (``signing``)."""
+
+    def __init__(self, url: str, site: str, key: bytes | None, timeout: float = 2.0) -> None:
         self.url = url.rstrip("/")
+        self.site = site
+        self.key = key
         self.timeout = timeout
+        self._refusals_logged_at = 0.0
+        if key is None:
+            log.error("no witness key for %s (HOTLINE_WITNESS_KEYS_DIR/%s): its requests "
+                      "go unsigned, and a witness that checks signatures refuses them, so "
+                      "%s can take no peer over", site, site, site)
 
     def _post(self, path: str, body: dict[str, Any]) -> requests.Response:
-        return requests.post(self.url + path, json=body, timeout=self.timeout)
+        data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.key is not None:
+            headers.update(sign(self.site, self.key, "POST", path, data, time.time()))
+        answer = requests.post(self.url + path, data=data, headers=headers,
+                               timeout=self.timeout)
+        if answer.status_code in (401, 403) and time.monotonic() - self._refusals_logged_at > 60:
+            self._refusals_logged_at = time.monotonic()
+            log.error("the witness at %s refused %s's %s: HTTP %d %s; check the site's "
+                      "witness key", self.url, self.site, path, answer.status_code,
+                      _reason(answer))
+        return answer
 
     def heartbeat(self, site: str) -> bool:
         try:
@@ -117,8 +140,9 @@ class WitnessClient:
             return WitnessAnswer.GRANTED, int(answer.json()["token"]), "granted"
         if answer.status_code == 409:
             return WitnessAnswer.REFUSED, 0, str(answer.json().get("reason", ""))
-        # 503: the witness runs but its store (etcd) does not answer; no decision, so
-        # the same as no answer: asked again at the next heartbeat.
+        # 503: the witness runs but its store (etcd) does not answer; 401/403: it does
+        # not take this site's signature. No decision either way, so the same as no
+        # answer: asked again at the next heartbeat.
         return WitnessAnswer.UNREACHABLE, 0, f"HTTP {answer.status_code}: {_reason(answer)}"
 
     def release(self, failed: str, token: int) -> bool:
@@ -126,6 +150,17 @@ class WitnessClient:
             return self._post("/release", {"failed_site": failed, "token": token}).ok
         except requests.RequestException:
             return False
+
+
+def witness_key(site: str, directory: str | None) -> bytes | None:
+    """This site's witness key from ``HOTLINE_WITNESS_KEYS_DIR`` (one file per site)."""
+    if not directory:
+        return None
+    path = Path(directory) / site
+    try:
+        return path.read_bytes().strip() or None
+    except OSError:
+        return None
 
 
 def _reason(answer: requests.Response) -> str:

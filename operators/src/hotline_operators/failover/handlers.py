@@ -38,7 +38,12 @@ from hotline_events.models.sites import (
 )
 from hotline_events.producer import EventProducer
 from hotline_operators import crds
-from hotline_operators.failover.adapters import PeerHeartbeats, WitnessClient, probe
+from hotline_operators.failover.adapters import (
+    PeerHeartbeats,
+    WitnessClient,
+    probe,
+    witness_key,
+)
 from hotline_operators.failover.logic import (
     FAILBACK_STEPS,
     FAILOVER_STEPS,
@@ -55,6 +60,7 @@ from hotline_operators.site.handlers import reconcile_site
 from hotline_operators.site.logic import condition, merge_conditions, now_text
 from hotline_operators.site.models import SiteSpec
 from hotline_operators.traffic.logic import dispatcher_config_map, shares_after
+from hotline_operators.witness.signing import KEYS_DIR_ENV
 
 # Test hook: exit right after recording this failover step, or "failback:<step>" (the
 # crash-and-resume tests).
@@ -90,7 +96,8 @@ class Controller:
                                       source(spec.site, "operator", socket.gethostname()),
                                       config={"logger": logging.getLogger("hotline.kafka")})
         self.peers = PeerHeartbeats(spec.kafka_bootstrap, spec.peers)
-        self.witness = WitnessClient(spec.witness_url)
+        self.witness = WitnessClient(spec.witness_url, spec.site, witness_key(
+            spec.site, os.environ.get(KEYS_DIR_ENV)))
         self.sequence = 0
         self.healthy_since: dict[str, float | None] = {}
         self.watched_since: dict[str, float] = {}

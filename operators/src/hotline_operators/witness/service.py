@@ -5,6 +5,10 @@
     POST /release   {"failed_site": "site-b", "token": N}           -> 200 {"released": bool} | 503
     GET  /leases, GET /healthz (503 with a reason while etcd does not answer)
 
+Every POST is signed by a site with its own key (``witness.signing``): 401 if not,
+403 if a site speaks for another (heartbeats for, takes over as, or releases the lease
+of, a site other than itself). Only ``--insecure-unsigned`` turns this off.
+
 Every answer comes from etcd (see witness.logic for the keys): a restarted witness,
 or a second replica, answers exactly as the first did, with no learning window. When
 etcd does not answer, the witness says so with 503 and grants nothing; the operator's
@@ -15,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from aiohttp import web
@@ -29,11 +34,47 @@ from hotline_operators.witness.logic import (
     takeover_answer,
     takeover_txn,
 )
+from hotline_operators.witness.signing import verify
 from hotline_operators.witness.store import Endpoint, EtcdStore, StoreUnavailable
 
 log = logging.getLogger("hotline.witness")
 STORE: web.AppKey[EtcdStore] = web.AppKey("store", EtcdStore)
 TTL: web.AppKey[int] = web.AppKey("ttl", int)
+
+
+@dataclass(frozen=True)
+class SiteKeys:
+    """site → key of the request signatures; None: unsigned (``--insecure-unsigned``)."""
+
+    keys: Mapping[str, bytes] | None
+
+
+KEYS: web.AppKey[SiteKeys] = web.AppKey("keys", SiteKeys)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def signed(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A POST goes on only signed by a known site (``request["site"]``)."""
+    keys = request.app[KEYS].keys
+    if request.method != "POST" or keys is None:
+        return await handler(request)
+    site, why = verify(keys, request.method, request.path, request.headers,
+                       await request.read(), time.time())
+    if site is None:
+        log.warning("refused %s %s from %s: %s", request.method, request.path,
+                    request.remote, why)
+        return web.json_response({"reason": why}, status=401)
+    request["site"] = site
+    return await handler(request)
+
+
+def _as_signer(request: web.Request, site: str, what: str) -> None:
+    """403 unless the request is signed by ``site`` (or signing is off)."""
+    signer = request.get("site")
+    if request.app[KEYS].keys is not None and signer != site:
+        log.warning("refused: %s signed a request to %s %s", signer, what, site)
+        raise web.HTTPForbidden(text=f"signed by {signer}, which may not {what} {site}")
 
 
 def _name(body: dict[str, Any], key: str) -> str:
@@ -59,6 +100,7 @@ def _unavailable(exc: StoreUnavailable) -> web.Response:
 
 async def on_heartbeat(request: web.Request) -> web.Response:
     site = _name(await _json(request), "site")
+    _as_signer(request, site, "heartbeat for")
     try:
         await request.app[STORE].heartbeat(site, request.app[TTL], time.time())
     except StoreUnavailable as exc:
@@ -71,6 +113,7 @@ async def on_takeover(request: web.Request) -> web.Response:
     holder, failed = _name(body, "holder"), _name(body, "failed_site")
     if holder == failed:
         raise web.HTTPBadRequest(text="a site cannot take itself over")
+    _as_signer(request, holder, "take over as")
     store = request.app[STORE]
     try:
         outcome = await store.txn(takeover_txn(store.keys, holder, failed, time.time()),
@@ -100,6 +143,13 @@ async def on_release(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="field 'token' must be an integer")
     store = request.app[STORE]
     try:
+        if request.app[KEYS].keys is not None:
+            # Only the holder releases: the lease with this token names it (the txn
+            # below deletes only that same lease).
+            lease = next((held for held in await store.leases()
+                          if held.failed_site == failed and held.token == token), None)
+            if lease is not None:
+                _as_signer(request, lease.holder, "release the lease held by")
         outcome = await store.txn(release_txn(store.keys, failed, token),
                                   f"releasing lease {token} on {failed}")
     except StoreUnavailable as exc:
@@ -131,21 +181,27 @@ async def on_health(request: web.Request) -> web.Response:
 
 
 def make_app(endpoints: list[Endpoint], *, peer_timeout_s: float, prefix: str,
+             site_keys: Mapping[str, bytes] | None,
              etcd_timeout_s: float = 1.0) -> web.Application:
     """The witness's app. Nothing is contacted yet: the etcd client connects on the
-    first request, inside the app's loop."""
+    first request, inside the app's loop. ``site_keys`` (site → key) sign every POST;
+    None accepts unsigned requests (``--insecure-unsigned`` only)."""
     keys = Keys(prefix)
     ttl = heartbeat_ttl(peer_timeout_s)  # refused here, before serving, if unusable
     store = EtcdStore(endpoints, keys, timeout_s=etcd_timeout_s)
-    app = web.Application()
-    app[STORE], app[TTL] = store, ttl
+    app = web.Application(middlewares=[signed])
+    app[STORE], app[TTL], app[KEYS] = store, ttl, SiteKeys(site_keys)
 
     async def close_store(app: web.Application) -> None:
         await app[STORE].close()
 
     async def announce(_app: web.Application) -> None:
         log.info("witness on etcd %s, keys under %s; a site counts as alive for %d s "
-                 "after its heartbeat", store.where, keys.prefix, ttl)
+                 "after its heartbeat; %s", store.where, keys.prefix, ttl,
+                 f"requests signed by {', '.join(sorted(site_keys))}"
+                 if site_keys is not None else
+                 "UNSIGNED requests accepted (--insecure-unsigned): anyone who reaches "
+                 "this port can take a site over")
 
     app.on_startup.append(announce)
     app.on_cleanup.append(close_store)
