@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -113,4 +115,10 @@ def test_only_a_site_signing_for_itself_is_heard(witness: str) -> None:
     release = {"failed_site": "site-z", "token": token}
     assert post(witness, "/release", release, site="site-z").status_code == 403
     assert requests.get(witness + "/leases", timeout=5).json()["site-z"]["token"] == token
-    assert post(witness, "/release", release, site="site-c").json() == {"released": True}
+    # As the runbook does it by hand: the signed client, as the holder.
+    cli = [sys.executable, "-m", "hotline_operators.witness.client", "--url", witness,
+           "--site", "site-c", "--key-file", str(Path(os.environ[KEYS_DIR_ENV]) / "site-c")]
+    done = subprocess.run([*cli, "release", "site-z", str(token)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and json.loads(done.stdout) == {"released": True}, done
+    assert "site-z" not in requests.get(witness + "/leases", timeout=5).json()
