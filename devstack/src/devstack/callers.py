@@ -21,6 +21,13 @@ from devstack.site_release import free_node_port
 BALANCE = "800101"  # the demo bank's speed-dial number (media-nodes/flows/demo-bank.yaml)
 MENU = "800100"  # its menu: no input queues the caller for an agent
 
+def sipp_binary() -> str:
+    sipp = shutil.which("sipp")
+    if sipp is None:
+        raise RuntimeError("sipp is missing (Debian's sip-tester): `./hotline test` installs it")
+    return sipp
+
+
 # SIPp's built-in uac, with the caller's number from ``-key caller``.
 SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
@@ -107,11 +114,7 @@ class Callers:
     def __post_init__(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "caller.xml").write_text(SCENARIO)
-        sipp = shutil.which("sipp")
-        if sipp is None:
-            raise RuntimeError("sipp is missing (Debian's sip-tester): `./hotline test` "
-                               "installs it")
-        self.sipp = sipp
+        self.sipp = sipp_binary()
 
     def place(self, caller: str | None = None, *, service: str = BALANCE,
               stay_s: float = 1.0, port: int | None = None) -> Call:
@@ -184,12 +187,8 @@ class BusyPhone:
     def start(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "busy.xml").write_text(BUSY_SCENARIO)
-        sipp = shutil.which("sipp")
-        if sipp is None:
-            raise RuntimeError("sipp is missing (Debian's sip-tester): `./hotline test` "
-                               "installs it")
         self.proc = subprocess.Popen(
-            [sipp, "-sf", str(self.home / "busy.xml"), "-i", self.host, "-p", str(self.port),
+            [sipp_binary(), "-sf", str(self.home / "busy.xml"), "-i", self.host, "-p", str(self.port),
              "-mp", str(free_node_port()), "-m", "100000", "-nostdin"],
             cwd=self.home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
