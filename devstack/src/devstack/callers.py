@@ -188,8 +188,8 @@ class BusyPhone:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "busy.xml").write_text(BUSY_SCENARIO)
         self.proc = subprocess.Popen(
-            [sipp_binary(), "-sf", str(self.home / "busy.xml"), "-i", self.host, "-p", str(self.port),
-             "-mp", str(free_node_port()), "-m", "100000", "-nostdin"],
+            [sipp_binary(), "-sf", str(self.home / "busy.xml"), "-i", self.host,
+             "-p", str(self.port), "-mp", str(free_node_port()), "-m", "100000", "-nostdin"],
             cwd=self.home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop(self) -> None:
