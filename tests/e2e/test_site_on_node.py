@@ -85,6 +85,12 @@ class Site:
         except urllib.error.HTTPError as err:
             return int(err.code)
 
+    def logged_in(self) -> list[str]:
+        """The demo tenant's logged-in agents, as the stream worker's page lists them."""
+        with urllib.request.urlopen(f"{self.streams}/tenants/{DEMO_TENANT}/agents",
+                                    timeout=5) as response:
+            return [a["agent_id"] for a in json.load(response)["agents"]]
+
     def agent(self, agent: str, action: str, body: dict[str, Any]) -> None:
         """POST an agent action until the stream worker accepts it (a login must reach
         its routing state, a Kafka round trip, before ``ready`` is accepted)."""
@@ -231,6 +237,10 @@ def test_a_site_installed_with_helm_takes_calls_upgrades_its_flow_mid_call_and_u
                                  host=POD_GATEWAY)
         return proc, scenario
 
+    # The session's Kafka (and so the demo tenant's routing state) is shared with the
+    # other node tests: an agent one of them left ready would take this test's call.
+    for other in site.logged_in():
+        site.agent(other, "logout", {})
     first_phone = phone()
     site.agent(agent, "login", {"skills": {"general": 3, "cards": 3}})
     site.agent(agent, "ready", {})
