@@ -151,6 +151,24 @@ def test_agents_of_site_b_go_on_at_site_a_and_site_b_lets_them_go(
     wait_for(lambda: True if all(b.states().get(k) == v for k, v in wanted.items()) else None,
              f"{wanted} at site-b", timeout=60, interval=0.2, error=b.failed)
     logged_in_b = {k: v for k, v in b.agents().items() if k in wanted}
+    # Site-b is lost only once what it knew is mirrored to site-a (its desktops reconnect
+    # after that); here it lives on, so wait for the mirror.
+    agent_topic = catalog.topic_for_type(AgentLoggedIn.TYPE).name
+    mirrored_b = EventReader(a.kafka.bootstrap, mirrored("site-b", agent_topic))
+    try:
+        mirrored_b.poll_until(lambda events: True if {
+            (type(e.data).__name__, getattr(e.data, "agent_id", None)) for e in events
+        } >= {("AgentNotReady", bob), ("AgentReady", cid)} else None, 90)
+    finally:
+        mirrored_b.close()
+    call_topic = catalog.topic_for_type(CallQueued.TYPE).name
+    mirrored_calls = EventReader(a.kafka.bootstrap, mirrored("site-b", call_topic))
+    try:
+        mirrored_calls.poll_until(lambda events: True if any(
+            isinstance(e.data, CallCompleted) and e.data.call_id == call for e in events)
+            else None, 90)
+    finally:
+        mirrored_calls.close()
 
     # An agent neither site knows is told to log in (once site-a read site-b's agents).
     assert a.api(f"nobody-{run}", "reconnect")[0] in (404, 503)
